@@ -1,0 +1,118 @@
+# lsm_vtab — build, set-up and test entry points.
+#
+#   make demo    install missing packages, build lsm_vtab.so, run a short SQL session
+#   make test    install missing packages, then every unit, crash and SQL test,
+#                then the same unit and SQL tests under ASan+UBSan; ends with
+#                "N passed, N failed" and fails if anything failed
+#   make asan    only the sanitizer run
+#   make clean
+#
+# Everything is built under build/ (build/asan/ for the sanitizer build).
+
+CC      ?= cc
+PKGS    := libsqlite3-dev sqlite3 libxxhash-dev check pkg-config
+WARN    := -Wall -Wextra -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Ilsm -Iext -I.
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LSM_SRC := $(sort $(wildcard lsm/*.c))
+EXT_SRC := $(sort $(wildcard ext/*.c))
+HDRS    := $(wildcard lsm/*.h ext/*.h)
+UNIT_SRC := $(sort $(wildcard unit-tests/test_*.c))
+UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard unit-tests/*.c))
+
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
+
+.PHONY: all demo test asan clean setup unit sql crash summary-reset
+
+all: setup lsm_vtab.so
+
+# ---------------------------------------------------------------- set-up
+# Installs what is missing when run as root; otherwise says what to install.
+setup: build/.setup-ok
+build/.setup-ok:
+	@missing=""; for p in $(PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing packages:$$missing"; \
+	    echo "install them with: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+	@mkdir -p build && touch $@
+
+# ---------------------------------------------------------------- builds
+# $(1) = output dir, $(2) = extra flags
+define objs
+$(patsubst %.c,$(1)/%.o,$(LSM_SRC) $(EXT_SRC))
+endef
+
+build/%.o: %.c $(HDRS) | build/.setup-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+
+build/asan/%.o: %.c $(HDRS) | build/.setup-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -c $< -o $@
+
+LIB_OBJS      := $(call objs,build)
+ASAN_LIB_OBJS := $(call objs,build/asan)
+
+lsm_vtab.so: build/lsm_vtab.o $(LIB_OBJS)
+	$(CC) -shared -o $@ $^ -lpthread -lm
+
+build/asan/lsm_vtab.so: build/asan/lsm_vtab.o $(ASAN_LIB_OBJS)
+	$(CC) -shared $(SAN) -o $@ $^ -lpthread -lm
+
+# Each unit-tests/test_X.c is one Check program linked with the engine,
+# the ext/ helpers, the shared test helpers and libsqlite3.
+UNIT_BINS      := $(patsubst unit-tests/%.c,build/unit/%,$(UNIT_SRC))
+ASAN_UNIT_BINS := $(patsubst unit-tests/%.c,build/asan/unit/%,$(UNIT_SRC))
+UNIT_HELPER_OBJS      := $(patsubst %.c,build/%.o,$(UNIT_HELPERS))
+ASAN_UNIT_HELPER_OBJS := $(patsubst %.c,build/asan/%.o,$(UNIT_HELPERS))
+
+build/unit/%: unit-tests/%.c $(LIB_OBJS) $(UNIT_HELPER_OBJS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(UNIT_HELPER_OBJS) $(CHECK_LIBS) -lsqlite3 -lpthread -lm
+
+build/asan/unit/%: unit-tests/%.c $(ASAN_LIB_OBJS) $(ASAN_UNIT_HELPER_OBJS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -o $@ $< $(ASAN_LIB_OBJS) $(ASAN_UNIT_HELPER_OBJS) $(CHECK_LIBS) -lsqlite3 -lpthread -lm
+
+# ---------------------------------------------------------------- demo
+demo: setup lsm_vtab.so
+	@sh scripts/demo.sh
+
+# ---------------------------------------------------------------- tests
+# Each suite appends "suite passed failed" lines to build/results; the
+# summary sums them.
+RESULTS := build/results
+
+summary-reset:
+	@mkdir -p build && rm -f $(RESULTS)
+
+unit: setup $(UNIT_BINS)
+	@sh scripts/run-unit.sh build/unit $(RESULTS) $(UNIT_BINS)
+
+sql: setup lsm_vtab.so
+	@sh sql-tests/run.sh ./lsm_vtab.so $(RESULTS) sql
+
+asan: setup $(ASAN_UNIT_BINS) build/asan/lsm_vtab.so
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  sh scripts/run-unit.sh build/asan/unit $(RESULTS) $(ASAN_UNIT_BINS)
+	@LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0 \
+	  sh sql-tests/run.sh ./build/asan/lsm_vtab.so $(RESULTS) sql-asan
+
+test: summary-reset
+	@$(MAKE) --no-print-directory setup
+	@$(MAKE) --no-print-directory unit || echo "unit-make 0 1" >> $(RESULTS)
+	@$(MAKE) --no-print-directory sql || echo "sql-make 0 1" >> $(RESULTS)
+	@$(MAKE) --no-print-directory asan || echo "asan-make 0 1" >> $(RESULTS)
+	@sh scripts/summary.sh $(RESULTS)
+
+clean:
+	rm -rf build lsm_vtab.so

@@ -1,0 +1,87 @@
+/*
+** coding.h — byte-level encoding helpers shared by every on-disk format.
+**
+** Fixed-width integers are little-endian.  Varints are LEB128 (7 bits per
+** byte, low group first, high bit set on every byte but the last); a 64-bit
+** varint takes at most 10 bytes.  Decoders never read past the limit they
+** are given and report a malformed or truncated input by returning NULL, so
+** readers of on-disk bytes can turn that into LSM_CORRUPT.
+**
+** lsm_slice is the borrowed (pointer, length) pair used between layers;
+** lsm_buffer (lsm.h) is the owned, growable one.
+*/
+#ifndef LSM_CODING_H
+#define LSM_CODING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "lsm.h"
+
+typedef struct lsm_slice {
+  const unsigned char *p;
+  size_t n;
+} lsm_slice;
+
+static inline lsm_slice lsm_slice_make(const void *p, size_t n) {
+  lsm_slice s;
+  s.p = (const unsigned char *)p;
+  s.n = n;
+  return s;
+}
+
+/* memcmp order, a proper prefix first. */
+static inline int lsm_slice_cmp(lsm_slice a, lsm_slice b) {
+  size_t n = a.n < b.n ? a.n : b.n;
+  int c = n ? memcmp(a.p, b.p, n) : 0;
+  if (c) return c;
+  return a.n < b.n ? -1 : (a.n > b.n ? 1 : 0);
+}
+
+static inline void lsm_put_u32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+  p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static inline void lsm_put_u64(unsigned char *p, uint64_t v) {
+  lsm_put_u32(p, (uint32_t)v);
+  lsm_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint32_t lsm_get_u32(const unsigned char *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+         ((uint32_t)p[3] << 24);
+}
+static inline uint64_t lsm_get_u64(const unsigned char *p) {
+  return (uint64_t)lsm_get_u32(p) | ((uint64_t)lsm_get_u32(p + 4) << 32);
+}
+
+#define LSM_MAX_VARINT64 10
+
+/* Encode v at p (room for LSM_MAX_VARINT64 bytes); returns bytes written. */
+size_t lsm_varint_put(unsigned char *p, uint64_t v);
+/* Bytes lsm_varint_put would write. */
+size_t lsm_varint_len(uint64_t v);
+/* Decode a varint from [p, limit).  Returns the byte after it, or NULL if
+** the input is truncated or longer than 10 bytes / overflows 64 bits. */
+const unsigned char *lsm_varint_get(const unsigned char *p,
+                                    const unsigned char *limit, uint64_t *v);
+/* Decode a varint length followed by that many bytes; NULL if they do not
+** fit before limit. */
+const unsigned char *lsm_get_length_prefixed(const unsigned char *p,
+                                             const unsigned char *limit,
+                                             lsm_slice *out);
+
+/* Growable buffers.  Each returns LSM_OK or LSM_NOMEM; on failure the buffer
+** is unchanged. */
+int lsm_buffer_reserve(lsm_buffer *b, size_t extra);
+int lsm_buffer_append(lsm_buffer *b, const void *p, size_t n);
+int lsm_buffer_append_varint(lsm_buffer *b, uint64_t v);
+int lsm_buffer_append_u32(lsm_buffer *b, uint32_t v);
+int lsm_buffer_append_u64(lsm_buffer *b, uint64_t v);
+int lsm_buffer_set(lsm_buffer *b, const void *p, size_t n);
+
+/* Checksums.  Every checksum in every file format is one of these two
+** (xxHash, from the system's libxxhash). */
+uint32_t lsm_checksum32(const void *p, size_t n);
+uint64_t lsm_checksum64(const void *p, size_t n);
+
+#endif /* LSM_CODING_H */

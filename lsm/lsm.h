@@ -1,0 +1,286 @@
+/*
+** lsm.h — the one public header of the lsm storage engine.
+**
+** The engine is a log-structured merge tree in plain C with no SQLite
+** dependency.  A database is a directory holding a write-ahead log, sorted
+** string tables (SSTables) arranged in levels, and a manifest naming the
+** live files.  Keys and values are arbitrary byte strings; keys are ordered
+** by memcmp (shorter first on a common prefix).
+**
+**   lsm_open()     opens (or creates) a directory and replays its log.
+**   lsm_write()    commits a batch of puts and deletes atomically: one WAL
+**                  record, then the memtable.
+**   lsm_get()      reads one key: memtable, immutable memtable, level 0 newest
+**                  first, then deeper levels by key range; a table's bloom
+**                  filter is consulted before any of its data blocks.
+**   lsm_iter_*()   a merged, snapshot-consistent view over every source.
+**
+** Ownership: objects returned through an `**out` argument by a `_new` or
+** `_open` call belong to the caller and are released with the matching
+** `_free` or `_close`.  Pointers returned by lsm_iter_key()/lsm_iter_value()
+** are borrowed: they stay valid until the iterator next moves or is freed.
+**
+** Errors: every call that can fail returns an LSM_* status.  After a failure
+** lsm_errmsg() describes it ("lsm: checksum mismatch in 000012.sst block at
+** offset 81920").
+**
+** Caveats
+**  - One engine instance per directory: lsm_open() takes an exclusive lock
+**    on <dir>/LOCK and fails with LSM_BUSY while another instance (in this or
+**    another process) holds it.
+**  - An lsm_db is safe to use from several threads; an lsm_iter or lsm_batch
+**    is not (use one per thread).
+**  - What each sync mode survives:
+**      LSM_SYNC_OFF     never fsyncs.  Survives a crash of the process (data
+**                       reached the OS with write()), not a power loss.
+**      LSM_SYNC_NORMAL  every commit is written to the OS before lsm_write()
+**                       returns; flushes and the manifest are fsynced.  Survives
+**                       kill -9; a power loss may lose the newest commits but
+**                       never corrupts the database.
+**      LSM_SYNC_FULL    like NORMAL, and the log is fsynced at every commit:
+**                       an acknowledged commit survives power loss.
+*/
+#ifndef LSM_H
+#define LSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes.  Mapped to SQLite result codes in one place: ext/errmap.c. */
+#define LSM_OK        0
+#define LSM_ERROR     1   /* generic failure, see lsm_errmsg() */
+#define LSM_BUSY      2   /* directory locked by another instance */
+#define LSM_NOMEM     3   /* allocation failed */
+#define LSM_IOERR     4   /* the operating system reported an I/O error */
+#define LSM_CORRUPT   5   /* on-disk data failed a checksum or bounds check */
+#define LSM_NOTFOUND  6   /* lsm_get(): no such key (not an error) */
+#define LSM_MISUSE    7   /* invalid argument or call sequence */
+#define LSM_READONLY  8   /* the engine stopped accepting writes after an error */
+
+#define LSM_MAX_LEVELS 7
+
+/* Sync modes (lsm_options.sync_mode). */
+#define LSM_SYNC_OFF    0
+#define LSM_SYNC_NORMAL 1
+#define LSM_SYNC_FULL   2
+
+/* ------------------------------------------------------------------ */
+/* Environment: every file operation the engine performs goes through one
+** of these, so tests can inject faults and simulate power loss.  The default
+** (lsm_env_default()) is POSIX.  An implementation defines its own
+** lsm_file.  All calls return LSM_OK or an LSM_* error (LSM_IOERR for I/O
+** failures, LSM_NOTFOUND where a path does not exist). */
+typedef struct lsm_env lsm_env;
+typedef struct lsm_file lsm_file;
+
+struct lsm_env {
+  /* Open an existing file for positional reads. */
+  int (*open_read)(lsm_env *env, const char *path, lsm_file **out);
+  /* Create (or truncate) a file for appending. */
+  int (*open_append)(lsm_env *env, const char *path, lsm_file **out);
+  /* Read up to n bytes at off; *n_read < n only at end of file. */
+  int (*pread)(lsm_env *env, lsm_file *f, uint64_t off, void *buf, size_t n,
+               size_t *n_read);
+  /* Append n bytes at the end of the file (all or an error). */
+  int (*append)(lsm_env *env, lsm_file *f, const void *buf, size_t n);
+  /* Make every appended byte durable (fdatasync). */
+  int (*sync)(lsm_env *env, lsm_file *f);
+  int (*size)(lsm_env *env, lsm_file *f, uint64_t *size);
+  /* Close and free; the status reports a failed close. */
+  int (*close)(lsm_env *env, lsm_file *f);
+  /* Atomically replace `to` by `from`. */
+  int (*rename)(lsm_env *env, const char *from, const char *to);
+  int (*remove)(lsm_env *env, const char *path);
+  /* Create a directory; LSM_OK if it already exists. */
+  int (*mkdir)(lsm_env *env, const char *path);
+  int (*rmdir)(lsm_env *env, const char *path);
+  /* Names (not paths) of the entries of dir, without "." and "..".  The
+  ** array and each name are malloc()ed; free with lsm_env_free_list(). */
+  int (*list)(lsm_env *env, const char *dir, char ***names, int *n_names);
+  /* Make renames, creations and removals in dir durable. */
+  int (*sync_dir)(lsm_env *env, const char *dir);
+  /* Take an exclusive advisory lock on path (created if needed) without
+  ** waiting; LSM_BUSY if another holder has it.  Released by unlock. */
+  int (*lock)(lsm_env *env, const char *path, lsm_file **out);
+  int (*unlock)(lsm_env *env, lsm_file *lock);
+};
+
+/* The POSIX environment.  Stateless; shared by every caller. */
+lsm_env *lsm_env_default(void);
+void lsm_env_free_list(char **names, int n_names);
+
+/* ------------------------------------------------------------------ */
+/* Options. */
+typedef struct lsm_options {
+  size_t memtable_size;      /* bytes before a memtable is flushed; 4 MiB */
+  int bloom_bits;            /* bloom bits per key; 0 disables; 10 */
+  size_t block_size;         /* target data block size; 4096 */
+  int sync_mode;             /* LSM_SYNC_*; LSM_SYNC_NORMAL */
+  int l0_compaction_trigger; /* level-0 files that start a compaction; 4 */
+  uint64_t l1_target_bytes;  /* target size of level 1; 10 MiB */
+  int level_multiplier;      /* each deeper level is this much larger; 10 */
+  uint64_t target_file_size; /* compaction output file size; 2 MiB */
+  int create_if_missing;     /* create the directory if needed; 1 */
+  lsm_env *env;              /* NULL: lsm_env_default() */
+} lsm_options;
+
+/* Fill *opts with the defaults above. */
+void lsm_options_init(lsm_options *opts);
+
+/* ------------------------------------------------------------------ */
+/* Byte buffers the engine fills.  Owned by the caller; the engine grows
+** data with realloc() as needed.  Zero-initialise, release with
+** lsm_buffer_free(). */
+typedef struct lsm_buffer {
+  unsigned char *data;
+  size_t len;
+  size_t cap;
+} lsm_buffer;
+
+void lsm_buffer_free(lsm_buffer *buf);
+
+/* ------------------------------------------------------------------ */
+/* Opening and closing. */
+typedef struct lsm_db lsm_db;
+
+/* Open the database in directory `dir` (created when create_if_missing).
+** Replays the write-ahead log; a torn tail is discarded, a corrupt record
+** in the middle of the log fails the open with LSM_CORRUPT. */
+int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out);
+
+/* Close the database.  Outstanding iterators and snapshots must be freed
+** first.  Unflushed commits stay in the log and are replayed by the next
+** open.  Frees db whatever the status. */
+int lsm_close(lsm_db *db);
+
+/* Remove every file of the database in dir, then dir itself.  The database
+** must not be open. */
+int lsm_destroy(const char *dir, lsm_env *env);
+
+/* Text of the most recent error on this db ("" if none).  Valid until the
+** next call on db. */
+const char *lsm_errmsg(lsm_db *db);
+
+/* ------------------------------------------------------------------ */
+/* Write batches.  A batch collects puts and deletes; lsm_write() applies
+** them atomically.  Within a batch the last operation on a key wins.  A
+** batch is also indexed: it can be read (lsm_batch_get) and laid over the
+** database in an iterator (lsm_iter_new), which gives a transaction that
+** reads its own writes. */
+typedef struct lsm_batch lsm_batch;
+
+int lsm_batch_new(lsm_batch **out);
+void lsm_batch_free(lsm_batch *b);
+int lsm_batch_put(lsm_batch *b, const void *key, size_t key_len,
+                  const void *val, size_t val_len);
+int lsm_batch_delete(lsm_batch *b, const void *key, size_t key_len);
+/* Discard every operation. */
+void lsm_batch_clear(lsm_batch *b);
+/* Number of distinct keys the batch writes. */
+size_t lsm_batch_count(const lsm_batch *b);
+
+/* Look key up in the batch alone.  Returns LSM_OK and sets *is_deleted
+** (0: put, value copied into val unless val is NULL; 1: deleted), or
+** LSM_NOTFOUND if the batch does not touch the key. */
+int lsm_batch_get(lsm_batch *b, const void *key, size_t key_len,
+                  int *is_deleted, lsm_buffer *val);
+
+/* Savepoints inside a batch: lsm_batch_mark() returns a mark;
+** lsm_batch_rollback_to() discards every operation made after it. */
+uint64_t lsm_batch_mark(const lsm_batch *b);
+int lsm_batch_rollback_to(lsm_batch *b, uint64_t mark);
+
+/* Commit b atomically as one log record.  sync != 0 fsyncs the log before
+** returning (LSM_SYNC_FULL semantics for this commit).  The batch is left
+** unchanged; clear it to reuse it.  May flush the memtable and run a
+** compaction before returning. */
+int lsm_write(lsm_db *db, lsm_batch *b, int sync);
+
+/* ------------------------------------------------------------------ */
+/* Snapshots: a consistent read view.  Reads through a snapshot never see
+** writes committed after it was taken. */
+typedef struct lsm_snapshot lsm_snapshot;
+
+int lsm_snapshot_new(lsm_db *db, lsm_snapshot **out);
+void lsm_snapshot_free(lsm_db *db, lsm_snapshot *snap);
+
+/* ------------------------------------------------------------------ */
+/* Reads.  snap NULL reads the latest committed state.  Returns LSM_OK with
+** the value copied into *val (val may be NULL to test existence), or
+** LSM_NOTFOUND, or an error. */
+int lsm_get(lsm_db *db, const lsm_snapshot *snap, const void *key,
+            size_t key_len, lsm_buffer *val);
+
+/* Iterators.  The view is fixed when the iterator is created: at snap, or
+** at the latest commit if snap is NULL.  If overlay is not NULL its
+** operations are laid over the view (its puts are seen, its deletes hide
+** keys); the overlay must outlive the iterator and must not change while it
+** is in use.  Newly created iterators are not positioned. */
+typedef struct lsm_iter lsm_iter;
+
+int lsm_iter_new(lsm_db *db, const lsm_snapshot *snap, lsm_batch *overlay,
+                 lsm_iter **out);
+void lsm_iter_free(lsm_iter *it);
+int lsm_iter_first(lsm_iter *it);
+int lsm_iter_last(lsm_iter *it);
+/* Position at the first key >= key. */
+int lsm_iter_seek(lsm_iter *it, const void *key, size_t key_len);
+/* Position at the last key <= key. */
+int lsm_iter_seek_le(lsm_iter *it, const void *key, size_t key_len);
+int lsm_iter_next(lsm_iter *it);
+int lsm_iter_prev(lsm_iter *it);
+/* Nonzero while positioned on an entry. */
+int lsm_iter_valid(const lsm_iter *it);
+const void *lsm_iter_key(const lsm_iter *it, size_t *key_len);
+const void *lsm_iter_value(const lsm_iter *it, size_t *val_len);
+/* First error met by the iterator, or LSM_OK. */
+int lsm_iter_status(const lsm_iter *it);
+
+/* ------------------------------------------------------------------ */
+/* Maintenance. */
+
+/* Write the memtable to a level-0 table (no-op when empty). */
+int lsm_flush(lsm_db *db);
+/* Flush, then merge every level down until all data is in one level. */
+int lsm_compact(lsm_db *db);
+/* Read every table and the log: verify every checksum, key order within
+** blocks, across blocks and across the files of a level, that the index
+** matches the blocks and that every key passes its table's bloom filter.
+** LSM_CORRUPT with lsm_errmsg() naming file and offset on failure. */
+int lsm_check(lsm_db *db);
+
+/* ------------------------------------------------------------------ */
+/* Statistics. */
+typedef struct lsm_level_stats {
+  int files;
+  uint64_t bytes;
+  uint64_t entries;          /* entries, tombstones included */
+  uint64_t tombstones;
+} lsm_level_stats;
+
+typedef struct lsm_stats {
+  lsm_level_stats level[LSM_MAX_LEVELS];
+  uint64_t memtable_bytes;   /* active plus immutable memtable */
+  uint64_t memtable_entries;
+  uint64_t bloom_probes;     /* bloom filter lookups by lsm_get */
+  uint64_t bloom_negatives;  /* ... that ruled the table out */
+  uint64_t user_bytes;       /* key+value bytes committed by lsm_write */
+  uint64_t wal_bytes;        /* bytes appended to the log */
+  uint64_t flush_bytes;      /* bytes of tables written by flushes */
+  uint64_t compact_read_bytes;
+  uint64_t compact_write_bytes;
+  uint64_t flushes;
+  uint64_t compactions;
+  uint64_t last_seq;         /* sequence number of the newest commit */
+} lsm_stats;
+
+int lsm_get_stats(lsm_db *db, lsm_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LSM_H */

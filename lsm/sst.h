@@ -1,0 +1,98 @@
+/*
+** sst.h — sorted string tables: immutable files of sorted internal keys.
+**
+** File layout (see FORMAT.md):
+**
+**   data block*     (block.h format, each followed by its 5-byte trailer)
+**   filter block    bloom filter (bloom.h) + 5-byte trailer; empty
+**                   contents when bloom_bits is 0
+**   index block     block.h format + trailer; one entry per data block:
+**                   key = the block's last internal key, value = handle
+**   footer          48 bytes:
+**                     u64 index offset, u64 index size,
+**                     u64 filter offset, u64 filter size,
+**                     u32 format version (1), u32 checksum32 of bytes 0..35,
+**                     u64 magic 0x4c534d5353543031 ("LSMSST01")
+**
+** Builder protocol (LevelDB's): _new, then _add in strictly increasing
+** internal-key order, then exactly one of _finish or _abandon.  The first
+** error is latched: later calls do nothing and return it.
+**
+** Reader: lsm_sst_open reads and checks the footer, then loads the index and
+** filter into memory (checksums verified, every length and offset bounds-
+** checked).  Data blocks are read on demand and verified on every read.
+** A table is reference counted: versions and iterators hold references.
+*/
+#ifndef LSM_SST_H
+#define LSM_SST_H
+
+#include "block.h"
+#include "dbformat.h"
+
+#define LSM_SST_FOOTER_SIZE 48
+#define LSM_SST_MAGIC 0x4c534d5353543031ULL
+#define LSM_SST_VERSION 1
+
+typedef struct lsm_sst_options {
+  size_t block_size;       /* target data block size */
+  int bloom_bits;          /* bits per key, 0 = no filter */
+  int sync;                /* fsync the file in _finish */
+} lsm_sst_options;
+
+/* What a finished table holds; smallest/largest are internal keys. */
+typedef struct lsm_sst_info {
+  uint64_t file_size;
+  uint64_t entries;
+  uint64_t tombstones;
+  lsm_buffer smallest;     /* owned by the caller after _finish */
+  lsm_buffer largest;
+} lsm_sst_info;
+
+typedef struct lsm_sst_builder lsm_sst_builder;
+
+int lsm_sst_builder_new(lsm_env *env, const char *path,
+                        const lsm_sst_options *opts, lsm_sst_builder **out);
+int lsm_sst_builder_add(lsm_sst_builder *b, lsm_slice ikey, lsm_slice val);
+/* Bytes the file would have if finished now (approximate). */
+uint64_t lsm_sst_builder_size(const lsm_sst_builder *b);
+uint64_t lsm_sst_builder_entries(const lsm_sst_builder *b);
+/* Write filter, index and footer, sync if asked, close, free b.  Fills
+** *info (caller frees its buffers with lsm_buffer_free) on LSM_OK. */
+int lsm_sst_builder_finish(lsm_sst_builder *b, lsm_sst_info *info);
+/* Close and free b; the caller removes the file. */
+void lsm_sst_builder_abandon(lsm_sst_builder *b);
+
+/* ---- reader ---- */
+typedef struct lsm_sst lsm_sst;
+
+/* Open the table at path whose size the manifest says is file_size.  On
+** failure errmsg (may be NULL) names the file and what was wrong. */
+int lsm_sst_open(lsm_env *env, const char *path, uint64_t file_size,
+                 lsm_sst **out, lsm_buffer *errmsg);
+void lsm_sst_ref(lsm_sst *t);
+void lsm_sst_unref(lsm_sst *t);
+
+/* 0 if the bloom filter rules ukey out, 1 otherwise (also with no filter). */
+int lsm_sst_may_contain(lsm_sst *t, lsm_slice ukey);
+int lsm_sst_has_filter(lsm_sst *t);
+
+/* Newest version of ukey with sequence number <= seq.  Consults the bloom
+** filter first (*bloom_negative = 1 when it ruled the key out, else 0).
+** Returns LSM_OK with *found = 1, *kind and the value (copied into val, if
+** val is not NULL) when the table holds a visible version; LSM_OK with
+** *found = 0 when not; LSM_CORRUPT / LSM_IOERR on a bad read (errmsg names
+** file and offset). */
+int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
+                int *kind, lsm_buffer *val, int *bloom_negative,
+                lsm_buffer *errmsg);
+
+/* Iterator over the table's internal keys; holds a reference on t.  NULL on
+** NOMEM. */
+lsm_it *lsm_sst_iter_new(lsm_sst *t);
+
+/* Verify every block checksum, key order within and across blocks, that
+** each index entry is its block's last key, and that every key passes the
+** filter.  LSM_CORRUPT with errmsg naming file and offset. */
+int lsm_sst_check(lsm_sst *t, lsm_buffer *errmsg);
+
+#endif /* LSM_SST_H */
