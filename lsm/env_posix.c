@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -181,6 +182,8 @@ static int posix_unlock(lsm_env *env, lsm_file *lock) {
   return posix_close(env, lock);
 }
 
+/* Never written after initialisation (not const only because lsm_env
+** pointers are not). */
 static lsm_env posix_env = {
   posix_open_read, posix_open_append, posix_pread, posix_append, posix_sync,
   posix_size,      posix_close,       posix_rename, posix_remove, posix_mkdir,
