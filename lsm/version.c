@@ -1,0 +1,677 @@
+/*
+** version.c — versions, version edits, the manifest and level iterators.
+**
+** See version.h for the model and its invariants.  The manifest is a
+** complete description of the database state, rewritten whole on every
+** change (flush or compaction).  It is small (one entry per live table), so
+** rewriting it is cheap, and a whole-file rewrite through a temporary file
+** plus rename is atomic on POSIX filesystems:
+**
+**   write MANIFEST.tmp, fsync it, rename it over MANIFEST, fsync the dir.
+**
+** MANIFEST layout (all integers little-endian):
+**
+**   magic             8 bytes "LSMMANI1"
+**   version           u32 = 1
+**   n_files           u32
+**   next_file_number  u64
+**   last_seq          u64
+**   log_number        u64
+**   n_files times:
+**     level           u8  (< LSM_MAX_LEVELS)
+**     number          u64
+**     size            u64
+**     entries         u64
+**     tombstones      u64
+**     smallest        varint length + internal key
+**     largest         varint length + internal key
+**   checksum          u64 checksum64 of every preceding byte
+*/
+#include "version.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MANIFEST_MAGIC "LSMMANI1"
+#define MANIFEST_VERSION 1
+#define MANIFEST_HEADER_SIZE 40
+#define MANIFEST_MAX_SIZE (256u << 20)
+
+char *lsm_file_path(const char *dir, uint64_t number, const char *ext) {
+  size_t n = strlen(dir) + strlen(ext) + 32;
+  char *p = malloc(n);
+  if (p) snprintf(p, n, "%s/%06llu.%s", dir, (unsigned long long)number, ext);
+  return p;
+}
+
+static char *dir_path(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  if (p) snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}
+
+static void set_error(lsm_buffer *errmsg, const char *msg, const char *detail) {
+  char tmp[512];
+  if (errmsg == NULL) return;
+  snprintf(tmp, sizeof tmp, "lsm: %s%s%s", msg, detail ? " " : "", detail ? detail : "");
+  lsm_buffer_set(errmsg, tmp, strlen(tmp) + 1);
+}
+
+/* ---------------------------------------------------------------- metas */
+
+lsm_file_meta *lsm_file_meta_new(void) {
+  return calloc(1, sizeof(lsm_file_meta));
+}
+
+void lsm_file_meta_free(lsm_file_meta *m) {
+  if (m == NULL) return;
+  lsm_buffer_free(&m->smallest);
+  lsm_buffer_free(&m->largest);
+  if (m->table) lsm_sst_unref(m->table);
+  free(m);
+}
+
+static lsm_slice meta_smallest_user(const lsm_file_meta *m) {
+  return lsm_ikey_user(lsm_slice_make(m->smallest.data, m->smallest.len));
+}
+
+static lsm_slice meta_largest_user(const lsm_file_meta *m) {
+  return lsm_ikey_user(lsm_slice_make(m->largest.data, m->largest.len));
+}
+
+/* ---------------------------------------------------------------- versions */
+
+static lsm_version *version_new(void) {
+  lsm_version *v = calloc(1, sizeof *v);
+  if (v) v->refs = 1;
+  return v;
+}
+
+void lsm_version_ref(lsm_version *v) {
+  v->refs++;
+}
+
+static void file_unref(lsm_vset *vs, lsm_file_meta *m) {
+  if (--m->refs > 0) return;
+  if (vs->closing) {
+    /* The database is closing: the file is still live on disk. */
+    lsm_file_meta_free(m);
+    return;
+  }
+  /* Invariant (1): no version lists this file any more. */
+  {
+    char *path = lsm_file_path(vs->dir, m->number, "sst");
+    lsm_file_meta_free(m);
+    if (path) {
+      vs->env->remove(vs->env, path);
+      free(path);
+    }
+  }
+}
+
+void lsm_version_unref(lsm_vset *vs, lsm_version *v) {
+  int level, i;
+  if (v == NULL || --v->refs > 0) return;
+  for (level = 0; level < LSM_MAX_LEVELS; level++) {
+    for (i = 0; i < v->n_files[level]; i++) file_unref(vs, v->files[level][i]);
+    free(v->files[level]);
+  }
+  free(v);
+}
+
+/* ---------------------------------------------------------------- edits */
+
+void lsm_version_edit_init(lsm_version_edit *e) {
+  memset(e, 0, sizeof *e);
+}
+
+int lsm_version_edit_delete_file(lsm_version_edit *e, int level, uint64_t number) {
+  void *p = realloc(e->deleted, sizeof(*e->deleted) * (size_t)(e->n_deleted + 1));
+  if (p == NULL) return LSM_NOMEM;
+  e->deleted = p;
+  e->deleted[e->n_deleted].level = level;
+  e->deleted[e->n_deleted].number = number;
+  e->n_deleted++;
+  return LSM_OK;
+}
+
+int lsm_version_edit_add_file(lsm_version_edit *e, int level, lsm_file_meta *meta) {
+  void *p = realloc(e->added, sizeof(*e->added) * (size_t)(e->n_added + 1));
+  if (p == NULL) {
+    lsm_file_meta_free(meta);
+    return LSM_NOMEM;
+  }
+  e->added = p;
+  e->added[e->n_added].level = level;
+  e->added[e->n_added].meta = meta;
+  e->n_added++;
+  return LSM_OK;
+}
+
+void lsm_version_edit_free(lsm_version_edit *e) {
+  int i;
+  for (i = 0; i < e->n_added; i++) {
+    if (e->added[i].meta && e->added[i].meta->refs == 0) lsm_file_meta_free(e->added[i].meta);
+  }
+  free(e->added);
+  free(e->deleted);
+  lsm_version_edit_init(e);
+}
+
+static int edit_deletes(const lsm_version_edit *e, int level, uint64_t number) {
+  int i;
+  for (i = 0; i < e->n_deleted; i++) {
+    if (e->deleted[i].level == level && e->deleted[i].number == number) return 1;
+  }
+  return 0;
+}
+
+static int cmp_level0(const void *a, const void *b) {
+  /* Newest (highest file number) first. */
+  const lsm_file_meta *x = *(lsm_file_meta *const *)a, *y = *(lsm_file_meta *const *)b;
+  return x->number < y->number ? 1 : (x->number > y->number ? -1 : 0);
+}
+
+static int cmp_by_smallest(const void *a, const void *b) {
+  const lsm_file_meta *x = *(lsm_file_meta *const *)a, *y = *(lsm_file_meta *const *)b;
+  return lsm_ikey_cmp(lsm_slice_make(x->smallest.data, x->smallest.len),
+                      lsm_slice_make(y->smallest.data, y->smallest.len));
+}
+
+/* Build base + edit as a new version (refs 1), taking file references. */
+static int version_apply_edit(const lsm_version *base, const lsm_version_edit *e,
+                              lsm_version **out) {
+  lsm_version *v = version_new();
+  int level, i;
+  if (v == NULL) return LSM_NOMEM;
+  for (level = 0; level < LSM_MAX_LEVELS; level++) {
+    int cap = (base ? base->n_files[level] : 0) + e->n_added;
+    if (cap == 0) continue;
+    v->files[level] = malloc(sizeof(lsm_file_meta *) * (size_t)cap);
+    if (v->files[level] == NULL) goto nomem;
+    if (base) {
+      for (i = 0; i < base->n_files[level]; i++) {
+        lsm_file_meta *m = base->files[level][i];
+        if (!edit_deletes(e, level, m->number)) v->files[level][v->n_files[level]++] = m;
+      }
+    }
+    for (i = 0; i < e->n_added; i++) {
+      if (e->added[i].level == level) v->files[level][v->n_files[level]++] = e->added[i].meta;
+    }
+    qsort(v->files[level], (size_t)v->n_files[level], sizeof(lsm_file_meta *),
+          level == 0 ? cmp_level0 : cmp_by_smallest);
+  }
+  for (level = 0; level < LSM_MAX_LEVELS; level++) {
+    for (i = 0; i < v->n_files[level]; i++) v->files[level][i]->refs++;
+  }
+  *out = v;
+  return LSM_OK;
+nomem:
+  for (level = 0; level < LSM_MAX_LEVELS; level++) free(v->files[level]);
+  free(v);
+  return LSM_NOMEM;
+}
+
+/* ---------------------------------------------------------------- vset */
+
+void lsm_vset_init(lsm_vset *vs, lsm_env *env, const char *dir, int sync) {
+  memset(vs, 0, sizeof *vs);
+  vs->env = env;
+  vs->dir = strdup(dir);
+  vs->sync = sync;
+}
+
+void lsm_vset_free(lsm_vset *vs) {
+  vs->closing = 1;
+  if (vs->current) lsm_version_unref(vs, vs->current);
+  vs->current = NULL;
+  lsm_buffer_free(&vs->scratch);
+  free(vs->dir);
+  vs->dir = NULL;
+}
+
+int lsm_vset_create(lsm_vset *vs) {
+  vs->current = version_new();
+  if (vs->current == NULL) return LSM_NOMEM;
+  vs->next_file_number = 1;
+  vs->last_seq = 0;
+  vs->log_number = 0;
+  return LSM_OK;
+}
+
+uint64_t lsm_vset_new_file_number(lsm_vset *vs) {
+  return vs->next_file_number++;
+}
+
+static int encode_manifest(lsm_vset *vs, const lsm_version *v, uint64_t last_seq,
+                           uint64_t log_number, lsm_buffer *b) {
+  int level, i, rc = LSM_OK;
+  uint32_t n_files = 0;
+  for (level = 0; level < LSM_MAX_LEVELS; level++) n_files += (uint32_t)v->n_files[level];
+  b->len = 0;
+  rc = lsm_buffer_append(b, MANIFEST_MAGIC, 8);
+  if (!rc) rc = lsm_buffer_append_u32(b, MANIFEST_VERSION);
+  if (!rc) rc = lsm_buffer_append_u32(b, n_files);
+  if (!rc) rc = lsm_buffer_append_u64(b, vs->next_file_number);
+  if (!rc) rc = lsm_buffer_append_u64(b, last_seq);
+  if (!rc) rc = lsm_buffer_append_u64(b, log_number);
+  for (level = 0; level < LSM_MAX_LEVELS && !rc; level++) {
+    for (i = 0; i < v->n_files[level] && !rc; i++) {
+      const lsm_file_meta *m = v->files[level][i];
+      unsigned char lv = (unsigned char)level;
+      rc = lsm_buffer_append(b, &lv, 1);
+      if (!rc) rc = lsm_buffer_append_u64(b, m->number);
+      if (!rc) rc = lsm_buffer_append_u64(b, m->size);
+      if (!rc) rc = lsm_buffer_append_u64(b, m->entries);
+      if (!rc) rc = lsm_buffer_append_u64(b, m->tombstones);
+      if (!rc) rc = lsm_buffer_append_varint(b, m->smallest.len);
+      if (!rc) rc = lsm_buffer_append(b, m->smallest.data, m->smallest.len);
+      if (!rc) rc = lsm_buffer_append_varint(b, m->largest.len);
+      if (!rc) rc = lsm_buffer_append(b, m->largest.data, m->largest.len);
+    }
+  }
+  if (!rc) rc = lsm_buffer_append_u64(b, lsm_checksum64(b->data, b->len));
+  return rc;
+}
+
+/* Write MANIFEST atomically (invariant 2). */
+static int write_manifest(lsm_vset *vs, const lsm_version *v, uint64_t last_seq,
+                          uint64_t log_number, lsm_buffer *errmsg) {
+  lsm_env *env = vs->env;
+  lsm_file *f = NULL;
+  char *tmp = dir_path(vs->dir, "MANIFEST.tmp");
+  char *final = dir_path(vs->dir, "MANIFEST");
+  int rc;
+  if (tmp == NULL || final == NULL) {
+    rc = LSM_NOMEM;
+    goto done;
+  }
+  rc = encode_manifest(vs, v, last_seq, log_number, &vs->scratch);
+  if (rc) goto done;
+  rc = env->open_append(env, tmp, &f);
+  if (rc) goto io_failed;
+  rc = env->append(env, f, vs->scratch.data, vs->scratch.len);
+  if (!rc && vs->sync) rc = env->sync(env, f);
+  {
+    int close_rc = env->close(env, f);
+    if (!rc) rc = close_rc;
+  }
+  if (rc) goto io_failed;
+  rc = env->rename(env, tmp, final);
+  if (rc) goto io_failed;
+  if (vs->sync) rc = env->sync_dir(env, vs->dir);
+  if (rc) goto io_failed;
+  vs->manifest_writes++;
+  goto done;
+io_failed:
+  set_error(errmsg, "cannot write manifest", final);
+  if (rc == LSM_NOTFOUND) rc = LSM_IOERR;
+done:
+  free(tmp);
+  free(final);
+  return rc;
+}
+
+int lsm_vset_apply(lsm_vset *vs, lsm_version_edit *edit, uint64_t last_seq,
+                   uint64_t log_number, lsm_buffer *errmsg) {
+  lsm_version *v = NULL;
+  int rc = version_apply_edit(vs->current, edit, &v);
+  if (rc) return rc;
+  rc = write_manifest(vs, v, last_seq, log_number, errmsg);
+  if (rc) {
+    /* Not installed: drop the new version's references without deleting
+    ** the added files' metas (the edit still owns those) or any file. */
+    int level, i;
+    for (level = 0; level < LSM_MAX_LEVELS; level++) {
+      for (i = 0; i < v->n_files[level]; i++) v->files[level][i]->refs--;
+      free(v->files[level]);
+    }
+    free(v);
+    return rc;
+  }
+  vs->last_seq = last_seq;
+  vs->log_number = log_number;
+  if (vs->current) lsm_version_unref(vs, vs->current);
+  vs->current = v;
+  return LSM_OK;
+}
+
+/* ---------------------------------------------------------------- recovery */
+
+static int read_whole_file(lsm_env *env, const char *path, lsm_buffer *out) {
+  lsm_file *f = NULL;
+  uint64_t size;
+  size_t got;
+  int rc = env->open_read(env, path, &f);
+  if (rc) return rc;
+  rc = env->size(env, f, &size);
+  if (!rc && size > MANIFEST_MAX_SIZE) rc = LSM_CORRUPT;
+  if (!rc) {
+    out->len = 0;
+    rc = lsm_buffer_reserve(out, (size_t)size);
+  }
+  if (!rc) rc = env->pread(env, f, 0, out->data, (size_t)size, &got);
+  if (!rc && got != size) rc = LSM_IOERR;
+  if (!rc) out->len = (size_t)size;
+  env->close(env, f);
+  return rc;
+}
+
+static int decode_file_entry(const unsigned char **pp, const unsigned char *end,
+                             int *level, lsm_file_meta *m) {
+  const unsigned char *p = *pp;
+  lsm_slice s;
+  if (end - p < 33) return LSM_CORRUPT;
+  *level = p[0];
+  m->number = lsm_get_u64(p + 1);
+  m->size = lsm_get_u64(p + 9);
+  m->entries = lsm_get_u64(p + 17);
+  m->tombstones = lsm_get_u64(p + 25);
+  p += 33;
+  if (*level >= LSM_MAX_LEVELS) return LSM_CORRUPT;
+  p = lsm_get_length_prefixed(p, end, &s);
+  if (p == NULL || s.n < LSM_TRAILER_SIZE) return LSM_CORRUPT;
+  if (lsm_buffer_set(&m->smallest, s.p, s.n)) return LSM_NOMEM;
+  p = lsm_get_length_prefixed(p, end, &s);
+  if (p == NULL || s.n < LSM_TRAILER_SIZE) return LSM_CORRUPT;
+  if (lsm_buffer_set(&m->largest, s.p, s.n)) return LSM_NOMEM;
+  if (lsm_ikey_cmp(lsm_slice_make(m->smallest.data, m->smallest.len),
+                   lsm_slice_make(m->largest.data, m->largest.len)) > 0) {
+    return LSM_CORRUPT;
+  }
+  *pp = p;
+  return LSM_OK;
+}
+
+int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg) {
+  char *path = dir_path(vs->dir, "MANIFEST");
+  lsm_buffer buf = {0};
+  lsm_version_edit edit;
+  const unsigned char *p, *end;
+  uint32_t n_files, i;
+  int rc;
+  lsm_version_edit_init(&edit);
+  if (path == NULL) return LSM_NOMEM;
+  rc = read_whole_file(vs->env, path, &buf);
+  if (rc == LSM_NOTFOUND) goto done;
+  if (rc == LSM_CORRUPT) {
+    set_error(errmsg, "manifest too large:", path);
+    goto done;
+  }
+  if (rc) {
+    set_error(errmsg, "cannot read", path);
+    goto done;
+  }
+  rc = LSM_CORRUPT;
+  if (buf.len < MANIFEST_HEADER_SIZE + 8 || memcmp(buf.data, MANIFEST_MAGIC, 8) != 0) {
+    set_error(errmsg, "bad manifest header in", path);
+    goto done;
+  }
+  if (lsm_get_u64(buf.data + buf.len - 8) != lsm_checksum64(buf.data, buf.len - 8)) {
+    set_error(errmsg, "checksum mismatch in", path);
+    goto done;
+  }
+  if (lsm_get_u32(buf.data + 8) != MANIFEST_VERSION) {
+    set_error(errmsg, "unsupported manifest version in", path);
+    goto done;
+  }
+  n_files = lsm_get_u32(buf.data + 12);
+  vs->next_file_number = lsm_get_u64(buf.data + 16);
+  vs->last_seq = lsm_get_u64(buf.data + 24);
+  vs->log_number = lsm_get_u64(buf.data + 32);
+  p = buf.data + MANIFEST_HEADER_SIZE;
+  end = buf.data + buf.len - 8;
+  for (i = 0; i < n_files; i++) {
+    int level;
+    lsm_file_meta *m = lsm_file_meta_new();
+    if (m == NULL) {
+      rc = LSM_NOMEM;
+      goto done;
+    }
+    rc = decode_file_entry(&p, end, &level, m);
+    if (rc == LSM_OK && m->number >= vs->next_file_number) rc = LSM_CORRUPT;
+    if (rc) {
+      lsm_file_meta_free(m);
+      if (rc == LSM_CORRUPT) set_error(errmsg, "malformed file entry in", path);
+      goto done;
+    }
+    rc = lsm_version_edit_add_file(&edit, level, m);
+    if (rc) goto done;
+  }
+  if (p != end) {
+    rc = LSM_CORRUPT;
+    set_error(errmsg, "trailing bytes in", path);
+    goto done;
+  }
+  /* Open every table now: a missing or damaged table fails the open rather
+  ** than a later read. */
+  for (i = 0; i < (uint32_t)edit.n_added; i++) {
+    lsm_file_meta *m = edit.added[i].meta;
+    char *tpath = lsm_file_path(vs->dir, m->number, "sst");
+    if (tpath == NULL) {
+      rc = LSM_NOMEM;
+      goto done;
+    }
+    rc = lsm_sst_open(vs->env, tpath, m->size, &m->table, errmsg);
+    if (rc == LSM_NOTFOUND) {
+      rc = LSM_CORRUPT;
+      set_error(errmsg, "missing table file", tpath);
+    }
+    free(tpath);
+    if (rc) goto done;
+  }
+  rc = version_apply_edit(NULL, &edit, &vs->current);
+done:
+  lsm_version_edit_free(&edit);
+  lsm_buffer_free(&buf);
+  free(path);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- queries */
+
+/* Compare user key k against a file's range: <0 before, 0 inside, >0 after. */
+static int range_cmp(const lsm_file_meta *m, lsm_slice ukey) {
+  if (lsm_slice_cmp(ukey, meta_smallest_user(m)) < 0) return -1;
+  if (lsm_slice_cmp(ukey, meta_largest_user(m)) > 0) return 1;
+  return 0;
+}
+
+int lsm_version_overlaps_deeper(const lsm_version *v, int level, lsm_slice ukey) {
+  int l, i;
+  for (l = level; l < LSM_MAX_LEVELS; l++) {
+    for (i = 0; i < v->n_files[l]; i++) {
+      if (range_cmp(v->files[l][i], ukey) == 0) return 1;
+    }
+  }
+  return 0;
+}
+
+int lsm_version_overlapping(const lsm_version *v, int level, lsm_slice lo,
+                            lsm_slice hi, lsm_file_meta ***out, int *n_out) {
+  lsm_file_meta **res = NULL;
+  int i, n = 0;
+  if (v->n_files[level] > 0) {
+    res = malloc(sizeof(lsm_file_meta *) * (size_t)v->n_files[level]);
+    if (res == NULL) return LSM_NOMEM;
+  }
+  for (i = 0; i < v->n_files[level]; i++) {
+    lsm_file_meta *m = v->files[level][i];
+    if (lo.p && lsm_slice_cmp(meta_largest_user(m), lo) < 0) continue;
+    if (hi.p && lsm_slice_cmp(meta_smallest_user(m), hi) > 0) continue;
+    res[n++] = m;
+  }
+  *out = res;
+  *n_out = n;
+  return LSM_OK;
+}
+
+/* ---------------------------------------------------------------- level iterator */
+
+/* Iterates the files of one sorted level as one sequence: a binary search
+** over the files' largest keys picks the file, and a table iterator over
+** that file runs until it is exhausted, then the next file is opened. */
+typedef struct level_it {
+  lsm_it base;
+  lsm_version *v;
+  int level;
+  int file;                /* index of the open file, -1 none */
+  lsm_it *table_it;
+  int rc;
+} level_it;
+
+static lsm_file_meta **lvl_files(level_it *l) { return l->v->files[l->level]; }
+static int lvl_n(level_it *l) { return l->v->n_files[l->level]; }
+
+static void set_file(level_it *l, int file) {
+  if (l->file == file && l->table_it) return;
+  if (l->table_it) {
+    int rc = lsm_it_status(l->table_it);
+    if (rc && !l->rc) l->rc = rc;
+    lsm_it_free(l->table_it);
+    l->table_it = NULL;
+  }
+  l->file = file;
+  if (file < 0 || file >= lvl_n(l)) {
+    l->file = -1;
+    return;
+  }
+  l->table_it = lsm_sst_iter_new(lvl_files(l)[file]->table);
+  if (l->table_it == NULL) {
+    l->rc = LSM_NOMEM;
+    l->file = -1;
+  }
+}
+
+static int level_valid(lsm_it *it) {
+  level_it *l = (level_it *)it;
+  return l->rc == LSM_OK && l->table_it && lsm_it_valid(l->table_it);
+}
+
+/* Move to following files while the current one is exhausted. */
+static void skip_forward(level_it *l) {
+  while (l->rc == LSM_OK && l->table_it && !lsm_it_valid(l->table_it)) {
+    int rc = lsm_it_status(l->table_it);
+    if (rc) {
+      l->rc = rc;
+      return;
+    }
+    if (l->file + 1 >= lvl_n(l)) {
+      set_file(l, -1);
+      return;
+    }
+    set_file(l, l->file + 1);
+    if (l->table_it) lsm_it_first(l->table_it);
+  }
+}
+
+static void skip_backward(level_it *l) {
+  while (l->rc == LSM_OK && l->table_it && !lsm_it_valid(l->table_it)) {
+    int rc = lsm_it_status(l->table_it);
+    if (rc) {
+      l->rc = rc;
+      return;
+    }
+    if (l->file == 0) {
+      set_file(l, -1);
+      return;
+    }
+    set_file(l, l->file - 1);
+    if (l->table_it) lsm_it_last(l->table_it);
+  }
+}
+
+static void level_first(lsm_it *it) {
+  level_it *l = (level_it *)it;
+  set_file(l, 0);
+  if (l->table_it) lsm_it_first(l->table_it);
+  skip_forward(l);
+}
+
+static void level_last(lsm_it *it) {
+  level_it *l = (level_it *)it;
+  set_file(l, lvl_n(l) - 1);
+  if (l->table_it) lsm_it_last(l->table_it);
+  skip_backward(l);
+}
+
+/* Index of the first file whose largest key >= target (n if none). */
+static int find_file(level_it *l, lsm_slice target) {
+  int lo = 0, hi = lvl_n(l);
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    lsm_file_meta *m = lvl_files(l)[mid];
+    if (lsm_ikey_cmp(lsm_slice_make(m->largest.data, m->largest.len), target) < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+static void level_seek(lsm_it *it, lsm_slice target) {
+  level_it *l = (level_it *)it;
+  int f = find_file(l, target);
+  set_file(l, f);
+  if (l->table_it) lsm_it_seek(l->table_it, target);
+  skip_forward(l);
+}
+
+static void level_seek_le(lsm_it *it, lsm_slice target) {
+  level_it *l = (level_it *)it;
+  int f = find_file(l, target);
+  if (f >= lvl_n(l)) f = lvl_n(l) - 1;
+  set_file(l, f);
+  if (l->table_it) lsm_it_seek_le(l->table_it, target);
+  skip_backward(l);
+}
+
+static void level_next(lsm_it *it) {
+  level_it *l = (level_it *)it;
+  lsm_it_next(l->table_it);
+  skip_forward(l);
+}
+
+static void level_prev(lsm_it *it) {
+  level_it *l = (level_it *)it;
+  lsm_it_prev(l->table_it);
+  skip_backward(l);
+}
+
+static lsm_slice level_key(lsm_it *it) {
+  return lsm_it_key(((level_it *)it)->table_it);
+}
+
+static lsm_slice level_value(lsm_it *it) {
+  return lsm_it_value(((level_it *)it)->table_it);
+}
+
+static int level_status(lsm_it *it) {
+  level_it *l = (level_it *)it;
+  if (l->rc) return l->rc;
+  return l->table_it ? lsm_it_status(l->table_it) : LSM_OK;
+}
+
+static void level_free(lsm_it *it) {
+  level_it *l = (level_it *)it;
+  lsm_it_free(l->table_it);
+  free(l);
+}
+
+static const lsm_it_methods level_methods = {
+  level_valid, level_first, level_last,  level_seek,   level_seek_le, level_next,
+  level_prev,  level_key,   level_value, level_status, level_free,
+};
+
+lsm_it *lsm_level_iter_new(lsm_version *v, int level) {
+  level_it *l = calloc(1, sizeof *l);
+  if (l == NULL) return NULL;
+  l->base.m = &level_methods;
+  l->v = v;
+  l->level = level;
+  l->file = -1;
+  return &l->base;
+}

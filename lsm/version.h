@@ -1,0 +1,130 @@
+/*
+** version.h — versions (the set of live tables per level) and the manifest
+** that makes them durable.
+**
+** A version is an immutable snapshot of which table files are live and at
+** which level.  Level 0 holds flushed memtables, newest first, and its files
+** may overlap; every deeper level holds files with disjoint user-key ranges
+** sorted by key.  Readers take a reference on the current version and read
+** it without locks; flushes and compactions build a new version, make it
+** durable in the manifest, and only then install it as current.
+**
+** Invariants:
+**  (1) A table file is deleted only when no version references it.  Since
+**      the current version references every file the durable manifest names,
+**      a file is deleted only after a durable manifest no longer names it.
+**  (2) A version is installed as current only after the manifest describing
+**      it has been written (and, unless sync is off, fsynced and renamed into
+**      place with the directory fsynced).
+**  (3) In levels >= 1, files are sorted by smallest key and no user key
+**      appears in two files of the same level (outputs are cut only between
+**      user keys), so a level can be searched by binary search.
+**  (4) Log files numbered below log_number hold only commits that are in
+**      tables of the manifest; they may be deleted once it is durable.
+**
+** The manifest file (MANIFEST, replaced atomically through MANIFEST.tmp) is
+** documented byte by byte in FORMAT.md and above write_manifest() in
+** version.c.
+**
+** Thread-safety: the lsm_vset is protected by the owning db's mutex; every
+** function here except the iterators must be called with it held.
+*/
+#ifndef LSM_VERSION_H
+#define LSM_VERSION_H
+
+#include "dbformat.h"
+#include "iter.h"
+#include "sst.h"
+
+/* One live table file. Shared by every version that lists it. */
+typedef struct lsm_file_meta {
+  int refs;                  /* versions listing this file */
+  uint64_t number;           /* file name is %06llu.sst */
+  uint64_t size;             /* bytes */
+  uint64_t entries;
+  uint64_t tombstones;
+  lsm_buffer smallest;       /* internal keys */
+  lsm_buffer largest;
+  lsm_sst *table;            /* open reader (one reference) */
+} lsm_file_meta;
+
+typedef struct lsm_version {
+  int refs;
+  int n_files[LSM_MAX_LEVELS];
+  lsm_file_meta **files[LSM_MAX_LEVELS];
+} lsm_version;
+
+/* The version set: current version plus the counters the manifest holds. */
+typedef struct lsm_vset {
+  lsm_env *env;
+  char *dir;
+  int sync;                  /* fsync manifest and directory */
+  lsm_version *current;
+  uint64_t next_file_number;
+  uint64_t last_seq;         /* as of the last manifest write */
+  uint64_t log_number;       /* current log; older logs are obsolete */
+  uint64_t manifest_writes;
+  int closing;               /* set by lsm_vset_free: unref deletes nothing */
+  lsm_buffer scratch;
+} lsm_vset;
+
+/* An edit: files removed and added to produce the next version. */
+typedef struct lsm_version_edit {
+  int n_deleted;
+  struct { int level; uint64_t number; } *deleted;
+  int n_added;
+  struct { int level; lsm_file_meta *meta; } *added;   /* edit owns until applied */
+} lsm_version_edit;
+
+/* Path of a file in dir: "<dir>/<number padded to 6>.<ext>"; malloc()ed. */
+char *lsm_file_path(const char *dir, uint64_t number, const char *ext);
+
+void lsm_vset_init(lsm_vset *vs, lsm_env *env, const char *dir, int sync);
+void lsm_vset_free(lsm_vset *vs);
+
+/* Read <dir>/MANIFEST into vs (opening every table it names).  LSM_NOTFOUND
+** if there is no manifest; LSM_CORRUPT (with errmsg) if it is damaged or a
+** table it names is missing or unreadable. */
+int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg);
+
+/* Start an empty database: an empty version, counters at their start. */
+int lsm_vset_create(lsm_vset *vs);
+
+uint64_t lsm_vset_new_file_number(lsm_vset *vs);
+
+/* Apply edit to the current version, write the manifest for the result
+** (with last_seq and log_number as given), install it.  On failure the
+** current version is unchanged and the edit's added files are left to the
+** caller (lsm_version_edit_free removes nothing from disk). */
+int lsm_vset_apply(lsm_vset *vs, lsm_version_edit *edit, uint64_t last_seq,
+                   uint64_t log_number, lsm_buffer *errmsg);
+
+void lsm_version_ref(lsm_version *v);
+/* Drop a reference; at zero drop the version's file references, deleting
+** files no version lists any more (invariant 1). */
+void lsm_version_unref(lsm_vset *vs, lsm_version *v);
+
+/* Edits.  _add_file takes ownership of meta. */
+void lsm_version_edit_init(lsm_version_edit *e);
+int lsm_version_edit_delete_file(lsm_version_edit *e, int level, uint64_t number);
+int lsm_version_edit_add_file(lsm_version_edit *e, int level, lsm_file_meta *meta);
+void lsm_version_edit_free(lsm_version_edit *e);
+
+/* A file meta with one reference (refs = 0 until a version lists it). */
+lsm_file_meta *lsm_file_meta_new(void);
+void lsm_file_meta_free(lsm_file_meta *m);
+
+/* Does any file of `level` or deeper overlap user key ukey? */
+int lsm_version_overlaps_deeper(const lsm_version *v, int level, lsm_slice ukey);
+
+/* Files of level whose user-key range intersects [lo, hi] (user keys; an
+** empty slice with p == NULL means unbounded).  *out is malloc()ed. */
+int lsm_version_overlapping(const lsm_version *v, int level, lsm_slice lo,
+                            lsm_slice hi, lsm_file_meta ***out, int *n_out);
+
+/* Iterator over the files of one level >= 1 in order, opening one table
+** iterator at a time.  Borrows v: the caller holds a reference on v for
+** the iterator's whole life.  NULL on NOMEM. */
+lsm_it *lsm_level_iter_new(lsm_version *v, int level);
+
+#endif /* LSM_VERSION_H */
