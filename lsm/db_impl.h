@@ -76,13 +76,12 @@ int lsm_db_flush_imm(lsm_db *db);
 int lsm_db_maybe_compact(lsm_db *db);
 /* Merge every level down into the deepest occupied one (>= 1). */
 int lsm_db_compact_all(lsm_db *db);
-/* Write the entries of it (internal keys in order) to level-0 tables or to
-** `level` tables, dropping what no reader can see.  Shared by flush and
-** compaction. */
 
 /* dbiter.c: the public iterator over an internal merging iterator. */
 lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq,
                           int has_overlay, lsm_mem *mem, lsm_mem *imm,
                           lsm_version *v);
+/* db.c: drop the references an iterator held (takes the mutex). */
+void lsm_db_iter_release(lsm_db *db, lsm_mem *mem, lsm_mem *imm, lsm_version *v);
 
 #endif /* LSM_DB_IMPL_H */

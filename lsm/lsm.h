@@ -149,7 +149,9 @@ typedef struct lsm_db lsm_db;
 
 /* Open the database in directory `dir` (created when create_if_missing).
 ** Replays the write-ahead log; a torn tail is discarded, a corrupt record
-** in the middle of the log fails the open with LSM_CORRUPT. */
+** in the middle of the log fails the open with LSM_CORRUPT.  Whatever the
+** status, *out is set unless memory ran out: after a failure it serves only
+** lsm_errmsg() and must be released with lsm_close(). */
 int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out);
 
 /* Close the database.  Outstanding iterators and snapshots must be freed

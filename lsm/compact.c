@@ -1,0 +1,415 @@
+/*
+** compact.c — flushes and leveled compaction.
+**
+** A flush writes the immutable memtable to one level-0 table.  A compaction
+** merges tables of level L with the overlapping tables of level L+1 into
+** new tables of level L+1.  Both run the same loop (write_tables): a merge
+** of the inputs in internal-key order, dropping entries no reader can see,
+** cutting output files at target_file_size but only between user keys
+** (version.h invariant 3).
+**
+** What is dropped (S = oldest sequence number any snapshot can read):
+**  (1) an entry shadowed by a newer entry of the same user key whose
+**      sequence number is <= S: every reader sees the newer one;
+**  (2) a tombstone with sequence number <= S when no level below the
+**      output can hold the key (otherwise it must keep hiding the older
+**      versions down there).
+**
+** Picking work (pick_compaction): level 0 when it holds
+** l0_compaction_trigger files (all of them, plus the overlapping level-1
+** files); otherwise the level L >= 1 whose size most exceeds its target
+** (l1_target_bytes * level_multiplier^(L-1)), taking one file round-robin
+** by key plus its overlap in L+1.  A lone file with no overlap below moves
+** down without being rewritten.
+**
+** Everything here runs with the db mutex held (synchronously inside
+** lsm_write for now; the state it touches is all in lsm_db, so moving it to
+** a background thread later changes who calls it, not what it does).
+*/
+#include "db_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_COMPACTIONS_PER_CALL 64
+
+/* Remove the table files of the added (unapplied) files of an edit. */
+static void remove_outputs(lsm_db *db, lsm_version_edit *edit) {
+  int i;
+  for (i = 0; i < edit->n_added; i++) {
+    lsm_file_meta *m = edit->added[i].meta;
+    char *path;
+    if (m->refs > 0) continue;   /* a moved file, still live */
+    path = lsm_file_path(db->dir, m->number, "sst");
+    if (path) db->env->remove(db->env, path);
+    free(path);
+  }
+}
+
+typedef struct output_state {
+  lsm_db *db;
+  lsm_version_edit *edit;
+  int level;
+  lsm_sst_builder *builder;
+  uint64_t number;
+  uint64_t bytes_written;
+} output_state;
+
+static int open_output(output_state *o) {
+  lsm_sst_options so;
+  char *path;
+  int rc;
+  so.block_size = o->db->opts.block_size;
+  so.bloom_bits = o->db->opts.bloom_bits;
+  so.sync = o->db->opts.sync_mode != LSM_SYNC_OFF;
+  o->number = lsm_vset_new_file_number(&o->db->vset);
+  path = lsm_file_path(o->db->dir, o->number, "sst");
+  if (path == NULL) return LSM_NOMEM;
+  rc = lsm_sst_builder_new(o->db->env, path, &so, &o->builder);
+  if (rc) lsm_db_error(o->db, rc, "lsm: cannot create table %s", path);
+  free(path);
+  return rc;
+}
+
+/* Finish the open output, open it for reading and add it to the edit. */
+static int finish_output(output_state *o) {
+  lsm_sst_info info;
+  lsm_file_meta *m;
+  char *path;
+  int rc;
+  memset(&info, 0, sizeof info);
+  rc = lsm_sst_builder_finish(o->builder, &info);
+  o->builder = NULL;
+  path = lsm_file_path(o->db->dir, o->number, "sst");
+  if (path == NULL) rc = rc ? rc : LSM_NOMEM;
+  m = rc ? NULL : lsm_file_meta_new();
+  if (rc == LSM_OK && m == NULL) rc = LSM_NOMEM;
+  if (rc) {
+    lsm_db_error(o->db, rc, "lsm: cannot write table %06llu.sst", (unsigned long long)o->number);
+    if (path) o->db->env->remove(o->db->env, path);
+    goto done;
+  }
+  m->number = o->number;
+  m->size = info.file_size;
+  m->entries = info.entries;
+  m->tombstones = info.tombstones;
+  m->smallest = info.smallest;
+  m->largest = info.largest;
+  memset(&info.smallest, 0, sizeof info.smallest);
+  memset(&info.largest, 0, sizeof info.largest);
+  o->db->errmsg.len = 0;
+  rc = lsm_sst_open(o->db->env, path, m->size, &m->table, &o->db->errmsg);
+  if (rc) {
+    o->db->env->remove(o->db->env, path);
+    lsm_file_meta_free(m);
+    goto done;
+  }
+  o->bytes_written += m->size;
+  rc = lsm_version_edit_add_file(o->edit, o->level, m);
+  if (rc) o->db->env->remove(o->db->env, path);
+done:
+  lsm_buffer_free(&info.smallest);
+  lsm_buffer_free(&info.largest);
+  free(path);
+  return rc;
+}
+
+/* The loop shared by flush and compaction (see the top of the file).
+** base_level: the first level that is NOT part of this merge's inputs or
+** output; a tombstone may be dropped only if no file from there down
+** overlaps its key.  max_file_size: cut outputs past this size. */
+static int write_tables(lsm_db *db, lsm_it *input, int out_level, int base_level,
+                        uint64_t max_file_size, lsm_version_edit *edit,
+                        uint64_t *bytes_written) {
+  output_state o;
+  lsm_buffer cur_key = {0};
+  int has_cur = 0, rc = LSM_OK;
+  uint64_t last_seq_for_key = 0;
+  uint64_t smallest_snapshot = lsm_db_smallest_snapshot(db);
+  lsm_version *v = db->vset.current;
+
+  memset(&o, 0, sizeof o);
+  o.db = db;
+  o.edit = edit;
+  o.level = out_level;
+  for (lsm_it_first(input); rc == LSM_OK && lsm_it_valid(input); lsm_it_next(input)) {
+    lsm_slice key = lsm_it_key(input);
+    lsm_ikey k;
+    int new_user_key = 0, drop = 0;
+    if (!lsm_ikey_parse(key, &k)) {
+      rc = lsm_db_error(db, LSM_CORRUPT, "lsm: malformed internal key during compaction in %s", db->dir);
+      break;
+    }
+    if (!has_cur || lsm_slice_cmp(k.ukey, lsm_slice_make(cur_key.data, cur_key.len)) != 0) {
+      if (lsm_buffer_set(&cur_key, k.ukey.p, k.ukey.n)) {
+        rc = LSM_NOMEM;
+        break;
+      }
+      has_cur = 1;
+      new_user_key = 1;
+      last_seq_for_key = UINT64_MAX;
+    }
+    if (last_seq_for_key <= smallest_snapshot) {
+      drop = 1;                                          /* rule (1) */
+    } else if (k.kind == LSM_KIND_DELETE && k.seq <= smallest_snapshot &&
+               (base_level >= LSM_MAX_LEVELS ||
+                !lsm_version_overlaps_deeper(v, base_level, k.ukey))) {
+      drop = 1;                                          /* rule (2) */
+    }
+    last_seq_for_key = k.seq;
+    if (drop) continue;
+    if (o.builder && new_user_key && lsm_sst_builder_size(o.builder) >= max_file_size) {
+      rc = finish_output(&o);
+      if (rc) break;
+    }
+    if (o.builder == NULL) {
+      rc = open_output(&o);
+      if (rc) break;
+    }
+    rc = lsm_sst_builder_add(o.builder, key, lsm_it_value(input));
+  }
+  if (rc == LSM_OK) rc = lsm_it_status(input);
+  if (rc == LSM_OK && o.builder) rc = finish_output(&o);
+  if (o.builder) {
+    char *path = lsm_file_path(db->dir, o.number, "sst");
+    lsm_sst_builder_abandon(o.builder);
+    if (path) db->env->remove(db->env, path);
+    free(path);
+  }
+  lsm_buffer_free(&cur_key);
+  *bytes_written = o.bytes_written;
+  return rc;
+}
+
+int lsm_db_flush_imm(lsm_db *db) {
+  lsm_version_edit edit;
+  uint64_t bytes = 0;
+  lsm_it *it;
+  int rc;
+  lsm_version_edit_init(&edit);
+  it = lsm_mem_iter_new(db->imm);
+  if (it == NULL) return LSM_NOMEM;
+  rc = write_tables(db, it, 0, 0, UINT64_MAX, &edit, &bytes);
+  lsm_it_free(it);
+  if (rc == LSM_OK) {
+    /* The imm's log is older than wal_number: the new manifest retires it
+    ** (version.h invariant 4). */
+    rc = lsm_vset_apply(&db->vset, &edit, db->last_seq, db->wal_number, &db->errmsg);
+  }
+  if (rc) {
+    remove_outputs(db, &edit);
+    lsm_version_edit_free(&edit);
+    if (db->errmsg.len == 0) lsm_db_error(db, rc, "lsm: flush failed in %s", db->dir);
+    return rc;
+  }
+  lsm_version_edit_free(&edit);
+  db->flush_bytes += bytes;
+  db->flushes++;
+  lsm_mem_unref(db->imm);
+  db->imm = NULL;
+  /* Delete the logs the manifest no longer needs. */
+  {
+    char **names = NULL;
+    int n = 0, i;
+    if (db->env->list(db->env, db->dir, &names, &n) == LSM_OK) {
+      for (i = 0; i < n; i++) {
+        const char *dot = strrchr(names[i], '.');
+        if (dot && strcmp(dot, ".log") == 0 && strtoull(names[i], NULL, 10) < db->wal_number) {
+          char *path = lsm_file_path(db->dir, strtoull(names[i], NULL, 10), "log");
+          if (path) db->env->remove(db->env, path);
+          free(path);
+        }
+      }
+      lsm_env_free_list(names, n);
+    }
+  }
+  return LSM_OK;
+}
+
+/* ---------------------------------------------------------------- compaction */
+
+typedef struct compaction {
+  int level;                 /* inputs[0] from level, inputs[1] from level+1 */
+  lsm_file_meta **inputs[2];
+  int n_inputs[2];
+} compaction;
+
+static void compaction_free(compaction *c) {
+  free(c->inputs[0]);
+  free(c->inputs[1]);
+  memset(c, 0, sizeof *c);
+}
+
+static uint64_t level_bytes(const lsm_version *v, int level) {
+  uint64_t n = 0;
+  int i;
+  for (i = 0; i < v->n_files[level]; i++) n += v->files[level][i]->size;
+  return n;
+}
+
+static uint64_t level_target(const lsm_db *db, int level) {
+  uint64_t t = db->opts.l1_target_bytes;
+  int l;
+  for (l = 1; l < level; l++) t *= (uint64_t)db->opts.level_multiplier;
+  return t;
+}
+
+static lsm_slice user_smallest(const lsm_file_meta *m) {
+  return lsm_ikey_user(lsm_slice_make(m->smallest.data, m->smallest.len));
+}
+
+static lsm_slice user_largest(const lsm_file_meta *m) {
+  return lsm_ikey_user(lsm_slice_make(m->largest.data, m->largest.len));
+}
+
+/* User-key range covered by files. */
+static void key_range(lsm_file_meta **files, int n, lsm_slice *lo, lsm_slice *hi) {
+  int i;
+  *lo = user_smallest(files[0]);
+  *hi = user_largest(files[0]);
+  for (i = 1; i < n; i++) {
+    if (lsm_slice_cmp(user_smallest(files[i]), *lo) < 0) *lo = user_smallest(files[i]);
+    if (lsm_slice_cmp(user_largest(files[i]), *hi) > 0) *hi = user_largest(files[i]);
+  }
+}
+
+/* Inputs: `files` of level (copied), plus the overlapping files of level+1. */
+static int setup_compaction(lsm_db *db, int level, lsm_file_meta **files, int n,
+                            compaction *c) {
+  lsm_slice lo, hi;
+  memset(c, 0, sizeof *c);
+  c->level = level;
+  c->inputs[0] = malloc(sizeof(lsm_file_meta *) * (size_t)n);
+  if (c->inputs[0] == NULL) return LSM_NOMEM;
+  memcpy(c->inputs[0], files, sizeof(lsm_file_meta *) * (size_t)n);
+  c->n_inputs[0] = n;
+  key_range(files, n, &lo, &hi);
+  return lsm_version_overlapping(db->vset.current, level + 1, lo, hi, &c->inputs[1],
+                                 &c->n_inputs[1]);
+}
+
+/* Returns 1 and fills c when there is work to do. */
+static int pick_compaction(lsm_db *db, compaction *c, int *rc) {
+  lsm_version *v = db->vset.current;
+  double best_score = 1.0;
+  int level, best = -1, i;
+  *rc = LSM_OK;
+  if (v->n_files[0] >= db->opts.l0_compaction_trigger) {
+    *rc = setup_compaction(db, 0, v->files[0], v->n_files[0], c);
+    return *rc == LSM_OK;
+  }
+  for (level = 1; level < LSM_MAX_LEVELS - 1; level++) {
+    double score = (double)level_bytes(v, level) / (double)level_target(db, level);
+    if (score >= best_score) {
+      best_score = score;
+      best = level;
+    }
+  }
+  if (best < 0) return 0;
+  /* Round robin: the first file past the key where the last compaction of
+  ** this level stopped. */
+  for (i = 0; i < v->n_files[best]; i++) {
+    if (!db->compact_pointer_valid[best] ||
+        lsm_slice_cmp(user_largest(v->files[best][i]),
+                      lsm_slice_make(db->compact_pointer[best].data, db->compact_pointer[best].len)) > 0) {
+      break;
+    }
+  }
+  if (i == v->n_files[best]) i = 0;
+  *rc = setup_compaction(db, best, &v->files[best][i], 1, c);
+  return *rc == LSM_OK;
+}
+
+static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
+  lsm_version_edit edit;
+  lsm_it **children = NULL, *merged = NULL;
+  uint64_t read_bytes = 0, written = 0;
+  int n = c->n_inputs[0] + c->n_inputs[1], which, i, k = 0, rc = LSM_OK;
+  lsm_file_meta *last;
+
+  lsm_version_edit_init(&edit);
+  for (which = 0; which < 2; which++) {
+    for (i = 0; i < c->n_inputs[which]; i++) {
+      rc = lsm_version_edit_delete_file(&edit, c->level + which, c->inputs[which][i]->number);
+      if (rc) goto done;
+      read_bytes += c->inputs[which][i]->size;
+    }
+  }
+  if (allow_move && c->level > 0 && c->n_inputs[0] == 1 && c->n_inputs[1] == 0) {
+    /* Trivial move: same file, one level down. */
+    rc = lsm_version_edit_add_file(&edit, c->level + 1, c->inputs[0][0]);
+    read_bytes = 0;
+  } else {
+    children = calloc((size_t)n, sizeof(lsm_it *));
+    if (children == NULL) {
+      rc = LSM_NOMEM;
+      goto done;
+    }
+    for (which = 0; which < 2; which++) {
+      for (i = 0; i < c->n_inputs[which]; i++) {
+        children[k] = lsm_sst_iter_new(c->inputs[which][i]->table);
+        if (children[k++] == NULL) rc = LSM_NOMEM;
+      }
+    }
+    if (rc) {
+      for (i = 0; i < k; i++) lsm_it_free(children[i]);
+      free(children);
+      goto done;
+    }
+    merged = lsm_it_new_merging(children, n);
+    if (merged == NULL) {
+      rc = LSM_NOMEM;
+      goto done;
+    }
+    rc = write_tables(db, merged, c->level + 1, c->level + 2, db->opts.target_file_size,
+                      &edit, &written);
+    lsm_it_free(merged);
+    if (rc) goto done;
+  }
+  rc = lsm_vset_apply(&db->vset, &edit, db->last_seq, db->vset.log_number, &db->errmsg);
+  if (rc) goto done;
+  last = c->inputs[0][c->n_inputs[0] - 1];
+  if (lsm_buffer_set(&db->compact_pointer[c->level], user_largest(last).p, user_largest(last).n) == LSM_OK) {
+    db->compact_pointer_valid[c->level] = 1;
+  }
+  db->compact_read_bytes += read_bytes;
+  db->compact_write_bytes += written;
+  db->compactions++;
+done:
+  if (rc) {
+    remove_outputs(db, &edit);
+    if (db->errmsg.len == 0) lsm_db_error(db, rc, "lsm: compaction failed in %s", db->dir);
+  }
+  lsm_version_edit_free(&edit);
+  return rc;
+}
+
+int lsm_db_maybe_compact(lsm_db *db) {
+  int i, rc = LSM_OK;
+  for (i = 0; i < MAX_COMPACTIONS_PER_CALL && rc == LSM_OK; i++) {
+    compaction c;
+    if (!pick_compaction(db, &c, &rc)) break;
+    rc = run_compaction(db, &c, 1);
+    compaction_free(&c);
+  }
+  return rc;
+}
+
+int lsm_db_compact_all(lsm_db *db) {
+  int level, deepest = 0, rc = LSM_OK;
+  for (level = 0; level < LSM_MAX_LEVELS; level++) {
+    if (db->vset.current->n_files[level] > 0) deepest = level;
+  }
+  if (deepest == 0) deepest = 1;
+  for (level = 0; level < deepest && rc == LSM_OK; level++) {
+    lsm_version *v = db->vset.current;
+    compaction c;
+    if (v->n_files[level] == 0) continue;
+    rc = setup_compaction(db, level, v->files[level], v->n_files[level], &c);
+    /* The last step rewrites even a lone file, so that tombstones and
+    ** shadowed versions are dropped. */
+    if (rc == LSM_OK) rc = run_compaction(db, &c, level + 1 < deepest);
+    compaction_free(&c);
+  }
+  return rc;
+}

@@ -1,0 +1,282 @@
+/*
+** dbiter.c — the public iterator (lsm_iter): user keys at one sequence
+** number, with old versions and tombstones hidden.
+**
+** It wraps a merging iterator over internal keys, where all versions of a
+** user key are adjacent, newest first.  An entry is visible when its
+** sequence number is <= the iterator's sequence number, or when it belongs
+** to the overlay batch (sequence numbers >= LSM_SEQ_OVERLAY, above every
+** committed one).  The newest visible entry of a user key decides: a put is
+** returned, a tombstone hides the key.
+**
+** Invariants (the LevelDB design):
+**  (1) direction FORWARD and valid: the merged iterator is positioned at the
+**      newest visible entry of the current user key; key/value read through.
+**  (2) direction REVERSE and valid: the merged iterator is positioned just
+**      before (in internal order) every entry of the current user key, whose
+**      key and value are held in saved_key/saved_value.
+**  (3) Any error from a source ends iteration: valid() becomes 0 and
+**      status() reports it; a partial merge is never returned as data.
+*/
+#include "db_impl.h"
+
+#include <stdlib.h>
+
+enum { FORWARD, REVERSE };
+
+struct lsm_iter {
+  lsm_db *db;
+  lsm_it *it;              /* merging iterator over internal keys */
+  uint64_t seq;
+  int has_overlay;
+  lsm_mem *mem, *imm;      /* references released on free */
+  lsm_version *v;
+  int direction;
+  int valid;
+  int rc;
+  lsm_buffer saved_key;    /* REVERSE: current key; FORWARD: key to skip */
+  lsm_buffer saved_value;  /* REVERSE: current value */
+  lsm_buffer seek_key;
+};
+
+lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq, int has_overlay,
+                          lsm_mem *mem, lsm_mem *imm, lsm_version *v) {
+  lsm_iter *it = calloc(1, sizeof *it);
+  if (it == NULL) {
+    lsm_it_free(merged);
+    lsm_db_iter_release(db, mem, imm, v);
+    return NULL;
+  }
+  it->db = db;
+  it->it = merged;
+  it->seq = seq;
+  it->has_overlay = has_overlay;
+  it->mem = mem;
+  it->imm = imm;
+  it->v = v;
+  it->direction = FORWARD;
+  return it;
+}
+
+void lsm_iter_free(lsm_iter *it) {
+  if (it == NULL) return;
+  lsm_it_free(it->it);
+  lsm_db_iter_release(it->db, it->mem, it->imm, it->v);
+  lsm_buffer_free(&it->saved_key);
+  lsm_buffer_free(&it->saved_value);
+  lsm_buffer_free(&it->seek_key);
+  free(it);
+}
+
+static int visible(const lsm_iter *it, uint64_t seq) {
+  return seq <= it->seq || (it->has_overlay && seq >= LSM_SEQ_OVERLAY);
+}
+
+static lsm_slice saved(const lsm_buffer *b) {
+  return lsm_slice_make(b->data, b->len);
+}
+
+/* Invariant (3): after every move, a source error ends iteration. */
+static int finish_move(lsm_iter *it) {
+  int rc = it->rc ? it->rc : lsm_it_status(it->it);
+  if (rc) {
+    it->rc = rc;
+    it->valid = 0;
+  }
+  return rc;
+}
+
+static int parse_current(lsm_iter *it, lsm_ikey *k) {
+  if (!lsm_ikey_parse(lsm_it_key(it->it), k)) {
+    it->rc = LSM_CORRUPT;
+    it->valid = 0;
+    return 0;
+  }
+  return 1;
+}
+
+/* Forward from the merged position to the next visible put; entries of the
+** user key saved_key are hidden when skipping. */
+static void find_next_user_entry(lsm_iter *it, int skipping) {
+  lsm_ikey k;
+  while (lsm_it_valid(it->it)) {
+    if (!parse_current(it, &k)) return;
+    if (visible(it, k.seq)) {
+      if (k.kind == LSM_KIND_DELETE) {
+        if (lsm_buffer_set(&it->saved_key, k.ukey.p, k.ukey.n)) {
+          it->rc = LSM_NOMEM;
+          it->valid = 0;
+          return;
+        }
+        skipping = 1;
+      } else if (!skipping || lsm_slice_cmp(k.ukey, saved(&it->saved_key)) > 0) {
+        it->valid = 1;
+        it->saved_key.len = 0;
+        return;
+      }
+    }
+    lsm_it_next(it->it);
+  }
+  it->saved_key.len = 0;
+  it->valid = 0;
+}
+
+/* Backward from the merged position: collect the newest visible entry of
+** the previous user key (invariant 2). */
+static void find_prev_user_entry(lsm_iter *it) {
+  int kind = LSM_KIND_DELETE;
+  lsm_ikey k;
+  while (lsm_it_valid(it->it)) {
+    if (!parse_current(it, &k)) return;
+    if (visible(it, k.seq)) {
+      if (kind != LSM_KIND_DELETE && lsm_slice_cmp(k.ukey, saved(&it->saved_key)) < 0) {
+        break;   /* passed every entry of the saved key */
+      }
+      kind = k.kind;
+      if (kind == LSM_KIND_DELETE) {
+        it->saved_key.len = 0;
+        it->saved_value.len = 0;
+      } else {
+        lsm_slice v = lsm_it_value(it->it);
+        if (lsm_buffer_set(&it->saved_key, k.ukey.p, k.ukey.n) ||
+            lsm_buffer_set(&it->saved_value, v.p, v.n)) {
+          it->rc = LSM_NOMEM;
+          it->valid = 0;
+          return;
+        }
+      }
+    }
+    lsm_it_prev(it->it);
+  }
+  if (kind == LSM_KIND_DELETE) {
+    it->valid = 0;
+    it->saved_key.len = 0;
+    it->saved_value.len = 0;
+    it->direction = FORWARD;
+  } else {
+    it->valid = 1;
+  }
+}
+
+int lsm_iter_first(lsm_iter *it) {
+  if (it->rc) return it->rc;
+  it->direction = FORWARD;
+  it->saved_value.len = 0;
+  lsm_it_first(it->it);
+  it->valid = 0;
+  if (lsm_it_valid(it->it)) find_next_user_entry(it, 0);
+  return finish_move(it);
+}
+
+int lsm_iter_last(lsm_iter *it) {
+  if (it->rc) return it->rc;
+  it->direction = REVERSE;
+  it->saved_value.len = 0;
+  lsm_it_last(it->it);
+  find_prev_user_entry(it);
+  return finish_move(it);
+}
+
+int lsm_iter_seek(lsm_iter *it, const void *key, size_t key_len) {
+  /* With an overlay, its sequence numbers are above it->seq: seek above
+  ** every version of the key. */
+  uint64_t seq = it->has_overlay ? LSM_SEQ_MAX : it->seq;
+  if (it->rc) return it->rc;
+  it->direction = FORWARD;
+  it->saved_value.len = 0;
+  it->seek_key.len = 0;
+  if (lsm_ikey_append(&it->seek_key, lsm_slice_make(key, key_len), seq, LSM_KIND_PUT)) {
+    return it->rc = LSM_NOMEM;
+  }
+  lsm_it_seek(it->it, saved(&it->seek_key));
+  it->valid = 0;
+  if (lsm_it_valid(it->it)) find_next_user_entry(it, 0);
+  return finish_move(it);
+}
+
+int lsm_iter_seek_le(lsm_iter *it, const void *key, size_t key_len) {
+  if (it->rc) return it->rc;
+  it->direction = REVERSE;
+  it->seek_key.len = 0;
+  /* (key, 0, DELETE) sorts after every version of key. */
+  if (lsm_ikey_append(&it->seek_key, lsm_slice_make(key, key_len), 0, LSM_KIND_DELETE)) {
+    return it->rc = LSM_NOMEM;
+  }
+  lsm_it_seek_le(it->it, saved(&it->seek_key));
+  find_prev_user_entry(it);
+  return finish_move(it);
+}
+
+int lsm_iter_next(lsm_iter *it) {
+  if (it->rc || !it->valid) return it->rc;
+  if (it->direction == REVERSE) {
+    /* Invariant (2) -> (1): step onto the entries of the saved key. */
+    it->direction = FORWARD;
+    if (lsm_it_valid(it->it)) lsm_it_next(it->it);
+    else lsm_it_first(it->it);
+    if (!lsm_it_valid(it->it)) {
+      it->valid = 0;
+      it->saved_key.len = 0;
+      return finish_move(it);
+    }
+  } else {
+    lsm_slice uk = lsm_ikey_user(lsm_it_key(it->it));
+    if (lsm_buffer_set(&it->saved_key, uk.p, uk.n)) return it->rc = LSM_NOMEM;
+    lsm_it_next(it->it);
+  }
+  /* Skip the rest of the current key's versions. */
+  find_next_user_entry(it, 1);
+  return finish_move(it);
+}
+
+int lsm_iter_prev(lsm_iter *it) {
+  if (it->rc || !it->valid) return it->rc;
+  if (it->direction == FORWARD) {
+    /* Invariant (1) -> (2): back up before every entry of the current key. */
+    lsm_slice uk = lsm_ikey_user(lsm_it_key(it->it));
+    if (lsm_buffer_set(&it->saved_key, uk.p, uk.n)) return it->rc = LSM_NOMEM;
+    for (;;) {
+      lsm_it_prev(it->it);
+      if (!lsm_it_valid(it->it)) {
+        it->valid = 0;
+        it->saved_key.len = 0;
+        it->saved_value.len = 0;
+        return finish_move(it);
+      }
+      if (lsm_slice_cmp(lsm_ikey_user(lsm_it_key(it->it)), saved(&it->saved_key)) < 0) break;
+    }
+    it->direction = REVERSE;
+  }
+  find_prev_user_entry(it);
+  return finish_move(it);
+}
+
+int lsm_iter_valid(const lsm_iter *it) {
+  return it->valid;
+}
+
+const void *lsm_iter_key(const lsm_iter *it, size_t *key_len) {
+  if (it->direction == REVERSE) {
+    *key_len = it->saved_key.len;
+    return it->saved_key.data ? (const void *)it->saved_key.data : "";
+  } else {
+    lsm_slice uk = lsm_ikey_user(lsm_it_key(it->it));
+    *key_len = uk.n;
+    return uk.p;
+  }
+}
+
+const void *lsm_iter_value(const lsm_iter *it, size_t *val_len) {
+  if (it->direction == REVERSE) {
+    *val_len = it->saved_value.len;
+    return it->saved_value.data;
+  } else {
+    lsm_slice v = lsm_it_value(it->it);
+    *val_len = v.n;
+    return v.p;
+  }
+}
+
+int lsm_iter_status(const lsm_iter *it) {
+  return it->rc ? it->rc : lsm_it_status(it->it);
+}
