@@ -18,7 +18,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 LSM_SRC := $(sort $(wildcard lsm/*.c))
 EXT_SRC := $(sort $(wildcard ext/*.c))
-HDRS    := $(wildcard lsm/*.h ext/*.h)
+HDRS    := $(wildcard lsm/*.h ext/*.h unit-tests/*.h)
 UNIT_SRC := $(sort $(wildcard unit-tests/test_*.c))
 UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard unit-tests/*.c))
 

@@ -229,7 +229,8 @@ int lsm_db_flush_imm(lsm_db *db) {
 /* ---------------------------------------------------------------- compaction */
 
 typedef struct compaction {
-  int level;                 /* inputs[0] from level, inputs[1] from level+1 */
+  int level;                 /* inputs[0] come from level */
+  int out_level;             /* inputs[1] come from and outputs go to it */
   lsm_file_meta **inputs[2];
   int n_inputs[2];
 } compaction;
@@ -279,6 +280,7 @@ static int setup_compaction(lsm_db *db, int level, lsm_file_meta **files, int n,
   lsm_slice lo, hi;
   memset(c, 0, sizeof *c);
   c->level = level;
+  c->out_level = level + 1;
   c->inputs[0] = malloc(sizeof(lsm_file_meta *) * (size_t)n);
   if (c->inputs[0] == NULL) return LSM_NOMEM;
   memcpy(c->inputs[0], files, sizeof(lsm_file_meta *) * (size_t)n);
@@ -330,14 +332,15 @@ static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
   lsm_version_edit_init(&edit);
   for (which = 0; which < 2; which++) {
     for (i = 0; i < c->n_inputs[which]; i++) {
-      rc = lsm_version_edit_delete_file(&edit, c->level + which, c->inputs[which][i]->number);
+      rc = lsm_version_edit_delete_file(&edit, which ? c->out_level : c->level,
+                                        c->inputs[which][i]->number);
       if (rc) goto done;
       read_bytes += c->inputs[which][i]->size;
     }
   }
   if (allow_move && c->level > 0 && c->n_inputs[0] == 1 && c->n_inputs[1] == 0) {
     /* Trivial move: same file, one level down. */
-    rc = lsm_version_edit_add_file(&edit, c->level + 1, c->inputs[0][0]);
+    rc = lsm_version_edit_add_file(&edit, c->out_level, c->inputs[0][0]);
     read_bytes = 0;
   } else {
     children = calloc((size_t)n, sizeof(lsm_it *));
@@ -361,17 +364,19 @@ static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
       rc = LSM_NOMEM;
       goto done;
     }
-    rc = write_tables(db, merged, c->level + 1, c->level + 2, db->opts.target_file_size,
+    rc = write_tables(db, merged, c->out_level, c->out_level + 1, db->opts.target_file_size,
                       &edit, &written);
     lsm_it_free(merged);
     if (rc) goto done;
   }
+  /* Before the apply, which may free the input metas. */
+  if (c->n_inputs[0] > 0) {
+    last = c->inputs[0][c->n_inputs[0] - 1];
+    db->compact_pointer_valid[c->level] =
+        lsm_buffer_set(&db->compact_pointer[c->level], user_largest(last).p, user_largest(last).n) == LSM_OK;
+  }
   rc = lsm_vset_apply(&db->vset, &edit, db->last_seq, db->vset.log_number, &db->errmsg);
   if (rc) goto done;
-  last = c->inputs[0][c->n_inputs[0] - 1];
-  if (lsm_buffer_set(&db->compact_pointer[c->level], user_largest(last).p, user_largest(last).n) == LSM_OK) {
-    db->compact_pointer_valid[c->level] = 1;
-  }
   db->compact_read_bytes += read_bytes;
   db->compact_write_bytes += written;
   db->compactions++;
@@ -396,19 +401,43 @@ int lsm_db_maybe_compact(lsm_db *db) {
 }
 
 int lsm_db_compact_all(lsm_db *db) {
-  int level, deepest = 0, rc = LSM_OK;
+  int level, deepest = -1, target, rc = LSM_OK;
+  compaction c;
   for (level = 0; level < LSM_MAX_LEVELS; level++) {
     if (db->vset.current->n_files[level] > 0) deepest = level;
   }
-  if (deepest == 0) deepest = 1;
-  for (level = 0; level < deepest && rc == LSM_OK; level++) {
+  if (deepest < 0) return LSM_OK;
+  target = deepest > 0 ? deepest : 1;
+  /* Push every level above target - 1 down one step at a time... */
+  for (level = 0; level < target - 1 && rc == LSM_OK; level++) {
     lsm_version *v = db->vset.current;
-    compaction c;
     if (v->n_files[level] == 0) continue;
     rc = setup_compaction(db, level, v->files[level], v->n_files[level], &c);
-    /* The last step rewrites even a lone file, so that tombstones and
-    ** shadowed versions are dropped. */
-    if (rc == LSM_OK) rc = run_compaction(db, &c, level + 1 < deepest);
+    if (rc == LSM_OK) rc = run_compaction(db, &c, 1);
+    compaction_free(&c);
+  }
+  if (rc) return rc;
+  /* ...then merge all of level target - 1 with ALL of target (not only the
+  ** overlap), rewriting every file: the result holds one version per key
+  ** and no tombstone that no snapshot needs. */
+  {
+    lsm_version *v = db->vset.current;
+    int above = target - 1, which;
+    memset(&c, 0, sizeof c);
+    c.level = above;
+    c.out_level = target;
+    for (which = 0; which < 2; which++) {
+      int lv = which ? target : above, n = v->n_files[lv];
+      if (n == 0) continue;
+      c.inputs[which] = malloc(sizeof(lsm_file_meta *) * (size_t)n);
+      if (c.inputs[which] == NULL) {
+        compaction_free(&c);
+        return LSM_NOMEM;
+      }
+      memcpy(c.inputs[which], v->files[lv], sizeof(lsm_file_meta *) * (size_t)n);
+      c.n_inputs[which] = n;
+    }
+    rc = run_compaction(db, &c, 0);
     compaction_free(&c);
   }
   return rc;

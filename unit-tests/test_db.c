@@ -1,0 +1,676 @@
+/*
+** test_db.c — the engine as a whole, through lsm/lsm.h only: commits and
+** reads, persistence across reopen, recovery from the log, the merging
+** iterator in both directions over memtable + several levels with
+** tombstones, snapshots, overlays, compaction against an in-memory model,
+** and a kill -9 crash loop.
+**
+** Randomised tests print their seed; set LSM_TEST_SEED to replay one.
+*/
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lsm.h"
+#include "coding.h"   /* lsm_buffer_append, to NUL-terminate values */
+
+/* ---------------------------------------------------------------- helpers */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void) {
+  /* xorshift64* */
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return rng_state * 2685821657736338717ULL;
+}
+
+static void seed_rng(const char *test) {
+  const char *env = getenv("LSM_TEST_SEED");
+  uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
+  if (seed == 0) seed = 1;
+  rng_state = seed;
+  printf("%s: seed %llu (LSM_TEST_SEED to replay)\n", test, (unsigned long long)seed);
+  fflush(stdout);
+}
+
+/* Options that make a few thousand rows cross many files and levels. */
+static void small_options(lsm_options *o) {
+  lsm_options_init(o);
+  o->memtable_size = 8 * 1024;
+  o->block_size = 512;
+  o->target_file_size = 16 * 1024;
+  o->l1_target_bytes = 32 * 1024;
+  o->level_multiplier = 4;
+  o->l0_compaction_trigger = 3;
+}
+
+static lsm_db *open_db(const char *dir, const lsm_options *o) {
+  lsm_db *db = NULL;
+  int rc = lsm_open(dir, o, &db);
+  ck_assert_msg(rc == LSM_OK, "open %s: %d %s", dir, rc, db ? lsm_errmsg(db) : "");
+  return db;
+}
+
+static void put(lsm_db *db, const char *k, const char *v) {
+  lsm_batch *b;
+  ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
+  ck_assert_int_eq(lsm_batch_put(b, k, strlen(k), v, strlen(v)), LSM_OK);
+  ck_assert_int_eq(lsm_write(db, b, 0), LSM_OK);
+  lsm_batch_free(b);
+}
+
+static void del(lsm_db *db, const char *k) {
+  lsm_batch *b;
+  ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
+  ck_assert_int_eq(lsm_batch_delete(b, k, strlen(k)), LSM_OK);
+  ck_assert_int_eq(lsm_write(db, b, 0), LSM_OK);
+  lsm_batch_free(b);
+}
+
+/* Value of k as a NUL-terminated string in buf, or NULL if absent. */
+static const char *get(lsm_db *db, const lsm_snapshot *s, const char *k, lsm_buffer *buf) {
+  int rc = lsm_get(db, s, k, strlen(k), buf);
+  if (rc == LSM_NOTFOUND) return NULL;
+  ck_assert_msg(rc == LSM_OK, "get %s: %d %s", k, rc, lsm_errmsg(db));
+  ck_assert_int_eq(lsm_buffer_append(buf, "", 1), LSM_OK);
+  return (const char *)buf->data;
+}
+
+/* ---------------------------------------------------------------- model */
+
+#define MODEL_KEYS 4000
+
+typedef struct model {
+  int present[MODEL_KEYS];
+  char value[MODEL_KEYS][64];
+} model;
+
+static void model_key(int i, char *out) {
+  sprintf(out, "key%06d", i);
+}
+
+static void random_value(char *out) {
+  int len = 1 + (int)(rnd() % 60), i;
+  for (i = 0; i < len; i++) out[i] = (char)('a' + rnd() % 26);
+  out[len] = 0;
+}
+
+/* Every key: lsm_get agrees; full scans forward and backward agree. */
+static void check_against_model(lsm_db *db, const model *m) {
+  lsm_buffer buf = {0};
+  lsm_iter *it;
+  char key[32];
+  int i, n_present = 0, seen;
+  for (i = 0; i < MODEL_KEYS; i++) {
+    const char *v;
+    model_key(i, key);
+    v = get(db, NULL, key, &buf);
+    if (m->present[i]) {
+      ck_assert_msg(v != NULL, "key %s missing", key);
+      ck_assert_str_eq(v, m->value[i]);
+      n_present++;
+    } else {
+      ck_assert_msg(v == NULL, "key %s should be deleted, has %s", key, v);
+    }
+  }
+  ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
+  seen = 0;
+  i = 0;
+  for (lsm_iter_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+    size_t kl, vl;
+    const char *k = lsm_iter_key(it, &kl);
+    const char *v = lsm_iter_value(it, &vl);
+    while (i < MODEL_KEYS && !m->present[i]) i++;
+    ck_assert_int_lt(i, MODEL_KEYS);
+    model_key(i, key);
+    ck_assert_msg(kl == strlen(key) && memcmp(k, key, kl) == 0, "forward scan: expected %s", key);
+    ck_assert_msg(vl == strlen(m->value[i]) && memcmp(v, m->value[i], vl) == 0, "value of %s", key);
+    seen++;
+    i++;
+  }
+  ck_assert_int_eq(lsm_iter_status(it), LSM_OK);
+  ck_assert_int_eq(seen, n_present);
+  seen = 0;
+  i = MODEL_KEYS - 1;
+  for (lsm_iter_last(it); lsm_iter_valid(it); lsm_iter_prev(it)) {
+    size_t kl, vl;
+    const char *k = lsm_iter_key(it, &kl);
+    const char *v = lsm_iter_value(it, &vl);
+    while (i >= 0 && !m->present[i]) i--;
+    ck_assert_int_ge(i, 0);
+    model_key(i, key);
+    ck_assert_msg(kl == strlen(key) && memcmp(k, key, kl) == 0, "backward scan: expected %s", key);
+    ck_assert_msg(vl == strlen(m->value[i]) && memcmp(v, m->value[i], vl) == 0, "value of %s", key);
+    seen++;
+    i--;
+  }
+  ck_assert_int_eq(seen, n_present);
+  ck_assert_int_eq(lsm_iter_status(it), LSM_OK);
+  lsm_iter_free(it);
+  lsm_buffer_free(&buf);
+}
+
+/* Random seeks and direction changes against the model. */
+static void check_seeks(lsm_db *db, const model *m, int rounds) {
+  lsm_iter *it;
+  char key[32];
+  int r;
+  ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
+  for (r = 0; r < rounds; r++) {
+    int target = (int)(rnd() % (MODEL_KEYS + 2)) - 1, i, steps, s;
+    int le = (int)(rnd() % 2);
+    /* target -1 and MODEL_KEYS probe past both ends; use a key between
+    ** model keys half of the time ("keyNNNNNN~"). */
+    int between = (int)(rnd() % 2);
+    if (target < 0) strcpy(key, "a");
+    else if (target >= MODEL_KEYS) strcpy(key, "z");
+    else {
+      model_key(target, key);
+      if (between) strcat(key, "~");
+    }
+    if (le) {
+      lsm_iter_seek_le(it, key, strlen(key));
+      i = target < 0 ? -1 : (target >= MODEL_KEYS ? MODEL_KEYS - 1 : target);
+      while (i >= 0 && !m->present[i]) i--;
+    } else {
+      lsm_iter_seek(it, key, strlen(key));
+      i = target < 0 ? 0 : (target >= MODEL_KEYS ? MODEL_KEYS : target + between);
+      while (i < MODEL_KEYS && !m->present[i]) i++;
+    }
+    steps = (int)(rnd() % 8);
+    for (s = 0; s <= steps; s++) {
+      int valid = i >= 0 && i < MODEL_KEYS;
+      ck_assert_int_eq(lsm_iter_valid(it), valid);
+      if (!valid) break;
+      {
+        size_t kl;
+        const char *k = lsm_iter_key(it, &kl);
+        char want[32];
+        model_key(i, want);
+        ck_assert_msg(kl == strlen(want) && memcmp(k, want, kl) == 0, "seek %s: expected %s", key, want);
+      }
+      if (rnd() % 2) {
+        lsm_iter_next(it);
+        i++;
+        while (i < MODEL_KEYS && !m->present[i]) i++;
+      } else {
+        lsm_iter_prev(it);
+        i--;
+        while (i >= 0 && !m->present[i]) i--;
+      }
+    }
+  }
+  ck_assert_int_eq(lsm_iter_status(it), LSM_OK);
+  lsm_iter_free(it);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+START_TEST(db_put_get_delete_and_reopen) {
+  lsm_db *db = open_db("basic", NULL);
+  lsm_buffer buf = {0};
+  put(db, "user:1", "alice");
+  put(db, "user:2", "bob");
+  put(db, "user:1", "alice_updated");
+  del(db, "user:2");
+  ck_assert_str_eq(get(db, NULL, "user:1", &buf), "alice_updated");
+  ck_assert_ptr_null(get(db, NULL, "user:2", &buf));
+  ck_assert_ptr_null(get(db, NULL, "user:3", &buf));
+  ck_assert_int_eq(lsm_close(db), LSM_OK);
+  /* Reopen: the commits come back from the log. */
+  db = open_db("basic", NULL);
+  ck_assert_str_eq(get(db, NULL, "user:1", &buf), "alice_updated");
+  ck_assert_ptr_null(get(db, NULL, "user:2", &buf));
+  ck_assert_int_eq(lsm_flush(db), LSM_OK);
+  ck_assert_int_eq(lsm_close(db), LSM_OK);
+  /* And from a table after a flush. */
+  db = open_db("basic", NULL);
+  ck_assert_str_eq(get(db, NULL, "user:1", &buf), "alice_updated");
+  ck_assert_ptr_null(get(db, NULL, "user:2", &buf));
+  ck_assert_int_eq(lsm_check(db), LSM_OK);
+  ck_assert_int_eq(lsm_close(db), LSM_OK);
+  lsm_buffer_free(&buf);
+}
+END_TEST
+
+START_TEST(db_second_open_is_busy) {
+  lsm_db *db = open_db("busy", NULL), *db2 = NULL;
+  int rc = lsm_open("busy", NULL, &db2);
+  ck_assert_int_eq(rc, LSM_BUSY);
+  ck_assert_ptr_nonnull(strstr(lsm_errmsg(db2), "busy"));
+  lsm_close(db2);
+  ck_assert_int_eq(lsm_close(db), LSM_OK);
+}
+END_TEST
+
+START_TEST(db_batch_is_atomic_and_last_op_wins) {
+  lsm_db *db = open_db("batch", NULL);
+  lsm_batch *b;
+  lsm_buffer buf = {0};
+  lsm_stats st;
+  ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
+  lsm_batch_put(b, "a", 1, "1", 1);
+  lsm_batch_put(b, "b", 1, "2", 1);
+  lsm_batch_delete(b, "a", 1);
+  lsm_batch_put(b, "c", 1, "3", 1);
+  ck_assert_int_eq(lsm_write(db, b, 1), LSM_OK);
+  ck_assert_ptr_null(get(db, NULL, "a", &buf));
+  ck_assert_str_eq(get(db, NULL, "b", &buf), "2");
+  ck_assert_str_eq(get(db, NULL, "c", &buf), "3");
+  lsm_get_stats(db, &st);
+  ck_assert_uint_eq(st.last_seq, 3);   /* three distinct keys, one record */
+  ck_assert_uint_gt(st.wal_bytes, 0);
+  lsm_batch_free(b);
+  lsm_close(db);
+  lsm_buffer_free(&buf);
+}
+END_TEST
+
+START_TEST(db_snapshot_sees_the_past_across_flush_and_compaction) {
+  lsm_options o;
+  lsm_db *db;
+  lsm_snapshot *snap;
+  lsm_buffer buf = {0};
+  lsm_iter *it;
+  char key[32];
+  int i, n;
+  small_options(&o);
+  db = open_db("snap", &o);
+  for (i = 0; i < 500; i++) {
+    model_key(i, key);
+    put(db, key, "old");
+  }
+  ck_assert_int_eq(lsm_snapshot_new(db, &snap), LSM_OK);
+  for (i = 0; i < 500; i++) {
+    model_key(i, key);
+    if (i % 2) put(db, key, "new");
+    else del(db, key);
+  }
+  ck_assert_int_eq(lsm_compact(db), LSM_OK);
+  model_key(10, key);
+  ck_assert_str_eq(get(db, snap, key, &buf), "old");
+  ck_assert_ptr_null(get(db, NULL, key, &buf));
+  model_key(11, key);
+  ck_assert_str_eq(get(db, snap, key, &buf), "old");
+  ck_assert_str_eq(get(db, NULL, key, &buf), "new");
+  ck_assert_int_eq(lsm_iter_new(db, snap, NULL, &it), LSM_OK);
+  n = 0;
+  for (lsm_iter_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+    size_t vl;
+    const char *v = lsm_iter_value(it, &vl);
+    ck_assert(vl == 3 && memcmp(v, "old", 3) == 0);
+    n++;
+  }
+  ck_assert_int_eq(n, 500);
+  lsm_iter_free(it);
+  lsm_snapshot_free(db, snap);
+  /* Without the snapshot, a full compaction drops the tombstones. */
+  ck_assert_int_eq(lsm_compact(db), LSM_OK);
+  {
+    lsm_stats st;
+    int level;
+    uint64_t entries = 0, tombs = 0;
+    lsm_get_stats(db, &st);
+    for (level = 0; level < LSM_MAX_LEVELS; level++) {
+      entries += st.level[level].entries;
+      tombs += st.level[level].tombstones;
+    }
+    ck_assert_uint_eq(entries, 250);
+    ck_assert_uint_eq(tombs, 0);
+  }
+  lsm_close(db);
+  lsm_buffer_free(&buf);
+}
+END_TEST
+
+START_TEST(db_iterator_keeps_its_view_while_files_change) {
+  lsm_options o;
+  lsm_db *db;
+  lsm_iter *it;
+  char key[32];
+  int i, n = 0;
+  small_options(&o);
+  db = open_db("stable", &o);
+  for (i = 0; i < 300; i++) {
+    model_key(i, key);
+    put(db, key, "v1");
+  }
+  ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
+  lsm_iter_first(it);
+  /* Rewrite everything, flushing and compacting, while the iterator is open. */
+  for (i = 0; i < 300; i++) {
+    model_key(i, key);
+    if (i % 3 == 0) del(db, key);
+    else put(db, key, "v2");
+  }
+  ck_assert_int_eq(lsm_compact(db), LSM_OK);
+  for (; lsm_iter_valid(it); lsm_iter_next(it)) {
+    size_t vl;
+    const char *v = lsm_iter_value(it, &vl);
+    ck_assert(vl == 2 && memcmp(v, "v1", 2) == 0);
+    n++;
+  }
+  ck_assert_int_eq(lsm_iter_status(it), LSM_OK);
+  ck_assert_int_eq(n, 300);
+  lsm_iter_free(it);
+  lsm_close(db);
+}
+END_TEST
+
+START_TEST(db_overlay_batch_reads_its_own_writes) {
+  lsm_db *db = open_db("overlay", NULL);
+  lsm_batch *b;
+  lsm_iter *it;
+  const char *expect[] = {"a=1", "b=batch", "d=4"};
+  int n = 0;
+  put(db, "a", "1");
+  put(db, "b", "2");
+  put(db, "c", "3");
+  ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
+  lsm_batch_put(b, "b", 1, "batch", 5);
+  lsm_batch_delete(b, "c", 1);
+  lsm_batch_put(b, "d", 1, "4", 1);
+  ck_assert_int_eq(lsm_iter_new(db, NULL, b, &it), LSM_OK);
+  for (lsm_iter_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+    size_t kl, vl;
+    const char *k = lsm_iter_key(it, &kl);
+    const char *v = lsm_iter_value(it, &vl);
+    char got[32];
+    snprintf(got, sizeof got, "%.*s=%.*s", (int)kl, k, (int)vl, v);
+    ck_assert_int_lt(n, 3);
+    ck_assert_str_eq(got, expect[n]);
+    n++;
+  }
+  ck_assert_int_eq(n, 3);
+  n = 3;
+  for (lsm_iter_last(it); lsm_iter_valid(it); lsm_iter_prev(it)) n--;
+  ck_assert_int_eq(n, 0);
+  lsm_iter_seek(it, "b", 1);
+  ck_assert(lsm_iter_valid(it));
+  {
+    size_t vl;
+    const char *v = lsm_iter_value(it, &vl);
+    ck_assert(vl == 5 && memcmp(v, "batch", 5) == 0);
+  }
+  lsm_iter_free(it);
+  lsm_batch_free(b);
+  lsm_close(db);
+}
+END_TEST
+
+START_TEST(db_model_random_ops_with_reopen) {
+  static model m;
+  lsm_options o;
+  lsm_db *db;
+  lsm_batch *b;
+  char key[32];
+  int op, ops = 100000;
+  lsm_stats st;
+  int level, deep = 0;
+  seed_rng("db_model_random_ops_with_reopen");
+  memset(&m, 0, sizeof m);
+  small_options(&o);
+  db = open_db("model", &o);
+  ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
+  for (op = 0; op < ops; op++) {
+    int i = (int)(rnd() % MODEL_KEYS);
+    model_key(i, key);
+    if (rnd() % 4 == 0) {
+      lsm_batch_delete(b, key, strlen(key));
+      m.present[i] = 0;
+    } else {
+      random_value(m.value[i]);
+      lsm_batch_put(b, key, strlen(key), m.value[i], strlen(m.value[i]));
+      m.present[i] = 1;
+    }
+    /* Batches of 1 to 16 operations. */
+    if (rnd() % 8 == 0 || op == ops - 1) {
+      ck_assert_int_eq(lsm_write(db, b, 0), LSM_OK);
+      lsm_batch_clear(b);
+    }
+    if (op == ops / 2) {
+      /* Commit what the model already holds, then reopen. */
+      ck_assert_int_eq(lsm_write(db, b, 0), LSM_OK);
+      lsm_batch_clear(b);
+      ck_assert_int_eq(lsm_close(db), LSM_OK);
+      db = open_db("model", &o);
+      check_against_model(db, &m);
+    }
+  }
+  check_against_model(db, &m);
+  check_seeks(db, &m, 2000);
+  lsm_get_stats(db, &st);
+  for (level = 1; level < LSM_MAX_LEVELS; level++) {
+    if (st.level[level].files > 0) deep = level;
+  }
+  ck_assert_msg(deep >= 2, "data should reach level 2 or deeper (deepest %d)", deep);
+  ck_assert_uint_gt(st.compactions, 0);
+  ck_assert_int_eq(lsm_check(db), LSM_OK);
+  ck_assert_int_eq(lsm_close(db), LSM_OK);
+  db = open_db("model", &o);
+  check_against_model(db, &m);
+  ck_assert_int_eq(lsm_compact(db), LSM_OK);
+  check_against_model(db, &m);
+  check_seeks(db, &m, 500);
+  lsm_batch_free(b);
+  lsm_close(db);
+}
+END_TEST
+
+START_TEST(db_bloom_filter_rules_out_missing_keys) {
+  lsm_options o;
+  lsm_db *db;
+  lsm_buffer buf = {0};
+  lsm_stats st;
+  char key[32];
+  int i;
+  small_options(&o);
+  db = open_db("bloom", &o);
+  for (i = 0; i < 2000; i++) {
+    model_key(i, key);
+    put(db, key, "x");
+  }
+  ck_assert_int_eq(lsm_flush(db), LSM_OK);
+  for (i = 0; i < 2000; i++) {
+    sprintf(key, "key%06d~", i);   /* inside the tables' key ranges */
+    ck_assert_ptr_null(get(db, NULL, key, &buf));
+  }
+  lsm_get_stats(db, &st);
+  ck_assert_uint_gt(st.bloom_probes, 0);
+  /* At 10 bits per key about 1% of probes pass a filter by mistake. */
+  ck_assert_uint_ge(st.bloom_negatives * 100, st.bloom_probes * 95);
+  lsm_close(db);
+  lsm_buffer_free(&buf);
+}
+END_TEST
+
+START_TEST(db_large_values_cross_blocks) {
+  lsm_db *db = open_db("large", NULL);
+  size_t n = 3u << 20, i;
+  char *big = malloc(n);
+  lsm_batch *b;
+  lsm_buffer buf = {0};
+  for (i = 0; i < n; i++) big[i] = (char)(i * 7);
+  ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
+  ck_assert_int_eq(lsm_batch_put(b, big, 1u << 20, big, n), LSM_OK);
+  ck_assert_int_eq(lsm_write(db, b, 0), LSM_OK);
+  ck_assert_int_eq(lsm_flush(db), LSM_OK);
+  lsm_close(db);
+  db = open_db("large", NULL);
+  ck_assert_int_eq(lsm_get(db, NULL, big, 1u << 20, &buf), LSM_OK);
+  ck_assert_uint_eq(buf.len, n);
+  ck_assert(memcmp(buf.data, big, n) == 0);
+  lsm_batch_free(b);
+  lsm_close(db);
+  lsm_buffer_free(&buf);
+  free(big);
+}
+END_TEST
+
+START_TEST(db_destroy_removes_the_directory) {
+  lsm_db *db = open_db("doomed", NULL);
+  struct stat st;
+  put(db, "k", "v");
+  lsm_flush(db);
+  ck_assert_int_eq(lsm_destroy("doomed", NULL), LSM_BUSY);   /* still open */
+  lsm_close(db);
+  ck_assert_int_eq(lsm_destroy("doomed", NULL), LSM_OK);
+  ck_assert_int_ne(stat("doomed", &st), 0);
+}
+END_TEST
+
+START_TEST(db_corrupt_log_middle_fails_open) {
+  lsm_db *db = open_db("badlog", NULL);
+  char path[64];
+  FILE *f;
+  int i;
+  for (i = 0; i < 20; i++) put(db, "key", "value-value-value");
+  lsm_close(db);
+  /* After close, the log is 000002.log (1 was the first manifest's). */
+  {
+    lsm_env *env = lsm_env_default();
+    char **names;
+    int n, j;
+    ck_assert_int_eq(env->list(env, "badlog", &names, &n), LSM_OK);
+    path[0] = 0;
+    for (j = 0; j < n; j++) {
+      if (strstr(names[j], ".log")) snprintf(path, sizeof path, "badlog/%s", names[j]);
+    }
+    lsm_env_free_list(names, n);
+  }
+  ck_assert(path[0]);
+  f = fopen(path, "r+b");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, 16 + 8 + 5, SEEK_SET);   /* inside the first record's payload */
+  fputc(0xEE, f);
+  fclose(f);
+  db = NULL;
+  ck_assert_int_eq(lsm_open("badlog", NULL, &db), LSM_CORRUPT);
+  ck_assert_ptr_nonnull(strstr(lsm_errmsg(db), ".log"));
+  lsm_close(db);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- crash */
+
+/* Child: commit transactions of 8 keys "t<txn>-<j>" forever, reporting each
+** acknowledged transaction number on the pipe. */
+static void crash_child(const char *dir, int fd, int start) {
+  lsm_options o;
+  lsm_db *db = NULL;
+  lsm_batch *b = NULL;
+  int txn;
+  small_options(&o);
+  if (lsm_open(dir, &o, &db) != LSM_OK || lsm_batch_new(&b) != LSM_OK) _exit(2);
+  for (txn = start;; txn++) {
+    char key[32], val[64];
+    int j;
+    lsm_batch_clear(b);
+    for (j = 0; j < 8; j++) {
+      snprintf(key, sizeof key, "t%08d-%d", txn, j);
+      snprintf(val, sizeof val, "value-of-%08d", txn);
+      lsm_batch_put(b, key, strlen(key), val, strlen(val));
+    }
+    if (lsm_write(db, b, 0) != LSM_OK) _exit(3);
+    if (write(fd, &txn, sizeof txn) != sizeof txn) _exit(4);
+  }
+}
+
+START_TEST(db_crash_kill9_loses_no_acknowledged_commit) {
+  int round, rounds = 8, next_txn = 0;
+  int max_acked = -1;
+  seed_rng("db_crash_kill9_loses_no_acknowledged_commit");
+  for (round = 0; round < rounds; round++) {
+    int fds[2], status, txn;
+    pid_t pid;
+    lsm_db *db;
+    lsm_iter *it;
+    lsm_options o;
+    int seen_keys = 0, max_seen = -1;
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+      close(fds[0]);
+      crash_child("crash", fds[1], next_txn);
+    }
+    close(fds[1]);
+    usleep((useconds_t)(20000 + rnd() % 200000));
+    kill(pid, SIGKILL);
+    while (read(fds[0], &txn, sizeof txn) == sizeof txn) {
+      if (txn > max_acked) max_acked = txn;
+    }
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    ck_assert(WIFSIGNALED(status));
+    /* Every acknowledged transaction is there, whole; none is partial. */
+    small_options(&o);
+    db = open_db("crash", &o);
+    ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
+    {
+      int cur = -1, count = 0;
+      for (lsm_iter_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+        size_t kl;
+        const char *k = lsm_iter_key(it, &kl);
+        int t = atoi(k + 1);
+        if (t != cur) {
+          ck_assert_msg(cur < 0 || count == 8, "transaction %d is partial (%d keys)", cur, count);
+          cur = t;
+          count = 0;
+        }
+        count++;
+        seen_keys++;
+        if (t > max_seen) max_seen = t;
+      }
+      ck_assert_msg(cur < 0 || count == 8, "transaction %d is partial (%d keys)", cur, count);
+    }
+    ck_assert_int_eq(lsm_iter_status(it), LSM_OK);
+    lsm_iter_free(it);
+    ck_assert_msg(max_seen >= max_acked, "acknowledged %d but only %d survived", max_acked, max_seen);
+    ck_assert_int_eq(seen_keys, (max_seen + 1) * 8);   /* no gaps */
+    ck_assert_int_eq(lsm_check(db), LSM_OK);
+    lsm_close(db);
+    next_txn = max_seen + 1;
+    printf("crash round %d: %d transactions survive (last acknowledged %d)\n", round, max_seen + 1, max_acked);
+  }
+  ck_assert_int_gt(next_txn, 0);
+}
+END_TEST
+
+static Suite *db_suite(void) {
+  Suite *s = suite_create("db");
+  TCase *tc = tcase_create("db");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, db_put_get_delete_and_reopen);
+  tcase_add_test(tc, db_second_open_is_busy);
+  tcase_add_test(tc, db_batch_is_atomic_and_last_op_wins);
+  tcase_add_test(tc, db_snapshot_sees_the_past_across_flush_and_compaction);
+  tcase_add_test(tc, db_iterator_keeps_its_view_while_files_change);
+  tcase_add_test(tc, db_overlay_batch_reads_its_own_writes);
+  tcase_add_test(tc, db_model_random_ops_with_reopen);
+  tcase_add_test(tc, db_bloom_filter_rules_out_missing_keys);
+  tcase_add_test(tc, db_large_values_cross_blocks);
+  tcase_add_test(tc, db_destroy_removes_the_directory);
+  tcase_add_test(tc, db_corrupt_log_middle_fails_open);
+  tcase_add_test(tc, db_crash_kill9_loses_no_acknowledged_commit);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(db_suite());
+  int failed;
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
