@@ -1,0 +1,884 @@
+/*
+** sst.c — sorted string tables: the builder that writes them, the reader
+** that opens them, point lookups, a two-level iterator and a full checker
+** (see sst.h).
+**
+** File layout (all integers little-endian):
+**
+**   data block 0 .. data block N-1   block.h contents, each + 5-byte trailer
+**   filter block                     bloom.h filter (empty contents when the
+**                                    table has no filter) + trailer
+**   index block                      block.h contents + trailer; one entry
+**                                    per data block: key = the block's last
+**                                    internal key, value = its handle
+**                                    (varint offset, varint size)
+**   footer (48 bytes)                u64 index offset   u64 index size
+**                                    u64 filter offset  u64 filter size
+**                                    u32 version (1)    u32 checksum32 of
+**                                                       bytes 0..35
+**                                    u64 magic 0x4c534d5353543031
+**
+**   block trailer = u8 type (0 = raw) | u32 checksum32(contents || type)
+**
+** The blocks are contiguous: data block 0 starts at offset 0, each block
+** starts where the previous one's trailer ends, the filter block follows the
+** last data block and the index block follows the filter block.  The reader
+** relies on this only to bound handles (data blocks lie before the filter
+** block, the filter before the index, the index before the footer);
+** lsm_sst_check verifies it fully.
+**
+** Builder: entries go into a data block builder; when the block reaches
+** opts->block_size it is written with one append (contents and trailer
+** buffered together) and its index entry is added right away (the index key
+** is the block's last key, so nothing needs to be deferred).  One hash per
+** distinct user key is collected for the filter.
+**
+** Reader: lsm_sst_open validates the footer and loads the index and filter
+** blocks into memory (checksums verified).  Data blocks are read on demand,
+** one pread of contents + trailer each, verified on every read, through
+** read_block() — the single place a block cache would plug in.  The table is
+** immutable after open and pread is positional, so any number of threads
+** may read it at once; the only mutable field is the atomic reference count.
+*/
+#include "sst.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bloom.h"
+
+#define BLOCK_TYPE_RAW 0
+
+/* Footer field offsets. */
+#define FOOTER_INDEX_OFF   0
+#define FOOTER_INDEX_SIZE  8
+#define FOOTER_FILTER_OFF  16
+#define FOOTER_FILTER_SIZE 24
+#define FOOTER_VERSION     32
+#define FOOTER_CHECKSUM    36
+#define FOOTER_MAGIC       40
+
+/* Set *errmsg (if not NULL) to a NUL-terminated message; the terminator is
+** counted in errmsg->len, like every other error buffer of the engine. */
+static void set_err(lsm_buffer *errmsg, const char *fmt, ...) {
+  char tmp[512];
+  va_list ap;
+  if (errmsg == NULL) return;
+  va_start(ap, fmt);
+  vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  lsm_buffer_set(errmsg, tmp, strlen(tmp) + 1);
+}
+
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+/* ================================================================== */
+/* Builder */
+
+struct lsm_sst_builder {
+  lsm_env *env;
+  lsm_file *file;            /* NULL once closed */
+  lsm_sst_options opts;
+  lsm_block_builder data;
+  lsm_block_builder index;
+  lsm_buffer last_key;       /* last internal key added */
+  lsm_buffer smallest;
+  uint64_t *hashes;          /* one per distinct user key (bloom_bits > 0) */
+  size_t n_hashes, cap_hashes;
+  lsm_buffer scratch;        /* block contents + trailer, one append */
+  lsm_buffer handle;         /* encoded handle for an index entry */
+  uint64_t offset;           /* bytes written so far */
+  uint64_t entries, tombstones;
+  int rc;                    /* first error, latched */
+};
+
+int lsm_sst_builder_new(lsm_env *env, const char *path,
+                        const lsm_sst_options *opts, lsm_sst_builder **out) {
+  lsm_sst_builder *b = calloc(1, sizeof(*b));
+  int rc;
+  *out = NULL;
+  if (b == NULL) return LSM_NOMEM;
+  b->env = env;
+  b->opts = *opts;
+  lsm_block_builder_init(&b->data, LSM_BLOCK_RESTART_INTERVAL);
+  /* Restart at every index entry: the whole index is binary-searched. */
+  lsm_block_builder_init(&b->index, 1);
+  rc = env->open_append(env, path, &b->file);
+  if (rc) {
+    b->file = NULL;
+    lsm_sst_builder_abandon(b);
+    return rc;
+  }
+  *out = b;
+  return LSM_OK;
+}
+
+/* Write contents || type || checksum with one append; *h locates it. */
+static int write_block(lsm_sst_builder *b, lsm_slice contents,
+                       lsm_block_handle *h) {
+  unsigned char type = BLOCK_TYPE_RAW;
+  int rc;
+  b->scratch.len = 0;
+  rc = lsm_buffer_reserve(&b->scratch, contents.n + LSM_BLOCK_TRAILER_SIZE);
+  if (rc) return rc;
+  if (contents.n) memcpy(b->scratch.data, contents.p, contents.n);
+  b->scratch.data[contents.n] = type;
+  lsm_put_u32(b->scratch.data + contents.n + 1,
+              lsm_checksum32(b->scratch.data, contents.n + 1));
+  b->scratch.len = contents.n + LSM_BLOCK_TRAILER_SIZE;
+  rc = b->env->append(b->env, b->file, b->scratch.data, b->scratch.len);
+  if (rc) return rc;
+  h->offset = b->offset;
+  h->size = contents.n;
+  b->offset += b->scratch.len;
+  /* Do not keep a multi-megabyte scratch buffer after a huge entry. */
+  if (b->scratch.cap > 4 * (b->opts.block_size + 4096)) lsm_buffer_free(&b->scratch);
+  return LSM_OK;
+}
+
+static int flush_data_block(lsm_sst_builder *b) {
+  lsm_slice contents;
+  lsm_block_handle h;
+  int rc;
+  if (lsm_block_builder_empty(&b->data)) return LSM_OK;
+  rc = lsm_block_builder_finish(&b->data, &contents);
+  if (rc == LSM_OK) rc = write_block(b, contents, &h);
+  if (rc) return rc;
+  b->handle.len = 0;
+  rc = lsm_block_handle_append(&b->handle, h);
+  if (rc == LSM_OK)
+    rc = lsm_block_builder_add(&b->index,
+                               lsm_slice_make(b->last_key.data, b->last_key.len),
+                               lsm_slice_make(b->handle.data, b->handle.len));
+  lsm_block_builder_reset(&b->data);
+  return rc;
+}
+
+static int push_hash(lsm_sst_builder *b, uint64_t h) {
+  if (b->n_hashes == b->cap_hashes) {
+    size_t cap = b->cap_hashes ? 2 * b->cap_hashes : 1024;
+    uint64_t *p;
+    if (cap > SIZE_MAX / sizeof(*p)) return LSM_NOMEM;
+    p = realloc(b->hashes, cap * sizeof(*p));
+    if (p == NULL) return LSM_NOMEM;
+    b->hashes = p;
+    b->cap_hashes = cap;
+  }
+  b->hashes[b->n_hashes++] = h;
+  return LSM_OK;
+}
+
+int lsm_sst_builder_add(lsm_sst_builder *b, lsm_slice ikey, lsm_slice val) {
+  lsm_slice last = lsm_slice_make(b->last_key.data, b->last_key.len);
+  lsm_ikey parsed;
+  int rc = b->rc;
+  if (rc) return rc;
+
+  if (!lsm_ikey_parse(ikey, &parsed) ||
+      (b->entries > 0 && lsm_ikey_cmp(last, ikey) >= 0)) {
+    rc = LSM_MISUSE;
+    goto done;
+  }
+  if (b->opts.bloom_bits > 0 &&
+      (b->entries == 0 || lsm_slice_cmp(lsm_ikey_user(last), parsed.ukey) != 0)) {
+    rc = push_hash(b, lsm_bloom_hash(parsed.ukey));
+    if (rc) goto done;
+  }
+  if (b->entries == 0) {
+    rc = lsm_buffer_set(&b->smallest, ikey.p, ikey.n);
+    if (rc) goto done;
+  }
+  rc = lsm_block_builder_add(&b->data, ikey, val);
+  if (rc == LSM_OK) rc = lsm_buffer_set(&b->last_key, ikey.p, ikey.n);
+  if (rc) goto done;
+  b->entries++;
+  if (parsed.kind == LSM_KIND_DELETE) b->tombstones++;
+  if (lsm_block_builder_size(&b->data) >= b->opts.block_size)
+    rc = flush_data_block(b);
+
+done:
+  if (rc) b->rc = rc;
+  return rc;
+}
+
+uint64_t lsm_sst_builder_size(const lsm_sst_builder *b) {
+  uint64_t filter = 0;
+  if (b->opts.bloom_bits > 0)
+    filter = (uint64_t)b->n_hashes * (uint64_t)b->opts.bloom_bits / 8 + 9;
+  return b->offset + lsm_block_builder_size(&b->data) + b->index.buf.len +
+         filter + 2 * LSM_BLOCK_TRAILER_SIZE + LSM_SST_FOOTER_SIZE;
+}
+
+uint64_t lsm_sst_builder_entries(const lsm_sst_builder *b) {
+  return b->entries;
+}
+
+static void builder_free(lsm_sst_builder *b) {
+  if (b->file) b->env->close(b->env, b->file);
+  lsm_block_builder_free(&b->data);
+  lsm_block_builder_free(&b->index);
+  lsm_buffer_free(&b->last_key);
+  lsm_buffer_free(&b->smallest);
+  lsm_buffer_free(&b->scratch);
+  lsm_buffer_free(&b->handle);
+  free(b->hashes);
+  free(b);
+}
+
+int lsm_sst_builder_finish(lsm_sst_builder *b, lsm_sst_info *info) {
+  lsm_buffer filter = {0};
+  lsm_slice contents;
+  lsm_block_handle fh, ih;
+  unsigned char footer[LSM_SST_FOOTER_SIZE];
+  lsm_file *f;
+  int rc = b->rc;
+  if (rc) goto done;
+
+  rc = flush_data_block(b);
+  if (rc) goto done;
+  if (b->opts.bloom_bits > 0) {
+    rc = lsm_bloom_build(b->hashes, b->n_hashes, b->opts.bloom_bits, &filter);
+    if (rc) goto done;
+  }
+  rc = write_block(b, lsm_slice_make(filter.data, filter.len), &fh);
+  if (rc) goto done;
+  rc = lsm_block_builder_finish(&b->index, &contents);
+  if (rc == LSM_OK) rc = write_block(b, contents, &ih);
+  if (rc) goto done;
+
+  lsm_put_u64(footer + FOOTER_INDEX_OFF, ih.offset);
+  lsm_put_u64(footer + FOOTER_INDEX_SIZE, ih.size);
+  lsm_put_u64(footer + FOOTER_FILTER_OFF, fh.offset);
+  lsm_put_u64(footer + FOOTER_FILTER_SIZE, fh.size);
+  lsm_put_u32(footer + FOOTER_VERSION, LSM_SST_VERSION);
+  lsm_put_u32(footer + FOOTER_CHECKSUM, lsm_checksum32(footer, FOOTER_CHECKSUM));
+  lsm_put_u64(footer + FOOTER_MAGIC, LSM_SST_MAGIC);
+  rc = b->env->append(b->env, b->file, footer, sizeof footer);
+  if (rc) goto done;
+  b->offset += sizeof footer;
+  if (b->opts.sync) {
+    rc = b->env->sync(b->env, b->file);
+    if (rc) goto done;
+  }
+  f = b->file;
+  b->file = NULL;
+  rc = b->env->close(b->env, f);
+  if (rc) goto done;
+
+  info->file_size = b->offset;
+  info->entries = b->entries;
+  info->tombstones = b->tombstones;
+  /* Hand the key buffers over to the caller. */
+  info->smallest = b->smallest;
+  info->largest = b->last_key;
+  memset(&b->smallest, 0, sizeof b->smallest);
+  memset(&b->last_key, 0, sizeof b->last_key);
+
+done:
+  lsm_buffer_free(&filter);
+  builder_free(b);
+  return rc;
+}
+
+void lsm_sst_builder_abandon(lsm_sst_builder *b) {
+  if (b) builder_free(b);
+}
+
+/* ================================================================== */
+/* Reader */
+
+struct lsm_sst {
+  atomic_long refs;
+  lsm_env *env;
+  lsm_file *file;
+  uint64_t file_size;
+  char *name;                /* basename of the path, for messages */
+  unsigned char *index_buf;  /* index contents + trailer */
+  lsm_slice index;
+  uint64_t index_off;        /* for messages */
+  unsigned char *filter_buf; /* filter contents + trailer */
+  lsm_slice filter;          /* empty: no filter */
+  uint64_t data_end;         /* data blocks lie in [0, data_end) */
+};
+
+/* Read the block at h (contents + trailer, one pread) into a malloc()ed
+** buffer and verify it.  The block and its trailer must end at or before
+** `limit`.  On success *buf owns the bytes and the contents are its first
+** h.size bytes. */
+static int read_raw(const lsm_sst *t, lsm_block_handle h, uint64_t limit,
+                    unsigned char **buf, lsm_buffer *errmsg) {
+  unsigned char *p = NULL;
+  size_t n, got = 0;
+  int rc;
+  *buf = NULL;
+  if (h.size > limit || h.offset > limit - h.size ||
+      limit - h.size - h.offset < LSM_BLOCK_TRAILER_SIZE ||
+      h.size > SIZE_MAX - LSM_BLOCK_TRAILER_SIZE) {
+    rc = LSM_CORRUPT;
+    set_err(errmsg, "lsm: block handle out of range in %s (block at offset %llu, "
+            "size %llu)", t->name, (unsigned long long)h.offset,
+            (unsigned long long)h.size);
+    goto done;
+  }
+  n = (size_t)h.size + LSM_BLOCK_TRAILER_SIZE;
+  p = malloc(n);
+  if (p == NULL) {
+    rc = LSM_NOMEM;
+    goto done;
+  }
+  rc = t->env->pread(t->env, t->file, h.offset, p, n, &got);
+  if (rc) {
+    set_err(errmsg, "lsm: read error in %s block at offset %llu", t->name,
+            (unsigned long long)h.offset);
+    goto done;
+  }
+  if (got < n) {
+    rc = LSM_CORRUPT;
+    set_err(errmsg, "lsm: truncated %s: block at offset %llu ends past the "
+            "end of the file", t->name, (unsigned long long)h.offset);
+    goto done;
+  }
+  if (lsm_get_u32(p + h.size + 1) != lsm_checksum32(p, (size_t)h.size + 1)) {
+    rc = LSM_CORRUPT;
+    set_err(errmsg, "lsm: checksum mismatch in %s block at offset %llu",
+            t->name, (unsigned long long)h.offset);
+    goto done;
+  }
+  if (p[h.size] != BLOCK_TYPE_RAW) {
+    rc = LSM_CORRUPT;
+    set_err(errmsg, "lsm: unknown block type %d in %s block at offset %llu",
+            p[h.size], t->name, (unsigned long long)h.offset);
+    goto done;
+  }
+  *buf = p;
+  p = NULL;
+done:
+  free(p);
+  return rc;
+}
+
+/* Fetch data block h.  The caller passes *release(*arg) ownership of the
+** bytes to the block iterator.  This is the one function a block cache
+** would change: it would return cached contents and a handle release. */
+static int read_block(const lsm_sst *t, lsm_block_handle h, lsm_slice *contents,
+                      void (**release)(void *), void **arg, lsm_buffer *errmsg) {
+  unsigned char *buf;
+  int rc = read_raw(t, h, t->data_end, &buf, errmsg);
+  if (rc) return rc;
+  *contents = lsm_slice_make(buf, (size_t)h.size);
+  *release = free;
+  *arg = buf;
+  return LSM_OK;
+}
+
+/* A block iterator over data block h, or NULL with *rc set. */
+static lsm_it *open_block(const lsm_sst *t, lsm_block_handle h, int *rc,
+                          lsm_buffer *errmsg) {
+  lsm_slice contents;
+  void (*release)(void *);
+  void *arg;
+  lsm_it *it;
+  *rc = read_block(t, h, &contents, &release, &arg, errmsg);
+  if (*rc) return NULL;
+  it = lsm_block_iter_new(contents, release, arg);
+  if (it == NULL) *rc = LSM_NOMEM;
+  return it;
+}
+
+/* Decode the handle that is the value of an index entry. */
+static int decode_index_value(lsm_slice v, lsm_block_handle *h) {
+  const unsigned char *end = lsm_block_handle_decode(v.p, v.p + v.n, h);
+  return end != NULL && end == v.p + v.n;
+}
+
+static void table_free(lsm_sst *t) {
+  if (t->file) t->env->close(t->env, t->file);
+  free(t->index_buf);
+  free(t->filter_buf);
+  free(t->name);
+  free(t);
+}
+
+int lsm_sst_open(lsm_env *env, const char *path, uint64_t file_size,
+                 lsm_sst **out, lsm_buffer *errmsg) {
+  lsm_sst *t = calloc(1, sizeof(*t));
+  unsigned char footer[LSM_SST_FOOTER_SIZE];
+  lsm_block_handle ih, fh;
+  uint64_t footer_off;
+  size_t got = 0;
+  lsm_it *probe;
+  uint32_t version;
+  int rc;
+
+  *out = NULL;
+  if (t == NULL) return LSM_NOMEM;
+  atomic_init(&t->refs, 1);
+  t->env = env;
+  t->file_size = file_size;
+  t->name = strdup(base_name(path));
+  if (t->name == NULL) {
+    rc = LSM_NOMEM;
+    goto done;
+  }
+  rc = env->open_read(env, path, &t->file);
+  if (rc) {
+    t->file = NULL;
+    set_err(errmsg, "lsm: cannot open table %s", t->name);
+    goto done;
+  }
+
+  if (file_size < LSM_SST_FOOTER_SIZE) {
+    rc = LSM_CORRUPT;
+    set_err(errmsg, "lsm: %s is too short to be a table (%llu bytes)", t->name,
+            (unsigned long long)file_size);
+    goto done;
+  }
+  footer_off = file_size - LSM_SST_FOOTER_SIZE;
+  rc = env->pread(env, t->file, footer_off, footer, sizeof footer, &got);
+  if (rc) {
+    set_err(errmsg, "lsm: read error in %s footer at offset %llu", t->name,
+            (unsigned long long)footer_off);
+    goto done;
+  }
+  if (got < sizeof footer) {
+    rc = LSM_CORRUPT;
+    set_err(errmsg, "lsm: truncated %s: footer at offset %llu is missing",
+            t->name, (unsigned long long)footer_off);
+    goto done;
+  }
+  if (lsm_get_u64(footer + FOOTER_MAGIC) != LSM_SST_MAGIC) {
+    rc = LSM_CORRUPT;
+    set_err(errmsg, "lsm: bad magic number in %s footer at offset %llu",
+            t->name, (unsigned long long)footer_off);
+    goto done;
+  }
+  if (lsm_get_u32(footer + FOOTER_CHECKSUM) != lsm_checksum32(footer, FOOTER_CHECKSUM)) {
+    rc = LSM_CORRUPT;
+    set_err(errmsg, "lsm: checksum mismatch in %s footer at offset %llu",
+            t->name, (unsigned long long)footer_off);
+    goto done;
+  }
+  version = lsm_get_u32(footer + FOOTER_VERSION);
+  if (version != LSM_SST_VERSION) {
+    rc = LSM_CORRUPT;
+    set_err(errmsg, "lsm: unsupported table format version %u in %s footer at "
+            "offset %llu", (unsigned)version, t->name,
+            (unsigned long long)footer_off);
+    goto done;
+  }
+  ih.offset = lsm_get_u64(footer + FOOTER_INDEX_OFF);
+  ih.size = lsm_get_u64(footer + FOOTER_INDEX_SIZE);
+  fh.offset = lsm_get_u64(footer + FOOTER_FILTER_OFF);
+  fh.size = lsm_get_u64(footer + FOOTER_FILTER_SIZE);
+
+  /* Layout: data < filter < index < footer.  read_raw bounds each block by
+  ** the start of the next region, so none overlaps its successor. */
+  if (ih.offset > footer_off) {
+    rc = LSM_CORRUPT;
+    set_err(errmsg, "lsm: index handle out of range in %s footer at offset %llu",
+            t->name, (unsigned long long)footer_off);
+    goto done;
+  }
+  rc = read_raw(t, ih, footer_off, &t->index_buf, errmsg);
+  if (rc) goto done;
+  t->index = lsm_slice_make(t->index_buf, (size_t)ih.size);
+  t->index_off = ih.offset;
+  rc = read_raw(t, fh, ih.offset, &t->filter_buf, errmsg);
+  if (rc) goto done;
+  t->filter = lsm_slice_make(t->filter_buf, (size_t)fh.size);
+  t->data_end = fh.offset;
+
+  /* The index is used on every lookup: check its restart array now. */
+  probe = lsm_block_iter_new(t->index, NULL, NULL);
+  if (probe == NULL) {
+    rc = LSM_NOMEM;
+    goto done;
+  }
+  rc = lsm_it_status(probe);
+  lsm_it_free(probe);
+  if (rc) {
+    set_err(errmsg, "lsm: corrupt index block in %s at offset %llu", t->name,
+            (unsigned long long)ih.offset);
+    goto done;
+  }
+
+done:
+  if (rc) {
+    table_free(t);
+    return rc;
+  }
+  *out = t;
+  return LSM_OK;
+}
+
+void lsm_sst_ref(lsm_sst *t) {
+  atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+void lsm_sst_unref(lsm_sst *t) {
+  if (t == NULL) return;
+  /* acq_rel: every use by other holders happens before the free. */
+  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+    table_free(t);
+}
+
+int lsm_sst_has_filter(lsm_sst *t) {
+  return t->filter.n > 0;
+}
+
+int lsm_sst_may_contain(lsm_sst *t, lsm_slice ukey) {
+  if (t->filter.n == 0) return 1;
+  return lsm_bloom_may_contain(t->filter, lsm_bloom_hash(ukey));
+}
+
+int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
+                int *kind, lsm_buffer *val, int *bloom_negative,
+                lsm_buffer *errmsg) {
+  lsm_buffer lookup = {0};
+  lsm_slice target;
+  lsm_it *index = NULL, *data = NULL;
+  lsm_block_handle h = {0, 0};
+  lsm_ikey parsed;
+  int rc = LSM_OK;
+
+  *found = 0;
+  if (bloom_negative) *bloom_negative = 0;
+  if (t->filter.n > 0 && !lsm_sst_may_contain(t, ukey)) {
+    if (bloom_negative) *bloom_negative = 1;
+    goto done;
+  }
+  if (seq > LSM_SEQ_MAX) seq = LSM_SEQ_MAX;
+  rc = lsm_ikey_append(&lookup, ukey, seq, LSM_KIND_PUT);
+  if (rc) goto done;
+  target = lsm_slice_make(lookup.data, lookup.len);
+
+  /* The first index entry >= target names the only block that can hold
+  ** the first entry >= target: its last key is >= target and every
+  ** earlier block ends below it. */
+  index = lsm_block_iter_new(t->index, NULL, NULL);
+  if (index == NULL) {
+    rc = LSM_NOMEM;
+    goto done;
+  }
+  lsm_it_seek(index, target);
+  if (!lsm_it_valid(index)) {
+    rc = lsm_it_status(index);
+    if (rc)
+      set_err(errmsg, "lsm: corrupt index block in %s at offset %llu", t->name,
+              (unsigned long long)t->index_off);
+    goto done;
+  }
+  if (!decode_index_value(lsm_it_value(index), &h)) {
+    rc = LSM_CORRUPT;
+    set_err(errmsg, "lsm: bad block handle in %s index block at offset %llu",
+            t->name, (unsigned long long)t->index_off);
+    goto done;
+  }
+  data = open_block(t, h, &rc, errmsg);
+  if (data == NULL) goto done;
+  lsm_it_seek(data, target);
+  if (!lsm_it_valid(data)) {
+    rc = lsm_it_status(data);
+    if (rc == LSM_OK) rc = LSM_CORRUPT;  /* the index promised a key >= target */
+    set_err(errmsg, "lsm: corrupt block in %s at offset %llu", t->name,
+            (unsigned long long)h.offset);
+    goto done;
+  }
+  if (!lsm_ikey_parse(lsm_it_key(data), &parsed)) {
+    rc = LSM_CORRUPT;
+    set_err(errmsg, "lsm: bad key kind in %s block at offset %llu", t->name,
+            (unsigned long long)h.offset);
+    goto done;
+  }
+  if (lsm_slice_cmp(parsed.ukey, ukey) != 0) goto done;  /* not in table */
+  /* Versions newer than seq sort before target, so this is the newest
+  ** version visible at seq. */
+  if (val) {
+    lsm_slice v = lsm_it_value(data);
+    rc = lsm_buffer_set(val, v.p, v.n);
+    if (rc) goto done;
+  }
+  *found = 1;
+  if (kind) *kind = parsed.kind;
+
+done:
+  lsm_it_free(data);
+  lsm_it_free(index);
+  lsm_buffer_free(&lookup);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Two-level iterator: an index iterator picks the data block, a block
+** iterator walks it.  Empty blocks are skipped; a block that cannot be read
+** or decoded latches its status and leaves the iterator invalid. */
+
+typedef struct sst_iter {
+  lsm_it base;
+  lsm_sst *t;                /* one reference */
+  lsm_it *index;
+  lsm_it *data;              /* NULL when no block is loaded */
+  lsm_block_handle data_h;   /* handle of the loaded block */
+  int status;                /* sticky */
+} sst_iter;
+
+static void drop_block(sst_iter *it) {
+  lsm_it_free(it->data);
+  it->data = NULL;
+}
+
+/* Load the block the index iterator is on (kept if already loaded).
+** Returns 0 and latches the status on failure. */
+static int load_block(sst_iter *it) {
+  lsm_block_handle h;
+  int rc;
+  if (!decode_index_value(lsm_it_value(it->index), &h)) {
+    it->status = LSM_CORRUPT;
+    drop_block(it);
+    return 0;
+  }
+  if (it->data && h.offset == it->data_h.offset && h.size == it->data_h.size)
+    return 1;
+  drop_block(it);
+  it->data = open_block(it->t, h, &rc, NULL);
+  if (it->data == NULL) {
+    it->status = rc;
+    return 0;
+  }
+  it->data_h = h;
+  return 1;
+}
+
+/* After the index moved: 1 if it is on an entry and its block is loaded;
+** 0 otherwise (end of the index, or an error, which is latched). */
+static int index_settled(sst_iter *it) {
+  if (!lsm_it_valid(it->index)) {
+    it->status = lsm_it_status(it->index);
+    drop_block(it);
+    return 0;
+  }
+  return load_block(it);
+}
+
+/* Move forward over exhausted and empty blocks. */
+static void skip_forward(sst_iter *it) {
+  while (it->status == LSM_OK && it->data && !lsm_it_valid(it->data)) {
+    it->status = lsm_it_status(it->data);
+    if (it->status) return;
+    lsm_it_next(it->index);
+    if (!index_settled(it)) return;
+    lsm_it_first(it->data);
+  }
+}
+
+static void skip_backward(sst_iter *it) {
+  while (it->status == LSM_OK && it->data && !lsm_it_valid(it->data)) {
+    it->status = lsm_it_status(it->data);
+    if (it->status) return;
+    lsm_it_prev(it->index);
+    if (!index_settled(it)) return;
+    lsm_it_last(it->data);
+  }
+}
+
+static int si_valid(lsm_it *base) {
+  sst_iter *it = (sst_iter *)base;
+  return it->status == LSM_OK && it->data != NULL && lsm_it_valid(it->data);
+}
+
+static void si_first(lsm_it *base) {
+  sst_iter *it = (sst_iter *)base;
+  if (it->status) return;
+  lsm_it_first(it->index);
+  if (!index_settled(it)) return;
+  lsm_it_first(it->data);
+  skip_forward(it);
+}
+
+static void si_last(lsm_it *base) {
+  sst_iter *it = (sst_iter *)base;
+  if (it->status) return;
+  lsm_it_last(it->index);
+  if (!index_settled(it)) return;
+  lsm_it_last(it->data);
+  skip_backward(it);
+}
+
+static void si_seek(lsm_it *base, lsm_slice target) {
+  sst_iter *it = (sst_iter *)base;
+  if (it->status) return;
+  lsm_it_seek(it->index, target);
+  if (!index_settled(it)) return;
+  lsm_it_seek(it->data, target);
+  skip_forward(it);
+}
+
+static void si_seek_le(lsm_it *base, lsm_slice target) {
+  sst_iter *it = (sst_iter *)base;
+  if (it->status) return;
+  /* The first block whose last key is >= target may hold the answer; if it
+  ** does not (all its keys are > target), the previous block's last entry
+  ** is it.  If no block ends >= target, the table's last entry is. */
+  lsm_it_seek(it->index, target);
+  if (!lsm_it_valid(it->index) && lsm_it_status(it->index) == LSM_OK)
+    lsm_it_last(it->index);
+  if (!index_settled(it)) return;
+  lsm_it_seek_le(it->data, target);
+  skip_backward(it);
+}
+
+static void si_next(lsm_it *base) {
+  sst_iter *it = (sst_iter *)base;
+  if (!si_valid(base)) return;
+  lsm_it_next(it->data);
+  skip_forward(it);
+}
+
+static void si_prev(lsm_it *base) {
+  sst_iter *it = (sst_iter *)base;
+  if (!si_valid(base)) return;
+  lsm_it_prev(it->data);
+  skip_backward(it);
+}
+
+static lsm_slice si_key(lsm_it *base) {
+  return lsm_it_key(((sst_iter *)base)->data);
+}
+
+static lsm_slice si_value(lsm_it *base) {
+  return lsm_it_value(((sst_iter *)base)->data);
+}
+
+static int si_status(lsm_it *base) {
+  sst_iter *it = (sst_iter *)base;
+  if (it->status) return it->status;
+  if (it->data && lsm_it_status(it->data)) return lsm_it_status(it->data);
+  return lsm_it_status(it->index);
+}
+
+static void si_free(lsm_it *base) {
+  sst_iter *it = (sst_iter *)base;
+  drop_block(it);
+  lsm_it_free(it->index);
+  lsm_sst_unref(it->t);
+  free(it);
+}
+
+static const lsm_it_methods sst_iter_methods = {
+  si_valid, si_first, si_last, si_seek, si_seek_le, si_next, si_prev,
+  si_key, si_value, si_status, si_free,
+};
+
+lsm_it *lsm_sst_iter_new(lsm_sst *t) {
+  sst_iter *it = calloc(1, sizeof(*it));
+  if (it == NULL) return NULL;
+  it->base.m = &sst_iter_methods;
+  it->index = lsm_block_iter_new(t->index, NULL, NULL);
+  if (it->index == NULL) {
+    free(it);
+    return NULL;
+  }
+  lsm_sst_ref(t);
+  it->t = t;
+  return &it->base;
+}
+
+/* ------------------------------------------------------------------ */
+/* Checker */
+
+int lsm_sst_check(lsm_sst *t, lsm_buffer *errmsg) {
+  lsm_it *index = NULL, *data = NULL;
+  lsm_buffer prev = {0};
+  uint64_t expect = 0;       /* where the next data block must start */
+  int rc = LSM_OK;
+
+  index = lsm_block_iter_new(t->index, NULL, NULL);
+  if (index == NULL) {
+    rc = LSM_NOMEM;
+    goto done;
+  }
+  for (lsm_it_first(index); lsm_it_valid(index); lsm_it_next(index)) {
+    lsm_block_handle h;
+    lsm_slice index_key = lsm_it_key(index);
+    int n = 0;
+    if (!decode_index_value(lsm_it_value(index), &h)) {
+      rc = LSM_CORRUPT;
+      set_err(errmsg, "lsm: bad block handle in the index of %s after block "
+              "at offset %llu", t->name, (unsigned long long)expect);
+      goto done;
+    }
+    if (h.offset != expect) {
+      rc = LSM_CORRUPT;
+      set_err(errmsg, "lsm: %s block at offset %llu does not start where the "
+              "previous block ends (%llu)", t->name,
+              (unsigned long long)h.offset, (unsigned long long)expect);
+      goto done;
+    }
+    data = open_block(t, h, &rc, errmsg);
+    if (data == NULL) goto done;
+    for (lsm_it_first(data); lsm_it_valid(data); lsm_it_next(data)) {
+      lsm_slice key = lsm_it_key(data);
+      lsm_ikey parsed;
+      if (!lsm_ikey_parse(key, &parsed)) {
+        rc = LSM_CORRUPT;
+        set_err(errmsg, "lsm: bad key kind in %s block at offset %llu",
+                t->name, (unsigned long long)h.offset);
+        goto done;
+      }
+      if (prev.len && lsm_ikey_cmp(lsm_slice_make(prev.data, prev.len), key) >= 0) {
+        rc = LSM_CORRUPT;
+        set_err(errmsg, "lsm: keys out of order in %s block at offset %llu",
+                t->name, (unsigned long long)h.offset);
+        goto done;
+      }
+      if (!lsm_sst_may_contain(t, parsed.ukey)) {
+        rc = LSM_CORRUPT;
+        set_err(errmsg, "lsm: key missing from the bloom filter of %s (block "
+                "at offset %llu)", t->name, (unsigned long long)h.offset);
+        goto done;
+      }
+      rc = lsm_buffer_set(&prev, key.p, key.n);
+      if (rc) goto done;
+      n++;
+    }
+    rc = lsm_it_status(data);
+    if (rc) {
+      set_err(errmsg, "lsm: corrupt block in %s at offset %llu", t->name,
+              (unsigned long long)h.offset);
+      goto done;
+    }
+    if (n == 0 || lsm_slice_cmp(index_key, lsm_slice_make(prev.data, prev.len)) != 0) {
+      rc = LSM_CORRUPT;
+      set_err(errmsg, "lsm: index key does not match the last key of %s block "
+              "at offset %llu", t->name, (unsigned long long)h.offset);
+      goto done;
+    }
+    lsm_it_free(data);
+    data = NULL;
+    expect = h.offset + h.size + LSM_BLOCK_TRAILER_SIZE;
+  }
+  rc = lsm_it_status(index);
+  if (rc) {
+    set_err(errmsg, "lsm: corrupt index block in %s at offset %llu", t->name,
+            (unsigned long long)t->index_off);
+    goto done;
+  }
+  if (expect != t->data_end) {
+    rc = LSM_CORRUPT;
+    set_err(errmsg, "lsm: data blocks of %s end at offset %llu but the filter "
+            "block starts at %llu", t->name, (unsigned long long)expect,
+            (unsigned long long)t->data_end);
+    goto done;
+  }
+
+done:
+  lsm_it_free(data);
+  lsm_it_free(index);
+  lsm_buffer_free(&prev);
+  return rc;
+}
