@@ -25,6 +25,7 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard unit-tests/*.c))
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
 
 .PHONY: all demo test asan clean setup unit sql crash summary-reset
+.SECONDARY:
 
 all: setup lsm_vtab.so
 

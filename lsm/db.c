@@ -274,7 +274,7 @@ static void db_free(lsm_db *db) {
 }
 
 static int check_options(const lsm_options *o) {
-  return o->memtable_size >= 1024 && o->block_size >= 256 && o->bloom_bits >= 0 &&
+  return o->memtable_size >= 1 && o->block_size >= 256 && o->bloom_bits >= 0 &&
          o->bloom_bits <= 64 && o->sync_mode >= LSM_SYNC_OFF &&
          o->sync_mode <= LSM_SYNC_FULL && o->l0_compaction_trigger >= 2 &&
          o->level_multiplier >= 2 && o->l1_target_bytes > 0 && o->target_file_size > 0;
