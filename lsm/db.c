@@ -612,7 +612,8 @@ int lsm_iter_new(lsm_db *db, const lsm_snapshot *snap, lsm_batch *overlay,
   merged = lsm_it_new_merging(children, n);
   children = NULL;
   if (merged == NULL) goto nomem;
-  it = lsm_db_iter_new(db, merged, rv.seq, overlay != NULL, rv.mem, rv.imm, rv.v);
+  it = lsm_db_iter_new(db, merged, rv.seq, overlay != NULL,
+                       overlay ? lsm_batch_mark(overlay) : 0, rv.mem, rv.imm, rv.v);
   if (it == NULL) goto nomem;   /* it took over and released the references */
   *out = it;
   return LSM_OK;

@@ -79,8 +79,8 @@ int lsm_db_compact_all(lsm_db *db);
 
 /* dbiter.c: the public iterator over an internal merging iterator. */
 lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq,
-                          int has_overlay, lsm_mem *mem, lsm_mem *imm,
-                          lsm_version *v);
+                          int has_overlay, uint64_t overlay_ops, lsm_mem *mem,
+                          lsm_mem *imm, lsm_version *v);
 /* db.c: drop the references an iterator held (takes the mutex). */
 void lsm_db_iter_release(lsm_db *db, lsm_mem *mem, lsm_mem *imm, lsm_version *v);
 

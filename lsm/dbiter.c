@@ -6,7 +6,10 @@
 ** user key are adjacent, newest first.  An entry is visible when its
 ** sequence number is <= the iterator's sequence number, or when it belongs
 ** to the overlay batch (sequence numbers >= LSM_SEQ_OVERLAY, above every
-** committed one).  The newest visible entry of a user key decides: a put is
+** committed one) and was in it when the iterator was created: operations
+** added to the overlay later carry higher numbers (LSM_SEQ_OVERLAY + their
+** index in the batch) and stay unseen, so a scan that writes into its own
+** overlay (INSERT INTO t SELECT ... FROM t) sees the table as of its start.  The newest visible entry of a user key decides: a put is
 ** returned, a tombstone hides the key.
 **
 ** Invariants (the LevelDB design):
@@ -29,6 +32,7 @@ struct lsm_iter {
   lsm_it *it;              /* merging iterator over internal keys */
   uint64_t seq;
   int has_overlay;
+  uint64_t overlay_limit;  /* overlay entries with seq >= this are unseen */
   lsm_mem *mem, *imm;      /* references released on free */
   lsm_version *v;
   int direction;
@@ -40,7 +44,8 @@ struct lsm_iter {
 };
 
 lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq, int has_overlay,
-                          lsm_mem *mem, lsm_mem *imm, lsm_version *v) {
+                          uint64_t overlay_ops, lsm_mem *mem, lsm_mem *imm,
+                          lsm_version *v) {
   lsm_iter *it = calloc(1, sizeof *it);
   if (it == NULL) {
     lsm_it_free(merged);
@@ -51,6 +56,7 @@ lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq, int has_over
   it->it = merged;
   it->seq = seq;
   it->has_overlay = has_overlay;
+  it->overlay_limit = LSM_SEQ_OVERLAY + overlay_ops;
   it->mem = mem;
   it->imm = imm;
   it->v = v;
@@ -69,7 +75,8 @@ void lsm_iter_free(lsm_iter *it) {
 }
 
 static int visible(const lsm_iter *it, uint64_t seq) {
-  return seq <= it->seq || (it->has_overlay && seq >= LSM_SEQ_OVERLAY);
+  if (seq < LSM_SEQ_OVERLAY) return seq <= it->seq;
+  return it->has_overlay && seq < it->overlay_limit;
 }
 
 static lsm_slice saved(const lsm_buffer *b) {

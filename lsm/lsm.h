@@ -218,10 +218,13 @@ int lsm_get(lsm_db *db, const lsm_snapshot *snap, const void *key,
             size_t key_len, lsm_buffer *val);
 
 /* Iterators.  The view is fixed when the iterator is created: at snap, or
-** at the latest commit if snap is NULL.  If overlay is not NULL its
-** operations are laid over the view (its puts are seen, its deletes hide
-** keys); the overlay must outlive the iterator and must not change while it
-** is in use.  Newly created iterators are not positioned. */
+** at the latest commit if snap is NULL.  If overlay is not NULL the
+** operations it holds at that moment are laid over the view (its puts are
+** seen, its deletes hide keys).  Operations added to the overlay afterwards
+** are not seen, so a loop may scan and write the same batch.  The overlay
+** must outlive the iterator; lsm_batch_rollback_to() and lsm_batch_clear()
+** on it are allowed (the iterator keeps seeing what it saw).  Newly created
+** iterators are not positioned. */
 typedef struct lsm_iter lsm_iter;
 
 int lsm_iter_new(lsm_db *db, const lsm_snapshot *snap, lsm_batch *overlay,

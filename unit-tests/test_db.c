@@ -407,6 +407,39 @@ START_TEST(db_overlay_batch_reads_its_own_writes) {
 }
 END_TEST
 
+START_TEST(db_overlay_iterator_ignores_later_batch_writes) {
+  lsm_db *db = open_db("overlay2", NULL);
+  lsm_batch *b;
+  lsm_iter *it;
+  int n = 0;
+  put(db, "a", "1");
+  ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
+  lsm_batch_put(b, "b", 1, "2", 1);
+  ck_assert_int_eq(lsm_iter_new(db, NULL, b, &it), LSM_OK);
+  /* Writing into the overlay while scanning it, as INSERT INTO t SELECT
+  ** ... FROM t does: the scan sees the batch as it was. */
+  for (lsm_iter_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+    size_t kl;
+    const char *k = lsm_iter_key(it, &kl);
+    char next[8];
+    snprintf(next, sizeof next, "%.*sx", (int)kl, k);
+    lsm_batch_put(b, next, strlen(next), "new", 3);
+    lsm_batch_delete(b, "b", 1);
+    ck_assert_int_lt(++n, 10);
+  }
+  ck_assert_int_eq(n, 2);
+  lsm_iter_free(it);
+  /* A new iterator sees everything: a, ax, bx (b deleted). */
+  ck_assert_int_eq(lsm_iter_new(db, NULL, b, &it), LSM_OK);
+  n = 0;
+  for (lsm_iter_first(it); lsm_iter_valid(it); lsm_iter_next(it)) n++;
+  ck_assert_int_eq(n, 3);
+  lsm_iter_free(it);
+  lsm_batch_free(b);
+  lsm_close(db);
+}
+END_TEST
+
 START_TEST(db_model_random_ops_with_reopen) {
   static model m;
   lsm_options o;
@@ -656,6 +689,7 @@ static Suite *db_suite(void) {
   tcase_add_test(tc, db_snapshot_sees_the_past_across_flush_and_compaction);
   tcase_add_test(tc, db_iterator_keeps_its_view_while_files_change);
   tcase_add_test(tc, db_overlay_batch_reads_its_own_writes);
+  tcase_add_test(tc, db_overlay_iterator_ignores_later_batch_writes);
   tcase_add_test(tc, db_model_random_ops_with_reopen);
   tcase_add_test(tc, db_bloom_filter_rules_out_missing_keys);
   tcase_add_test(tc, db_large_values_cross_blocks);
