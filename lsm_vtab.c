@@ -477,10 +477,22 @@ static int choose_dir(lsm_vtab *tab, char **pzErr) {
   return tab->dir ? SQLITE_OK : SQLITE_NOMEM;
 }
 
+/* tab->dir for messages: relative to the database file's directory when
+** it lies below it (as the default directory does). */
+static const char *shown_dir(const lsm_vtab *tab) {
+  const char *db_file = sqlite3_db_filename(tab->db, tab->schema);
+  const char *slash = db_file ? strrchr(db_file, '/') : NULL;
+  if (slash) {
+    size_t n = (size_t)(slash - db_file) + 1;
+    if (strncmp(tab->dir, db_file, n) == 0 && tab->dir[n]) return tab->dir + n;
+  }
+  return tab->dir;
+}
+
 /* Open the engine at tab->dir.  create: this is xCreate (or a private temp
 ** directory); the directory and missing parents are created, and removed
-** again if the open fails. */
-static int open_engine(lsm_vtab *tab, int create, char **pzErr) {
+** again if the open fails.  *lsm_rc (if not NULL) gets the engine status. */
+static int open_engine(lsm_vtab *tab, int create, char **pzErr, int *lsm_rc) {
   char *created[MAX_CREATED_DIRS];
   int n_created = 0;
   int existed = dir_exists(tab->dir);
@@ -498,6 +510,7 @@ static int open_engine(lsm_vtab *tab, int create, char **pzErr) {
   }
   tab->opts.create_if_missing = create;
   rc = lsm_open(tab->dir, &tab->opts, &db);
+  if (lsm_rc) *lsm_rc = rc;
   if (rc == LSM_OK) {
     tab->lsm = db;
     /* Only the names were needed: the directories stay. */
@@ -507,6 +520,9 @@ static int open_engine(lsm_vtab *tab, int create, char **pzErr) {
   if (rc == LSM_BUSY) {
     *pzErr = sqlite3_mprintf("lsm: table %s is in use by another connection",
                              tab->name);
+  } else if (rc == LSM_NOTFOUND) {
+    *pzErr = sqlite3_mprintf("lsm: cannot open table %s: no database in %s",
+                             tab->name, shown_dir(tab));
   } else if (db && lsm_errmsg(db)[0]) {
     const char *m = lsm_errmsg(db);
     if (strncmp(m, "lsm: ", 5) == 0) m += 5;
@@ -521,7 +537,21 @@ static int open_engine(lsm_vtab *tab, int create, char **pzErr) {
     rmdir(tab->dir);
   }
   remove_created(created, n_created);
-  return lsmx_rc_to_sqlite(rc);
+  return rc == LSM_NOTFOUND ? SQLITE_CANTOPEN : lsmx_rc_to_sqlite(rc);
+}
+
+/* The engine of a table whose directory was missing when it was connected
+** (see vtab_init) is opened on first use. */
+static int ensure_open(lsm_vtab *tab) {
+  char *err = NULL;
+  int rc;
+  if (tab->lsm) return SQLITE_OK;
+  rc = open_engine(tab, 0, &err, NULL);
+  if (rc != SQLITE_OK) {
+    rc = vtab_error(tab, rc, err ? err : "lsm: cannot open table");
+    sqlite3_free(err);
+  }
+  return rc;
 }
 
 static int vtab_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
@@ -605,7 +635,17 @@ static int vtab_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   /* 2. The directory and the engine. */
   rc = choose_dir(tab, pzErr);
   if (rc != SQLITE_OK) goto done;
-  rc = open_engine(tab, create || tab->dir_is_temp, pzErr);
+  {
+    int lsm_rc = LSM_OK;
+    rc = open_engine(tab, create || tab->dir_is_temp, pzErr, &lsm_rc);
+    if (rc != SQLITE_OK && !create && lsm_rc == LSM_NOTFOUND) {
+      /* The table's directory is gone.  Connect anyway, so that DROP TABLE
+      ** still works; every read or write reports the open error. */
+      sqlite3_free(*pzErr);
+      *pzErr = NULL;
+      rc = SQLITE_OK;
+    }
+  }
 
 done:
   sqlite3_free(sql);
@@ -639,6 +679,17 @@ static int xDisconnect(sqlite3_vtab *pVtab) {
 static int xDestroy(sqlite3_vtab *pVtab) {
   lsm_vtab *tab = (lsm_vtab *)pVtab;
   int rc = LSM_OK;
+  if (!tab->lsm && dir_exists(tab->dir)) {
+    /* Never remove a directory another connection is using. */
+    char *err = NULL;
+    int lsm_rc = LSM_OK;
+    if (open_engine(tab, 0, &err, &lsm_rc) != SQLITE_OK && lsm_rc == LSM_BUSY) {
+      rc = vtab_error(tab, SQLITE_BUSY, err ? err : "lsm: table is in use");
+      sqlite3_free(err);
+      return rc;
+    }
+    sqlite3_free(err);
+  }
   if (tab->lsm) {
     rc = lsm_close(tab->lsm);
     tab->lsm = NULL;
@@ -689,12 +740,12 @@ static int xRename(sqlite3_vtab *pVtab, const char *zNew) {
     lsm_close(tab->lsm);
     tab->lsm = NULL;
   }
-  if (rename(tab->dir, new_dir) != 0) {
+  if (dir_exists(tab->dir) && rename(tab->dir, new_dir) != 0) {
     char *m = sqlite3_mprintf("lsm: cannot rename %s to %s: %s", tab->dir,
                               new_dir, strerror(errno));
     sqlite3_free(new_dir);
     sqlite3_free(new_name);
-    if (open_engine(tab, 0, &err) != SQLITE_OK) sqlite3_free(err);
+    if (open_engine(tab, 0, &err, NULL) != SQLITE_OK) sqlite3_free(err);
     rc = vtab_error(tab, SQLITE_IOERR, m ? m : "lsm: cannot rename");
     sqlite3_free(m);
     return rc;
@@ -703,7 +754,8 @@ static int xRename(sqlite3_vtab *pVtab, const char *zNew) {
   tab->dir = new_dir;
   sqlite3_free(tab->name);
   tab->name = new_name;
-  rc = open_engine(tab, 0, &err);
+  if (!dir_exists(tab->dir)) return SQLITE_OK;  /* still missing */
+  rc = open_engine(tab, 0, &err, NULL);
   if (rc != SQLITE_OK) {
     rc = vtab_error(tab, rc, err ? err : "lsm: cannot reopen after rename");
     sqlite3_free(err);
@@ -845,9 +897,10 @@ static lsm_batch *txn_overlay(lsm_vtab *tab) {
 
 static int cursor_new_iter(lsm_cursor *cur) {
   lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
-  lsm_batch *ov = txn_overlay(tab);
-  int rc;
-  if (!tab->lsm) return vtab_error(tab, SQLITE_ERROR, "lsm: table is closed");
+  lsm_batch *ov;
+  int rc = ensure_open(tab);
+  if (rc != SQLITE_OK) return rc;
+  ov = txn_overlay(tab);
   rc = lsm_iter_new(tab->lsm, NULL, ov, &cur->it);
   if (rc != LSM_OK) {
     cur->it = NULL;
@@ -926,10 +979,12 @@ static int cursor_start(lsm_cursor *cur) {
 /* Point lookup: the transaction's batch first, then the committed data. */
 static int cursor_point(lsm_cursor *cur) {
   lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
-  int rc = LSM_NOTFOUND;
+  int rc;
   cur->key_decoded = cur->row_parsed = cur->cols_decoded = 0;
   cur->eof = 1;
-  if (!tab->lsm) return vtab_error(tab, SQLITE_ERROR, "lsm: table is closed");
+  rc = ensure_open(tab);
+  if (rc != SQLITE_OK) return rc;
+  rc = LSM_NOTFOUND;
   cur->val.len = 0;
   if (txn_overlay(tab)) {
     int deleted = 0;
@@ -1217,7 +1272,8 @@ static int xUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   sqlite3_value *key_arg;
   const char *key_name;
 
-  if (!tab->lsm) return vtab_error(tab, SQLITE_ERROR, "lsm: table is closed");
+  rc = ensure_open(tab);
+  if (rc != SQLITE_OK) return rc;
 
   if (argc == 1) {
     lrc = encode_old_key(tab, argv[0], &tab->old_key);
@@ -1349,7 +1405,8 @@ static int xSync(sqlite3_vtab *pVtab) {
     tab->written = 1;
     return SQLITE_OK;
   }
-  if (!tab->lsm) return vtab_error(tab, SQLITE_ERROR, "lsm: table is closed");
+  rc = ensure_open(tab);
+  if (rc != SQLITE_OK) return rc;
   rc = lsm_write(tab->lsm, tab->batch, tab->opts.sync_mode == LSM_SYNC_FULL);
   if (rc != LSM_OK) return vtab_fail(tab, rc, 1);
   tab->written = 1;

@@ -51,3 +51,14 @@ SELECT count(*) FROM kv;
 .open test.db
 .load ./lsm_vtab
 SELECT count(*) FROM kv;
+-- A table whose directory has disappeared reports it on every use, and can
+-- still be dropped.
+CREATE VIRTUAL TABLE gone USING lsm(k PRIMARY KEY, v);
+INSERT INTO gone VALUES(1, 'x');
+.open test.db
+.system rm -r test.db-lsm/gone
+.load ./lsm_vtab
+SELECT * FROM gone;
+INSERT INTO gone VALUES(2, 'y');
+DROP TABLE gone;
+SELECT name FROM sqlite_schema ORDER BY name;
