@@ -41,6 +41,19 @@
 ** One engine instance per directory per process: a second connection that
 ** opens the same table gets SQLITE_BUSY ("lsm: table kv is in use by another
 ** connection").
+**
+** Known differences from a native table (for now)
+**  - A table with a PRIMARY KEY behaves as a native WITHOUT ROWID table, so
+**    an INTEGER PRIMARY KEY is not a rowid alias (NULL is rejected).
+**  - Composite keys and non-BINARY key collations are refused at CREATE.
+**  - A read statement outside a transaction sees the table as of its
+**    xFilter (a snapshot), not rows committed while it is stepping.
+**  - UPDATE OR REPLACE that moves keys onto keys the same statement moves
+**    later: SQLite hands a virtual table the old rows it collected before
+**    the first change, so cascades differ from a native table.
+**  - Several tables written in one transaction commit one after the other
+**    in xSync; DROP TABLE removes the data at once, even if the transaction
+**    that dropped it rolls back.
 */
 #include "sqlite3ext.h"
 SQLITE_EXTENSION_INIT1
@@ -96,7 +109,9 @@ struct lsm_vtab {
   int dir_is_default;          /* <db>-lsm/<name>: follows RENAME */
   int dir_is_temp;             /* private directory, removed on disconnect */
   lsm_options opts;
-  lsm_db *lsm;                 /* NULL only after a failed RENAME */
+  lsm_db *lsm;                 /* NULL when the directory was missing at
+                                  connect or a RENAME failed: reopened on
+                                  first use (ensure_open) */
 
   /* Transaction state. */
   lsm_batch *batch;            /* pending writes; NULL until the first */
@@ -105,6 +120,7 @@ struct lsm_vtab {
   uint64_t *marks;             /* batch mark of each savepoint level */
   int n_marks, cap_marks;
   int have_next_rowid;         /* next_rowid valid for this transaction */
+  int rowid_at_max;            /* the largest rowid is INT64_MAX */
   sqlite3_int64 next_rowid;
 
   lsm_cursor *cursors;         /* open cursors (for invalidate_overlays) */
@@ -651,6 +667,7 @@ done:
   sqlite3_free(sql);
   if (rc != SQLITE_OK) {
     if (tab->dir_is_temp && !tab->lsm && tab->dir) {
+      lsm_destroy(tab->dir, NULL);
       rmdir(tab->dir);
       tab->dir_is_temp = 0;
     }
@@ -1183,42 +1200,56 @@ static int key_exists(lsm_vtab *tab, const lsm_buffer *key, int *exists) {
   return rc == LSM_NOTFOUND ? LSM_OK : rc;
 }
 
-/* Largest integer key + 1 (1 for an empty table), as the transaction sees
-** it.  Cached for the transaction; deletes and rollbacks drop the cache. */
+/* The rowid SQLite would assign: the largest rowid + 1 (1 for an empty
+** table), as the transaction sees it; once the largest is INT64_MAX, random
+** unused positive rowids (SQLITE_FULL after 100 collisions), as SQLite
+** does.  The largest is cached for the transaction; deletes and rollbacks
+** drop the cache. */
 static int next_rowid(lsm_vtab *tab, sqlite3_int64 *out) {
   lsm_iter *it = NULL;
-  int rc;
+  int rc, tries;
   if (!tab->have_next_rowid) {
     rc = lsm_iter_new(tab->lsm, NULL, txn_overlay(tab), &it);
     if (rc == LSM_OK) rc = lsm_iter_last(it);
     if (rc == LSM_OK) rc = lsm_iter_status(it);
     if (rc != LSM_OK) { lsm_iter_free(it); return vtab_fail(tab, rc, 1); }
     tab->next_rowid = 1;
+    tab->rowid_at_max = 0;
     if (lsm_iter_valid(it)) {
       size_t nk;
       const unsigned char *k = lsm_iter_key(it, &nk);
       lsmx_value v;
       rc = lsmx_key_decode(&k, k + nk, &v, &tab->probe);
-      if (rc != LSM_OK) { lsm_iter_free(it); return vtab_fail(tab, rc, 0); }
-      if (v.type == SQLITE_INTEGER) {
-        if (v.i == INT64_MAX) {
-          lsm_iter_free(it);
-          return vtab_error(tab, SQLITE_FULL, "database or disk is full");
-        }
-        tab->next_rowid = v.i + 1;
-      } else if (v.type == SQLITE_FLOAT || v.type == SQLITE_TEXT ||
-                 v.type == SQLITE_BLOB) {
-        /* Integer keys only ever hold integers. */
+      if (rc != LSM_OK || v.type != SQLITE_INTEGER) {
+        /* Rowid keys only ever hold integers. */
         lsm_iter_free(it);
-        return vtab_fail(tab, LSM_CORRUPT, 0);
+        return vtab_fail(tab, rc != LSM_OK ? rc : LSM_CORRUPT, 0);
       }
+      if (v.i == INT64_MAX) tab->rowid_at_max = 1;
+      else tab->next_rowid = v.i + 1;
     }
     lsm_iter_free(it);
     tab->have_next_rowid = 1;
   }
-  if (tab->next_rowid <= 0) tab->next_rowid = 1;
-  *out = tab->next_rowid;
-  return SQLITE_OK;
+  if (!tab->rowid_at_max) {
+    *out = tab->next_rowid;
+    return SQLITE_OK;
+  }
+  for (tries = 0; tries < 100; tries++) {
+    sqlite3_int64 r;
+    int exists = 0;
+    sqlite3_randomness(sizeof(r), &r);
+    r = (r & (INT64_MAX >> 1)) + 1;
+    tab->probe.len = 0;
+    rc = lsmx_key_append_int(&tab->probe, r);
+    if (rc == LSM_OK) rc = key_exists(tab, &tab->probe, &exists);
+    if (rc != LSM_OK) return vtab_fail(tab, rc, 1);
+    if (!exists) {
+      *out = r;
+      return SQLITE_OK;
+    }
+  }
+  return vtab_error(tab, SQLITE_FULL, "database or disk is full");
 }
 
 static int constraint_error(lsm_vtab *tab, int rc, const char *kind,
@@ -1300,6 +1331,11 @@ static int xUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
       rc = constraint_error(tab, SQLITE_CONSTRAINT_NOTNULL, "NOT NULL", key_name);
       goto done;
     }
+    if (!is_insert) {
+      /* SQLite's UPDATE ... SET rowid = NULL */
+      rc = vtab_error(tab, SQLITE_MISMATCH, "datatype mismatch");
+      goto done;
+    }
     rc = next_rowid(tab, &keyv.i);
     if (rc != SQLITE_OK) goto done;
     keyv.type = SQLITE_INTEGER;
@@ -1365,9 +1401,10 @@ static int xUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   }
   if (lrc == LSM_OK) lrc = batch_put(tab, &tab->key, &tab->row);
   if (lrc != LSM_OK) { rc = vtab_fail(tab, lrc, 0); goto done; }
-  if (tab->key_is_int && tab->have_next_rowid && keyv.i >= tab->next_rowid) {
-    tab->next_rowid = keyv.i == INT64_MAX ? INT64_MAX : keyv.i + 1;
-    if (keyv.i == INT64_MAX) tab->have_next_rowid = 0;
+  if (tab->key_is_int && tab->have_next_rowid && !tab->rowid_at_max &&
+      keyv.i >= tab->next_rowid) {
+    if (keyv.i == INT64_MAX) tab->rowid_at_max = 1;
+    else tab->next_rowid = keyv.i + 1;
   }
 
 done:

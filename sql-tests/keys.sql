@@ -17,6 +17,16 @@ UPDATE log SET rowid = 20 WHERE rowid = 11;
 DELETE FROM log WHERE rowid = 20;
 INSERT INTO log(msg) VALUES('max+1');
 SELECT rowid, msg FROM log;
+-- Rowid assignment as SQLite does it: largest + 1 (negative ones too), and
+-- once the largest possible rowid is taken, a random unused one.
+CREATE VIRTUAL TABLE ids USING lsm(a);
+INSERT INTO ids(rowid, a) VALUES(-5, 'neg');
+INSERT INTO ids(a) VALUES('after neg');
+INSERT INTO ids(rowid, a) VALUES(9223372036854775807, 'max');
+INSERT INTO ids(a) VALUES('random');
+SELECT count(*) FROM ids WHERE rowid > 0 AND rowid < 9223372036854775807 AND a = 'random';
+UPDATE ids SET rowid = NULL WHERE a = 'neg';
+SELECT rowid, a FROM ids WHERE a != 'random';
 -- INSERT OR REPLACE on a keyed table.
 CREATE VIRTUAL TABLE kv USING lsm(k TEXT PRIMARY KEY, v);
 INSERT INTO kv VALUES('a', 1), ('b', 2);
