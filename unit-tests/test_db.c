@@ -593,6 +593,79 @@ START_TEST(db_corrupt_log_middle_fails_open) {
 }
 END_TEST
 
+START_TEST(db_manifest_recovery_restores_every_level) {
+  lsm_options o;
+  lsm_db *db;
+  lsm_stats before, after;
+  lsm_buffer buf = {0};
+  char key[32];
+  int i, level;
+  small_options(&o);
+  db = open_db("manifest", &o);
+  for (i = 0; i < 3000; i++) {
+    model_key(i, key);
+    put(db, key, "value-value-value");
+  }
+  ck_assert_int_eq(lsm_flush(db), LSM_OK);
+  lsm_get_stats(db, &before);
+  ck_assert_int_eq(lsm_close(db), LSM_OK);
+  db = open_db("manifest", &o);
+  lsm_get_stats(db, &after);
+  for (level = 0; level < LSM_MAX_LEVELS; level++) {
+    ck_assert_int_eq(after.level[level].files, before.level[level].files);
+    ck_assert_uint_eq(after.level[level].bytes, before.level[level].bytes);
+    ck_assert_uint_eq(after.level[level].entries, before.level[level].entries);
+  }
+  ck_assert_uint_eq(after.last_seq, before.last_seq);
+  model_key(1234, key);
+  ck_assert_str_eq(get(db, NULL, key, &buf), "value-value-value");
+  lsm_close(db);
+  lsm_buffer_free(&buf);
+}
+END_TEST
+
+/* Flip one byte of MANIFEST at offset off (or truncate it to off bytes). */
+static void damage_manifest(const char *dir, long off, int truncate_it) {
+  char path[128];
+  FILE *f;
+  snprintf(path, sizeof path, "%s/MANIFEST", dir);
+  if (truncate_it) {
+    ck_assert_int_eq(truncate(path, off), 0);
+    return;
+  }
+  f = fopen(path, "r+b");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, off, SEEK_SET);
+  {
+    int c = fgetc(f);
+    fseek(f, off, SEEK_SET);
+    fputc(c ^ 0x40, f);
+  }
+  fclose(f);
+}
+
+START_TEST(db_damaged_manifest_fails_open_with_corrupt) {
+  /* magic, version, counters, first file entry; -1: truncated */
+  long offsets[] = {0, 9, 20, 45, -1};
+  int i;
+  for (i = 0; i < 5; i++) {
+    char dir[32];
+    lsm_db *db;
+    snprintf(dir, sizeof dir, "badmanifest%d", i);
+    db = open_db(dir, NULL);
+    put(db, "k", "v");
+    ck_assert_int_eq(lsm_flush(db), LSM_OK);
+    lsm_close(db);
+    if (offsets[i] >= 0) damage_manifest(dir, offsets[i], 0);
+    else damage_manifest(dir, 30, 1);
+    db = NULL;
+    ck_assert_int_eq(lsm_open(dir, NULL, &db), LSM_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(lsm_errmsg(db), "MANIFEST"));
+    lsm_close(db);
+  }
+}
+END_TEST
+
 /* ---------------------------------------------------------------- crash */
 
 /* Child: commit transactions of 8 keys "t<txn>-<j>" forever, reporting each
@@ -695,6 +768,8 @@ static Suite *db_suite(void) {
   tcase_add_test(tc, db_large_values_cross_blocks);
   tcase_add_test(tc, db_destroy_removes_the_directory);
   tcase_add_test(tc, db_corrupt_log_middle_fails_open);
+  tcase_add_test(tc, db_manifest_recovery_restores_every_level);
+  tcase_add_test(tc, db_damaged_manifest_fails_open_with_corrupt);
   tcase_add_test(tc, db_crash_kill9_loses_no_acknowledged_commit);
   suite_add_tcase(s, tc);
   return s;
