@@ -1,0 +1,49 @@
+/*
+** registry.h — one engine instance per table directory per process, shared
+** by every connection that opens the table.
+**
+** SQLite opens a virtual table once per connection (xConnect), but an lsm
+** directory can be opened by one engine instance only (the engine flock()s
+** <dir>/LOCK).  The registry maps the canonical path of a directory to one
+** shared lsm_db with a reference count: the first acquire opens it, the
+** last release closes it.  A directory open in another process stays
+** locked; acquire then fails with SQLITE_BUSY.
+**
+** Writers: lsm_write() itself is serialised by the engine, but a SQL write
+** transaction spans many statements (its uniqueness checks read the
+** committed data), so two connections must not interleave write
+** transactions on one table.  A connection takes the table's write lock at
+** its first write of a transaction and holds it until COMMIT or ROLLBACK;
+** another connection's write then fails with SQLITE_BUSY (after waiting up
+** to its busy timeout, when one is given).  Readers never take it.
+**
+** The registry is the extension's one piece of process-wide state; it is
+** protected by a SQLite static mutex (SQLITE_MUTEX_STATIC_VFS3).
+*/
+#ifndef LSMX_REGISTRY_H
+#define LSMX_REGISTRY_H
+
+#include "../lsm/lsm.h"
+
+typedef struct lsmx_engine lsmx_engine;
+
+/* Acquire the engine for dir, opening it with opts if no connection of this
+** process has it open (opts is ignored otherwise).  Returns an SQLite
+** result code; on failure *errmsg (sqlite3_malloc()ed) says why, e.g.
+** "lsm: table directory x is locked by another process". */
+int lsmx_engine_acquire(const char *dir, const lsm_options *opts,
+                        lsmx_engine **out, char **errmsg);
+/* Drop a reference; the last one closes the engine.  Returns an SQLite code. */
+int lsmx_engine_release(lsmx_engine *e);
+/* The shared engine handle (valid while the reference is held). */
+lsm_db *lsmx_engine_db(lsmx_engine *e);
+/* Number of references (connections) currently holding e. */
+int lsmx_engine_refs(lsmx_engine *e);
+
+/* Write lock.  owner identifies the holder (the vtab of one connection).
+** Re-entrant for the same owner.  timeout_ms > 0 waits up to that long
+** (polling) before giving up with SQLITE_BUSY. */
+int lsmx_engine_lock_write(lsmx_engine *e, const void *owner, int timeout_ms);
+void lsmx_engine_unlock_write(lsmx_engine *e, const void *owner);
+
+#endif /* LSMX_REGISTRY_H */
