@@ -20,7 +20,7 @@
 #ifndef LSMX_STATS_H
 #define LSMX_STATS_H
 
-#include "sqlite_api.h"
+#include <sqlite3.h>
 #include "../lsm/lsm.h"
 
 /* Finds the engine of lsm table `table` in `schema` of db; returns an SQLite
