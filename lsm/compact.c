@@ -99,6 +99,7 @@ static int finish_output(output_state *o) {
   memset(&info.largest, 0, sizeof info.largest);
   o->db->errmsg.len = 0;
   rc = lsm_sst_open(o->db->env, path, m->size, &m->table, &o->db->errmsg);
+  if (rc == LSM_OK) lsm_sst_set_cache(m->table, o->db->vset.cache);
   if (rc) {
     o->db->env->remove(o->db->env, path);
     lsm_file_meta_free(m);

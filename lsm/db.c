@@ -41,6 +41,7 @@ void lsm_options_init(lsm_options *o) {
   o->l1_target_bytes = 10u << 20;
   o->level_multiplier = 10;
   o->target_file_size = 2u << 20;
+  o->cache_size = 8u << 20;
   o->create_if_missing = 1;
   o->env = NULL;
 }
@@ -264,6 +265,8 @@ static void db_free(lsm_db *db) {
   if (db->mem) lsm_mem_unref(db->mem);
   if (db->imm) lsm_mem_unref(db->imm);
   lsm_vset_free(&db->vset);
+  /* After the tables (the vset), which hold cache handles only while read. */
+  if (db->vset.cache) lsm_cache_free(db->vset.cache);
   if (db->lock) db->env->unlock(db->env, db->lock);
   for (i = 0; i < LSM_MAX_LEVELS; i++) lsm_buffer_free(&db->compact_pointer[i]);
   lsm_buffer_free(&db->write_buf);
@@ -299,6 +302,10 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out) {
   lsm_vset_init(&db->vset, db->env, dir, db->opts.sync_mode != LSM_SYNC_OFF);
   *out = db;
   if (db->dir == NULL || db->vset.dir == NULL) return LSM_NOMEM;
+  if (db->opts.cache_size > 0) {
+    db->vset.cache = lsm_cache_new(db->opts.cache_size);
+    if (db->vset.cache == NULL) return LSM_NOMEM;
+  }
   if (!check_options(&db->opts)) {
     return lsm_db_error(db, LSM_MISUSE, "lsm: invalid options for %s", dir);
   }
@@ -729,5 +736,12 @@ int lsm_get_stats(lsm_db *db, lsm_stats *out) {
   out->compactions = db->compactions;
   out->last_seq = db->last_seq;
   pthread_mutex_unlock(&db->mu);
+  if (db->vset.cache) {
+    lsm_cache_stats cs;
+    lsm_cache_get_stats(db->vset.cache, &cs);
+    out->cache_hits = cs.hits;
+    out->cache_misses = cs.misses;
+    out->cache_bytes = cs.usage;
+  }
   return LSM_OK;
 }

@@ -124,6 +124,8 @@ typedef struct lsm_options {
   uint64_t l1_target_bytes;  /* target size of level 1; 10 MiB */
   int level_multiplier;      /* each deeper level is this much larger; 10 */
   uint64_t target_file_size; /* compaction output file size; 2 MiB */
+  size_t cache_size;         /* block cache of data blocks, bytes; 8 MiB;
+                                0 disables it */
   int create_if_missing;     /* create the directory if needed; 1 */
   lsm_env *env;              /* NULL: lsm_env_default() */
 } lsm_options;
@@ -281,6 +283,9 @@ typedef struct lsm_stats {
   uint64_t flushes;
   uint64_t compactions;
   uint64_t last_seq;         /* sequence number of the newest commit */
+  uint64_t cache_hits;       /* data blocks found in the block cache */
+  uint64_t cache_misses;     /* ... and read from disk */
+  uint64_t cache_bytes;      /* bytes held by the block cache */
 } lsm_stats;
 
 int lsm_get_stats(lsm_db *db, lsm_stats *out);

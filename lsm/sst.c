@@ -304,6 +304,8 @@ struct lsm_sst {
   unsigned char *filter_buf; /* filter contents + trailer */
   lsm_slice filter;          /* empty: no filter */
   uint64_t data_end;         /* data blocks lie in [0, data_end) */
+  lsm_cache *cache;          /* block cache of data blocks, or NULL */
+  uint64_t cache_id;         /* this table's key space in the cache */
 };
 
 /* Read the block at h (contents + trailer, one pread) into a malloc()ed
@@ -363,27 +365,52 @@ done:
 }
 
 /* Fetch data block h.  The caller passes *release(*arg) ownership of the
-** bytes to the block iterator.  This is the one function a block cache
-** would change: it would return cached contents and a handle release. */
-static int read_block(const lsm_sst *t, lsm_block_handle h, lsm_slice *contents,
-                      void (**release)(void *), void **arg, lsm_buffer *errmsg) {
+** bytes to the block iterator: a cache handle when the table has a block
+** cache (a hit costs no read; a miss reads, verifies, then inserts), else
+** a malloc()ed buffer.  from_disk bypasses the cache (integrity checks
+** verify what is on disk). */
+static int read_block(const lsm_sst *t, lsm_block_handle h, int from_disk,
+                      lsm_slice *contents, void (**release)(void *), void **arg,
+                      lsm_buffer *errmsg) {
   unsigned char *buf;
-  int rc = read_raw(t, h, t->data_end, &buf, errmsg);
+  lsm_cache_handle *ch = NULL;
+  int rc;
+  if (t->cache && !from_disk) {
+    ch = lsm_cache_lookup(t->cache, t->cache_id, h.offset);
+    if (ch && lsm_cache_size(ch) == h.size) goto from_cache;
+    if (ch) lsm_cache_release(t->cache, ch);   /* cannot happen: same id, same offset */
+  }
+  rc = read_raw(t, h, t->data_end, &buf, errmsg);
   if (rc) return rc;
+  if (t->cache && !from_disk) {
+    ch = lsm_cache_insert(t->cache, t->cache_id, h.offset, buf, (size_t)h.size);
+    if (ch == NULL) return LSM_NOMEM;
+    goto from_cache;
+  }
   *contents = lsm_slice_make(buf, (size_t)h.size);
   *release = free;
   *arg = buf;
   return LSM_OK;
+from_cache:
+  *contents = lsm_slice_make(lsm_cache_data(ch), (size_t)h.size);
+  *release = lsm_cache_release_handle;
+  *arg = ch;
+  return LSM_OK;
+}
+
+void lsm_sst_set_cache(lsm_sst *t, lsm_cache *cache) {
+  t->cache = cache;
+  t->cache_id = cache ? lsm_cache_new_id(cache) : 0;
 }
 
 /* A block iterator over data block h, or NULL with *rc set. */
-static lsm_it *open_block(const lsm_sst *t, lsm_block_handle h, int *rc,
-                          lsm_buffer *errmsg) {
+static lsm_it *open_block(const lsm_sst *t, lsm_block_handle h, int from_disk,
+                          int *rc, lsm_buffer *errmsg) {
   lsm_slice contents;
   void (*release)(void *);
   void *arg;
   lsm_it *it;
-  *rc = read_block(t, h, &contents, &release, &arg, errmsg);
+  *rc = read_block(t, h, from_disk, &contents, &release, &arg, errmsg);
   if (*rc) return NULL;
   it = lsm_block_iter_new(contents, release, arg);
   if (it == NULL) *rc = LSM_NOMEM;
@@ -579,7 +606,7 @@ int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
             t->name, (unsigned long long)t->index_off);
     goto done;
   }
-  data = open_block(t, h, &rc, errmsg);
+  data = open_block(t, h, 0, &rc, errmsg);
   if (data == NULL) goto done;
   lsm_it_seek(data, target);
   if (!lsm_it_valid(data)) {
@@ -645,7 +672,7 @@ static int load_block(sst_iter *it) {
   if (it->data && h.offset == it->data_h.offset && h.size == it->data_h.size)
     return 1;
   drop_block(it);
-  it->data = open_block(it->t, h, &rc, NULL);
+  it->data = open_block(it->t, h, 0, &rc, NULL);
   if (it->data == NULL) {
     it->status = rc;
     return 0;
@@ -819,7 +846,7 @@ int lsm_sst_check(lsm_sst *t, lsm_buffer *errmsg) {
               (unsigned long long)h.offset, (unsigned long long)expect);
       goto done;
     }
-    data = open_block(t, h, &rc, errmsg);
+    data = open_block(t, h, 1, &rc, errmsg);
     if (data == NULL) goto done;
     for (lsm_it_first(data); lsm_it_valid(data); lsm_it_next(data)) {
       lsm_slice key = lsm_it_key(data);

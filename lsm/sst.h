@@ -27,6 +27,7 @@
 #define LSM_SST_H
 
 #include "block.h"
+#include "cache.h"
 #include "dbformat.h"
 
 #define LSM_SST_FOOTER_SIZE 48
@@ -69,6 +70,9 @@ typedef struct lsm_sst lsm_sst;
 ** failure errmsg (may be NULL) names the file and what was wrong. */
 int lsm_sst_open(lsm_env *env, const char *path, uint64_t file_size,
                  lsm_sst **out, lsm_buffer *errmsg);
+/* Read data blocks through cache (before the table is shared; the cache
+** must outlive the table). */
+void lsm_sst_set_cache(lsm_sst *t, lsm_cache *cache);
 void lsm_sst_ref(lsm_sst *t);
 void lsm_sst_unref(lsm_sst *t);
 

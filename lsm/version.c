@@ -455,6 +455,7 @@ int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg) {
       goto done;
     }
     rc = lsm_sst_open(vs->env, tpath, m->size, &m->table, errmsg);
+    if (rc == LSM_OK) lsm_sst_set_cache(m->table, vs->cache);
     if (rc == LSM_NOTFOUND) {
       rc = LSM_CORRUPT;
       set_error(errmsg, "missing table file", tpath);

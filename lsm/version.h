@@ -59,6 +59,7 @@ typedef struct lsm_vset {
   lsm_env *env;
   char *dir;
   int sync;                  /* fsync manifest and directory */
+  lsm_cache *cache;          /* block cache given to every table opened */
   lsm_version *current;
   uint64_t next_file_number;
   uint64_t last_seq;         /* as of the last manifest write */

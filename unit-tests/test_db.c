@@ -526,6 +526,38 @@ START_TEST(db_bloom_filter_rules_out_missing_keys) {
 }
 END_TEST
 
+START_TEST(db_block_cache_serves_repeated_reads) {
+  lsm_options o;
+  lsm_db *db;
+  lsm_buffer buf = {0};
+  lsm_stats st;
+  char key[32];
+  int i, round;
+  small_options(&o);
+  db = open_db("cache", &o);
+  for (i = 0; i < 200; i++) {
+    model_key(i, key);
+    put(db, key, "cached-value");
+  }
+  ck_assert_int_eq(lsm_compact(db), LSM_OK);
+  for (round = 0; round < 2; round++) {
+    for (i = 0; i < 200; i++) {
+      model_key(i, key);
+      ck_assert_str_eq(get(db, NULL, key, &buf), "cached-value");
+    }
+  }
+  lsm_get_stats(db, &st);
+  /* The second round finds every block in the cache. */
+  ck_assert_uint_ge(st.cache_hits, 200);
+  ck_assert_uint_gt(st.cache_misses, 0);
+  ck_assert_uint_gt(st.cache_bytes, 0);
+  ck_assert_uint_le(st.cache_bytes, o.cache_size);
+  ck_assert_int_eq(lsm_check(db), LSM_OK);
+  lsm_close(db);
+  lsm_buffer_free(&buf);
+}
+END_TEST
+
 START_TEST(db_large_values_cross_blocks) {
   lsm_db *db = open_db("large", NULL);
   size_t n = 3u << 20, i;
@@ -765,6 +797,7 @@ static Suite *db_suite(void) {
   tcase_add_test(tc, db_overlay_iterator_ignores_later_batch_writes);
   tcase_add_test(tc, db_model_random_ops_with_reopen);
   tcase_add_test(tc, db_bloom_filter_rules_out_missing_keys);
+  tcase_add_test(tc, db_block_cache_serves_repeated_reads);
   tcase_add_test(tc, db_large_values_cross_blocks);
   tcase_add_test(tc, db_destroy_removes_the_directory);
   tcase_add_test(tc, db_corrupt_log_middle_fails_open);

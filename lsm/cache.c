@@ -1,0 +1,221 @@
+/*
+** cache.c — the LRU block cache (see cache.h for the contract and its
+** invariants).
+**
+** A chained hash table indexes every entry; a circular doubly linked list
+** holds the unreferenced ones, least recently used first.  An entry's refs
+** count its handles plus one for being in the table.  One mutex guards
+** everything: a lookup holds it for a hash probe and a few pointer updates,
+** so contention stays low at our core counts (shard it if that changes).
+*/
+#include "cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct lsm_cache_handle {
+  lsm_cache *cache;
+  uint64_t id, offset;
+  void *data;
+  size_t size;
+  int refs;                    /* handles + 1 while in the table */
+  int in_table;
+  lsm_cache_handle *next_hash;
+  lsm_cache_handle *lru_prev, *lru_next;   /* on the LRU list iff refs == 1 && in_table */
+};
+
+struct lsm_cache {
+  pthread_mutex_t mu;
+  size_t capacity, usage, n_entries;
+  uint64_t next_id;
+  uint64_t hits, misses;
+  lsm_cache_handle **buckets;
+  size_t n_buckets;            /* power of two */
+  lsm_cache_handle lru;        /* list head: lru.lru_next is the oldest */
+};
+
+static size_t hash_key(uint64_t id, uint64_t offset) {
+  uint64_t h = id * 0x9E3779B97F4A7C15ULL ^ (offset + 0x632BE59BD9B4E019ULL) * 0xBF58476D1CE4E5B9ULL;
+  return (size_t)(h ^ (h >> 31));
+}
+
+lsm_cache *lsm_cache_new(size_t capacity) {
+  lsm_cache *c = calloc(1, sizeof *c);
+  if (c == NULL) return NULL;
+  c->n_buckets = 1024;
+  c->buckets = calloc(c->n_buckets, sizeof(lsm_cache_handle *));
+  if (c->buckets == NULL) {
+    free(c);
+    return NULL;
+  }
+  pthread_mutex_init(&c->mu, NULL);
+  c->capacity = capacity;
+  c->next_id = 1;
+  c->lru.lru_next = c->lru.lru_prev = &c->lru;
+  return c;
+}
+
+static void entry_free(lsm_cache_handle *e) {
+  free(e->data);
+  free(e);
+}
+
+void lsm_cache_free(lsm_cache *c) {
+  size_t i;
+  if (c == NULL) return;
+  for (i = 0; i < c->n_buckets; i++) {
+    lsm_cache_handle *e = c->buckets[i], *next;
+    for (; e; e = next) {
+      next = e->next_hash;
+      entry_free(e);
+    }
+  }
+  free(c->buckets);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}
+
+uint64_t lsm_cache_new_id(lsm_cache *c) {
+  uint64_t id;
+  pthread_mutex_lock(&c->mu);
+  id = c->next_id++;
+  pthread_mutex_unlock(&c->mu);
+  return id;
+}
+
+static void lru_remove(lsm_cache_handle *e) {
+  e->lru_prev->lru_next = e->lru_next;
+  e->lru_next->lru_prev = e->lru_prev;
+  e->lru_next = e->lru_prev = NULL;
+}
+
+static void lru_append(lsm_cache *c, lsm_cache_handle *e) {
+  e->lru_next = &c->lru;
+  e->lru_prev = c->lru.lru_prev;
+  e->lru_prev->lru_next = e;
+  c->lru.lru_prev = e;
+}
+
+static lsm_cache_handle **find_slot(lsm_cache *c, uint64_t id, uint64_t offset) {
+  lsm_cache_handle **slot = &c->buckets[hash_key(id, offset) & (c->n_buckets - 1)];
+  while (*slot && ((*slot)->id != id || (*slot)->offset != offset)) slot = &(*slot)->next_hash;
+  return slot;
+}
+
+/* Drop one reference (mutex held).  Invariant (1). */
+static void unref_locked(lsm_cache *c, lsm_cache_handle *e) {
+  e->refs--;
+  if (e->refs == 0) {
+    entry_free(e);
+  } else if (e->refs == 1 && e->in_table) {
+    lru_append(c, e);
+  }
+}
+
+/* Take e out of the table (mutex held; e is in it). */
+static void remove_from_table(lsm_cache *c, lsm_cache_handle *e) {
+  lsm_cache_handle **slot = find_slot(c, e->id, e->offset);
+  *slot = e->next_hash;
+  e->in_table = 0;
+  c->usage -= e->size;
+  c->n_entries--;
+  if (e->lru_next) lru_remove(e);
+  unref_locked(c, e);
+}
+
+static void grow_table(lsm_cache *c) {
+  size_t n = c->n_buckets * 2, i;
+  lsm_cache_handle **b = calloc(n, sizeof(lsm_cache_handle *));
+  if (b == NULL) return;   /* keep the longer chains */
+  for (i = 0; i < c->n_buckets; i++) {
+    lsm_cache_handle *e = c->buckets[i], *next;
+    for (; e; e = next) {
+      size_t j = hash_key(e->id, e->offset) & (n - 1);
+      next = e->next_hash;
+      e->next_hash = b[j];
+      b[j] = e;
+    }
+  }
+  free(c->buckets);
+  c->buckets = b;
+  c->n_buckets = n;
+}
+
+lsm_cache_handle *lsm_cache_lookup(lsm_cache *c, uint64_t id, uint64_t offset) {
+  lsm_cache_handle *e;
+  pthread_mutex_lock(&c->mu);
+  e = *find_slot(c, id, offset);
+  if (e) {
+    if (e->refs == 1) lru_remove(e);
+    e->refs++;
+    c->hits++;
+  } else {
+    c->misses++;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return e;
+}
+
+lsm_cache_handle *lsm_cache_insert(lsm_cache *c, uint64_t id, uint64_t offset,
+                                   void *data, size_t size) {
+  lsm_cache_handle *e = calloc(1, sizeof *e), **slot;
+  if (e == NULL) {
+    free(data);
+    return NULL;
+  }
+  e->cache = c;
+  e->id = id;
+  e->offset = offset;
+  e->data = data;
+  e->size = size;
+  e->refs = 2;             /* the table's and the caller's */
+  e->in_table = 1;
+  pthread_mutex_lock(&c->mu);
+  slot = find_slot(c, id, offset);
+  if (*slot) remove_from_table(c, *slot);
+  slot = find_slot(c, id, offset);
+  e->next_hash = *slot;
+  *slot = e;
+  c->usage += size;
+  c->n_entries++;
+  if (c->n_entries > c->n_buckets) grow_table(c);
+  /* Evict unreferenced entries, oldest first, while over capacity. */
+  while (c->usage > c->capacity && c->lru.lru_next != &c->lru) {
+    remove_from_table(c, c->lru.lru_next);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return e;
+}
+
+void *lsm_cache_data(const lsm_cache_handle *h) {
+  return h->data;
+}
+
+size_t lsm_cache_size(const lsm_cache_handle *h) {
+  return h->size;
+}
+
+void lsm_cache_release(lsm_cache *c, lsm_cache_handle *h) {
+  pthread_mutex_lock(&c->mu);
+  unref_locked(c, h);
+  /* A released entry may let an over-full cache shrink. */
+  while (c->usage > c->capacity && c->lru.lru_next != &c->lru) {
+    remove_from_table(c, c->lru.lru_next);
+  }
+  pthread_mutex_unlock(&c->mu);
+}
+
+void lsm_cache_release_handle(void *h) {
+  lsm_cache_handle *e = h;
+  lsm_cache_release(e->cache, e);
+}
+
+void lsm_cache_get_stats(lsm_cache *c, lsm_cache_stats *out) {
+  pthread_mutex_lock(&c->mu);
+  out->hits = c->hits;
+  out->misses = c->misses;
+  out->usage = c->usage;
+  out->capacity = c->capacity;
+  out->entries = c->n_entries;
+  pthread_mutex_unlock(&c->mu);
+}

@@ -1,0 +1,58 @@
+/*
+** cache.h — a thread-safe LRU cache of byte blocks with reference-counted
+** handles: the block cache of SSTable data blocks.
+**
+** Entries are keyed by (id, offset): id is a number the cache hands out per
+** opened table (lsm_cache_new_id), offset the block's offset in the file, so
+** a reopened or renumbered file never sees another file's blocks.  Each
+** entry is charged its size; when the total charge exceeds the capacity the
+** least recently used entries that no handle references are evicted.
+**
+** Invariants:
+**  (1) An entry referenced by a handle is never freed; it is freed when it
+**      has been evicted (or replaced) and its last handle is released.
+**  (2) usage = sum of the charges of the entries in the table (referenced or
+**      not); only unreferenced ones sit on the LRU list.
+**  (3) The cache owns an entry's data from a successful insert on; it frees
+**      it with free().
+*/
+#ifndef LSM_CACHE_H
+#define LSM_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lsm_cache lsm_cache;
+typedef struct lsm_cache_handle lsm_cache_handle;
+
+/* capacity in bytes; NULL when out of memory. */
+lsm_cache *lsm_cache_new(size_t capacity);
+/* All handles must have been released. */
+void lsm_cache_free(lsm_cache *c);
+
+uint64_t lsm_cache_new_id(lsm_cache *c);
+
+/* A referenced handle for (id, offset), or NULL on a miss. */
+lsm_cache_handle *lsm_cache_lookup(lsm_cache *c, uint64_t id, uint64_t offset);
+
+/* Insert data (malloc()ed, size bytes; the cache takes ownership) and
+** return a referenced handle to it.  NULL when out of memory (data is then
+** freed).  An existing entry for the key is replaced. */
+lsm_cache_handle *lsm_cache_insert(lsm_cache *c, uint64_t id, uint64_t offset,
+                                   void *data, size_t size);
+
+void *lsm_cache_data(const lsm_cache_handle *h);
+size_t lsm_cache_size(const lsm_cache_handle *h);
+void lsm_cache_release(lsm_cache *c, lsm_cache_handle *h);
+/* The same, shaped as a release callback: h is an lsm_cache_handle *. */
+void lsm_cache_release_handle(void *h);
+
+typedef struct lsm_cache_stats {
+  uint64_t hits, misses;
+  size_t usage, capacity;
+  size_t entries;
+} lsm_cache_stats;
+
+void lsm_cache_get_stats(lsm_cache *c, lsm_cache_stats *out);
+
+#endif /* LSM_CACHE_H */
