@@ -30,7 +30,9 @@ typedef struct lsmx_engine lsmx_engine;
 /* Acquire the engine for dir, opening it with opts if no connection of this
 ** process has it open (opts is ignored otherwise).  Returns an SQLite
 ** result code; on failure *errmsg (sqlite3_malloc()ed) says why, e.g.
-** "lsm: table directory x is locked by another process". */
+** SQLITE_BUSY "lsm: table directory x is in use by another process";
+** SQLITE_CANTOPEN when there is no database and opts forbids creating one;
+** other engine failures through lsmx_rc_to_sqlite() with lsm_errmsg(). */
 int lsmx_engine_acquire(const char *dir, const lsm_options *opts,
                         lsmx_engine **out, char **errmsg);
 /* Drop a reference; the last one closes the engine.  Returns an SQLite code. */
@@ -40,9 +42,13 @@ lsm_db *lsmx_engine_db(lsmx_engine *e);
 /* Number of references (connections) currently holding e. */
 int lsmx_engine_refs(lsmx_engine *e);
 
-/* Write lock.  owner identifies the holder (the vtab of one connection).
-** Re-entrant for the same owner.  timeout_ms > 0 waits up to that long
-** (polling) before giving up with SQLITE_BUSY. */
+/* Write lock.  owner (not NULL) identifies the holder (the vtab of one
+** connection).  Re-entrant without counting: taking it again while holding
+** it is a no-op, and one unlock_write releases it however often it was
+** taken (take it at each write, release it once at COMMIT/ROLLBACK).
+** unlock_write by a non-holder does nothing.  timeout_ms > 0 waits up to
+** that long (polling) before giving up with SQLITE_BUSY.  Release does not
+** unlock: unlock before dropping the last reference you write through. */
 int lsmx_engine_lock_write(lsmx_engine *e, const void *owner, int timeout_ms);
 void lsmx_engine_unlock_write(lsmx_engine *e, const void *owner);
 
