@@ -351,7 +351,7 @@ static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
     }
     for (which = 0; which < 2; which++) {
       for (i = 0; i < c->n_inputs[which]; i++) {
-        children[k] = lsm_sst_iter_new(c->inputs[which][i]->table);
+        children[k] = lsm_sst_iter_new_ex(c->inputs[which][i]->table, 0);
         if (children[k++] == NULL) rc = LSM_NOMEM;
       }
     }

@@ -367,22 +367,29 @@ done:
 /* Fetch data block h.  The caller passes *release(*arg) ownership of the
 ** bytes to the block iterator: a cache handle when the table has a block
 ** cache (a hit costs no read; a miss reads, verifies, then inserts), else
-** a malloc()ed buffer.  from_disk bypasses the cache (integrity checks
-** verify what is on disk). */
-static int read_block(const lsm_sst *t, lsm_block_handle h, int from_disk,
+** a malloc()ed buffer.  How the cache is used is the caller's choice: */
+enum read_mode {
+  READ_CACHED,             /* look up, and insert what was read (reads) */
+  READ_NO_FILL,            /* look up, but do not insert (compaction: its
+                              inputs are read once and then deleted) */
+  READ_DISK                /* bypass the cache (integrity checks verify the
+                              bytes on disk) */
+};
+
+static int read_block(const lsm_sst *t, lsm_block_handle h, enum read_mode mode,
                       lsm_slice *contents, void (**release)(void *), void **arg,
                       lsm_buffer *errmsg) {
   unsigned char *buf;
   lsm_cache_handle *ch = NULL;
   int rc;
-  if (t->cache && !from_disk) {
+  if (t->cache && mode != READ_DISK) {
     ch = lsm_cache_lookup(t->cache, t->cache_id, h.offset);
     if (ch && lsm_cache_size(ch) == h.size) goto from_cache;
     if (ch) lsm_cache_release(t->cache, ch);   /* cannot happen: same id, same offset */
   }
   rc = read_raw(t, h, t->data_end, &buf, errmsg);
   if (rc) return rc;
-  if (t->cache && !from_disk) {
+  if (t->cache && mode == READ_CACHED) {
     ch = lsm_cache_insert(t->cache, t->cache_id, h.offset, buf, (size_t)h.size);
     if (ch == NULL) return LSM_NOMEM;
     goto from_cache;
@@ -404,13 +411,13 @@ void lsm_sst_set_cache(lsm_sst *t, lsm_cache *cache) {
 }
 
 /* A block iterator over data block h, or NULL with *rc set. */
-static lsm_it *open_block(const lsm_sst *t, lsm_block_handle h, int from_disk,
+static lsm_it *open_block(const lsm_sst *t, lsm_block_handle h, enum read_mode mode,
                           int *rc, lsm_buffer *errmsg) {
   lsm_slice contents;
   void (*release)(void *);
   void *arg;
   lsm_it *it;
-  *rc = read_block(t, h, from_disk, &contents, &release, &arg, errmsg);
+  *rc = read_block(t, h, mode, &contents, &release, &arg, errmsg);
   if (*rc) return NULL;
   it = lsm_block_iter_new(contents, release, arg);
   if (it == NULL) *rc = LSM_NOMEM;
@@ -606,7 +613,7 @@ int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
             t->name, (unsigned long long)t->index_off);
     goto done;
   }
-  data = open_block(t, h, 0, &rc, errmsg);
+  data = open_block(t, h, READ_CACHED, &rc, errmsg);
   if (data == NULL) goto done;
   lsm_it_seek(data, target);
   if (!lsm_it_valid(data)) {
@@ -652,6 +659,7 @@ typedef struct sst_iter {
   lsm_it *data;              /* NULL when no block is loaded */
   lsm_block_handle data_h;   /* handle of the loaded block */
   int status;                /* sticky */
+  enum read_mode mode;       /* how data blocks use the block cache */
 } sst_iter;
 
 static void drop_block(sst_iter *it) {
@@ -672,7 +680,7 @@ static int load_block(sst_iter *it) {
   if (it->data && h.offset == it->data_h.offset && h.size == it->data_h.size)
     return 1;
   drop_block(it);
-  it->data = open_block(it->t, h, 0, &rc, NULL);
+  it->data = open_block(it->t, h, it->mode, &rc, NULL);
   if (it->data == NULL) {
     it->status = rc;
     return 0;
@@ -802,8 +810,13 @@ static const lsm_it_methods sst_iter_methods = {
 };
 
 lsm_it *lsm_sst_iter_new(lsm_sst *t) {
+  return lsm_sst_iter_new_ex(t, 1);
+}
+
+lsm_it *lsm_sst_iter_new_ex(lsm_sst *t, int fill_cache) {
   sst_iter *it = calloc(1, sizeof(*it));
   if (it == NULL) return NULL;
+  it->mode = fill_cache ? READ_CACHED : READ_NO_FILL;
   it->base.m = &sst_iter_methods;
   it->index = lsm_block_iter_new(t->index, NULL, NULL);
   if (it->index == NULL) {
@@ -846,7 +859,7 @@ int lsm_sst_check(lsm_sst *t, lsm_buffer *errmsg) {
               (unsigned long long)h.offset, (unsigned long long)expect);
       goto done;
     }
-    data = open_block(t, h, 1, &rc, errmsg);
+    data = open_block(t, h, READ_DISK, &rc, errmsg);
     if (data == NULL) goto done;
     for (lsm_it_first(data); lsm_it_valid(data); lsm_it_next(data)) {
       lsm_slice key = lsm_it_key(data);

@@ -93,6 +93,9 @@ int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
 /* Iterator over the table's internal keys; holds a reference on t.  NULL on
 ** NOMEM. */
 lsm_it *lsm_sst_iter_new(lsm_sst *t);
+/* The same; fill_cache == 0 reads blocks missing from the block cache
+** without inserting them (compaction inputs, read once). */
+lsm_it *lsm_sst_iter_new_ex(lsm_sst *t, int fill_cache);
 
 /* Verify every block checksum, key order within and across blocks, that
 ** each index entry is its block's last key, and that every key passes the
