@@ -118,27 +118,35 @@ int lsm_sst_builder_new(lsm_env *env, const char *path,
   return LSM_OK;
 }
 
-/* Write contents || type || checksum with one append; *h locates it. */
+/* Bytes are staged in b->scratch and handed to the file in appends of
+** about WRITE_CHUNK bytes: one system call per 4 KiB block would dominate
+** the cost of a flush or compaction. */
+#define WRITE_CHUNK (256 * 1024)
+
+static int flush_staged(lsm_sst_builder *b) {
+  int rc = LSM_OK;
+  if (b->scratch.len > 0) rc = b->env->append(b->env, b->file, b->scratch.data, b->scratch.len);
+  b->scratch.len = 0;
+  /* Do not keep a multi-megabyte buffer after a huge entry. */
+  if (b->scratch.cap > 4 * (WRITE_CHUNK + b->opts.block_size)) lsm_buffer_free(&b->scratch);
+  return rc;
+}
+
+/* Stage contents || type || checksum; *h locates the block in the file. */
 static int write_block(lsm_sst_builder *b, lsm_slice contents,
                        lsm_block_handle *h) {
-  unsigned char type = BLOCK_TYPE_RAW;
-  int rc;
-  b->scratch.len = 0;
-  rc = lsm_buffer_reserve(&b->scratch, contents.n + LSM_BLOCK_TRAILER_SIZE);
+  unsigned char type = BLOCK_TYPE_RAW, *p;
+  int rc = lsm_buffer_reserve(&b->scratch, contents.n + LSM_BLOCK_TRAILER_SIZE);
   if (rc) return rc;
-  if (contents.n) memcpy(b->scratch.data, contents.p, contents.n);
-  b->scratch.data[contents.n] = type;
-  lsm_put_u32(b->scratch.data + contents.n + 1,
-              lsm_checksum32(b->scratch.data, contents.n + 1));
-  b->scratch.len = contents.n + LSM_BLOCK_TRAILER_SIZE;
-  rc = b->env->append(b->env, b->file, b->scratch.data, b->scratch.len);
-  if (rc) return rc;
+  p = b->scratch.data + b->scratch.len;
+  if (contents.n) memcpy(p, contents.p, contents.n);
+  p[contents.n] = type;
+  lsm_put_u32(p + contents.n + 1, lsm_checksum32(p, contents.n + 1));
+  b->scratch.len += contents.n + LSM_BLOCK_TRAILER_SIZE;
   h->offset = b->offset;
   h->size = contents.n;
-  b->offset += b->scratch.len;
-  /* Do not keep a multi-megabyte scratch buffer after a huge entry. */
-  if (b->scratch.cap > 4 * (b->opts.block_size + 4096)) lsm_buffer_free(&b->scratch);
-  return LSM_OK;
+  b->offset += contents.n + LSM_BLOCK_TRAILER_SIZE;
+  return b->scratch.len >= WRITE_CHUNK ? flush_staged(b) : LSM_OK;
 }
 
 static int flush_data_block(lsm_sst_builder *b) {
@@ -258,7 +266,8 @@ int lsm_sst_builder_finish(lsm_sst_builder *b, lsm_sst_info *info) {
   lsm_put_u32(footer + FOOTER_VERSION, LSM_SST_VERSION);
   lsm_put_u32(footer + FOOTER_CHECKSUM, lsm_checksum32(footer, FOOTER_CHECKSUM));
   lsm_put_u64(footer + FOOTER_MAGIC, LSM_SST_MAGIC);
-  rc = b->env->append(b->env, b->file, footer, sizeof footer);
+  rc = lsm_buffer_append(&b->scratch, footer, sizeof footer);
+  if (rc == LSM_OK) rc = flush_staged(b);
   if (rc) goto done;
   b->offset += sizeof footer;
   if (b->opts.sync) {
