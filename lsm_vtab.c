@@ -6,54 +6,75 @@
 **   CREATE VIRTUAL TABLE kv USING lsm(k TEXT PRIMARY KEY, v TEXT,
 **                                     memtable_size=65536, sync=full);
 **
+** The goal is a table that behaves exactly like the same table declared
+** natively: a rowid table when there is no PRIMARY KEY or the key is an
+** INTEGER PRIMARY KEY (a rowid alias), a WITHOUT ROWID table otherwise.
+**
 ** Mapping of a table onto the engine
-**  - Engine key: the PRIMARY KEY column encoded by ext/key.h, whose memcmp
-**    order is SQLite's order of the values (BINARY collation).  A table
-**    without PRIMARY KEY is a rowid table and its key is the encoded rowid.
-**    Only a single-column key is supported yet (SQLite can only write to a
-**    WITHOUT ROWID virtual table through a single-column key anyway).
-**  - Engine value: the non-key columns encoded by ext/row.h (which also
-**    records whether the key value was a REAL, so 3.0 reads back as 3.0).
-**  - Column affinity: SQLite hands xUpdate and xFilter the raw values, so
-**    this module applies each column's affinity itself before encoding,
-**    which makes stored values, key lookups and key ranges behave like a
-**    native WITHOUT ROWID table.
+**  - Engine key: the key columns, each given its column's affinity
+**    (ext/affinity.h) and encoded by ext/key.h, concatenated in PRIMARY KEY
+**    order; memcmp order of keys is SQLite's order of the key values
+**    (BINARY collation), lexicographic by column.  Rowid tables (no key,
+**    or an INTEGER PRIMARY KEY) use the encoded rowid.
+**  - Engine value: the non-key columns encoded by ext/row.h, whose header
+**    also records which key values were REALs (3.0 reads back as 3.0).
+**  - What SQLite is told (sqlite3_declare_vtab):
+**      rowid table       CREATE TABLE x(cols..., "<table>" HIDDEN); an
+**                        INTEGER PRIMARY KEY column is declared as such
+**                        (so PRAGMA table_info shows it) but SQLite does not
+**                        alias it for a virtual table: this module makes
+**                        the column and the rowid one value.
+**      one-column key    ... PRIMARY KEY(k)) WITHOUT ROWID
+**      composite key     ... "__lsm_key" HIDDEN, PRIMARY KEY("__lsm_key"))
+**                        WITHOUT ROWID: SQLite only lets a writable WITHOUT
+**                        ROWID virtual table have a one-column key, so a
+**                        hidden column holds the encoded key; UPDATE and
+**                        DELETE hand it back as the row's identity.
+**    The hidden column named like the table takes commands (the FTS5
+**    convention): INSERT INTO t(t) VALUES('flush' | 'compact' |
+**    'integrity-check').  It is left out when a real column has that name.
 **
 ** Where the data lives
 **    dir='path'       relative to the database file's directory
 **    default          <database file>-lsm/<table name>
 **    :memory:/temp    a private mkdtemp() directory, removed on disconnect
+**  One engine instance per directory per process, shared by every
+**  connection (ext/registry.h).
 **
 ** Transactions
-**    Every write of a connection goes into that table's lsm_batch (created
-**    lazily), which is the transaction: reads inside it lay the batch over
-**    the committed data (lsm_iter_new overlay / lsm_batch_get), savepoints
-**    are batch marks, xSync commits the batch with one lsm_write() (so an
-**    engine error there still fails the COMMIT), xRollback discards it.
-**    The engine never sees a partial transaction.
+**    Every write of a connection goes into that table's lsm_batch, which is
+**    the transaction: reads lay the batch over the committed data
+**    (lsm_iter_new overlay / lsm_batch_get), savepoints (SQLite's statement
+**    savepoints included, which give statement atomicity) are batch marks,
+**    xSync commits the batch with one lsm_write() (so an engine error there
+**    still fails the COMMIT), xRollback discards it.  The engine never sees
+**    a partial transaction.  The first write of a transaction takes the
+**    table's write lock in the registry (another connection's write gets
+**    SQLITE_BUSY, after its busy timeout); COMMIT/ROLLBACK release it.
 **
-** Invariant for cursors: the engine forbids changing a batch while an
-** iterator lays it over the data.  Every cursor keeps a private copy of its
-** current key and value, and before any change to the batch the table frees
-** the iterators of its cursors that use the batch (invalidate_overlays); such
-** a cursor re-seeks past its copied key on its next move.
+** Cursors
+**    A cursor's iterator sees the batch as it was when the cursor started
+**    (lsm_iter_new), so a statement that reads and writes one table sees
+**    the table as of its start and writes never disturb an open cursor.
+**    Point lookups read at the moment they are made.
 **
-** One engine instance per directory per process: a second connection that
-** opens the same table gets SQLITE_BUSY ("lsm: table kv is in use by another
-** connection").
-**
-** Known differences from a native table (for now)
-**  - A table with a PRIMARY KEY behaves as a native WITHOUT ROWID table, so
-**    an INTEGER PRIMARY KEY is not a rowid alias (NULL is rejected).
-**  - Composite keys and non-BINARY key collations are refused at CREATE.
-**  - A read statement outside a transaction sees the table as of its
-**    xFilter (a snapshot), not rows committed while it is stepping.
-**  - UPDATE OR REPLACE that moves keys onto keys the same statement moves
-**    later: SQLite hands a virtual table the old rows it collected before
-**    the first change, so cascades differ from a native table.
-**  - Several tables written in one transaction commit one after the other
-**    in xSync; DROP TABLE removes the data at once, even if the transaction
-**    that dropped it rolls back.
+** Known differences from a native table
+**  - INSERT naming both the rowid and the INTEGER PRIMARY KEY column (or an
+**    UPDATE setting both) keeps the column's value; SQLite keeps the one
+**    named last, which a virtual table cannot see.
+**  - UPDATE OR REPLACE that moves a row onto a key which the same
+**    statement updates later fails ("not supported"): a native table would
+**    update the moved row a second time, re-evaluating the SET expressions,
+**    which a virtual table cannot do.
+**  - A comparison with a value that has an affinity of its own (a column of
+**    another table) is made with the key column's affinity.
+**  - Reads outside a write transaction see each statement's start, not a
+**    snapshot of the whole transaction; several tables written in one
+**    transaction commit one after the other in xSync.
+**  - DROP TABLE removes the data at once, even if its transaction rolls
+**    back; DROP and RENAME fail with SQLITE_BUSY while another connection
+**    has the table open.
+**  - COLLATE NOCASE / RTRIM on key columns is refused at CREATE.
 */
 #include "sqlite3ext.h"
 SQLITE_EXTENSION_INIT1
@@ -73,83 +94,127 @@ SQLITE_EXTENSION_INIT1
 #include "row.h"
 #include "args.h"
 #include "errmap.h"
-
-/* xBestIndex plans, encoded in idxNum. */
-#define IDX_POINT    0x01  /* key = ?1 */
-#define IDX_LO       0x02  /* lower bound on the key is an argument */
-#define IDX_LO_INCL  0x04  /* ... and it is inclusive (>=) */
-#define IDX_HI       0x08  /* upper bound on the key is an argument */
-#define IDX_HI_INCL  0x10  /* ... and it is inclusive (<=) */
-#define IDX_DESC     0x20  /* scan in descending key order */
-
-/* Rough cost model: a scan costs one unit per row of a table guessed at a
-** million rows; a bounded range a fraction of that; a point lookup ~10. */
-#define EST_ROWS     1000000.0
+#include "affinity.h"
+#include "plan.h"
+#include "registry.h"
+#include "stats.h"
 
 /* Parent directories created on the way to a table directory, so a failed
 ** CREATE can remove exactly what it created. */
 #define MAX_CREATED_DIRS 32
 
+/* Rows assumed when the engine is not open (for planning only). */
+#define UNKNOWN_ROWS 1000000.0
+
+enum {
+  KIND_ROWID,      /* no PRIMARY KEY: the key is the rowid */
+  KIND_IPK,        /* INTEGER PRIMARY KEY: the column is the rowid */
+  KIND_KEYED       /* any other PRIMARY KEY: WITHOUT ROWID */
+};
+
+typedef struct lsm_conn lsm_conn;
 typedef struct lsm_vtab lsm_vtab;
 typedef struct lsm_cursor lsm_cursor;
+
+/* Per-connection context (the module's pAux): the tables this connection
+** has connected, so lsm_stats can find their engines. */
+struct lsm_conn {
+  lsm_vtab *tabs;
+};
 
 struct lsm_vtab {
   sqlite3_vtab base;           /* must be first */
   sqlite3 *db;
+  lsm_conn *conn;
+  lsm_vtab *next_in_conn;
   char *name;                  /* table name, as in messages */
   char *schema;                /* "main", "temp", attached name */
   lsmx_table_def def;
-  int key_col;                 /* column of the key; -1 for the rowid */
-  char key_aff;                /* affinity applied to key values */
-  int key_is_int;              /* rowid table: keys must be integers, NULL
-                                  assigns max+1 */
-  int n_nonkey;                /* columns stored in the row value */
-  int *nonkey_idx;             /* column -> index in the row value, -1: key */
+  int kind;                    /* KIND_* */
+  int n_key;                   /* key columns (1 for rowid tables) */
+  int key_cols[LSMX_PLAN_MAX_KEY]; /* column of each key position; -1: rowid */
+  char key_aff[LSMX_PLAN_MAX_KEY]; /* affinity of each key position */
+  int *key_pos;                /* column -> key position, -1 if not a key */
+  int *nonkey_idx;             /* column -> index in the row value, -1 */
+  int n_nonkey;
+  int cmd_col;                 /* hidden command column, -1 if none */
+  int hkey_col;                /* hidden encoded-key column, -1 if none */
+  char *hkey_name;
   char *dir;                   /* the engine directory */
   int dir_is_default;          /* <db>-lsm/<name>: follows RENAME */
   int dir_is_temp;             /* private directory, removed on disconnect */
   lsm_options opts;
-  lsm_db *lsm;                 /* NULL when the directory was missing at
-                                  connect or a RENAME failed: reopened on
-                                  first use (ensure_open) */
+  lsmx_engine *eng;            /* NULL when the directory was missing at
+                                  connect: acquired on first use */
+  lsm_db *lsm;                 /* lsmx_engine_db(eng) */
+  int n_cursors;               /* open cursors (RENAME waits for none) */
 
   /* Transaction state. */
   lsm_batch *batch;            /* pending writes; NULL until the first */
   int in_txn;                  /* between xBegin and xCommit/xRollback */
   int written;                 /* xSync already applied the batch */
+  int have_lock;               /* holds the registry write lock */
   uint64_t *marks;             /* batch mark of each savepoint level */
   int n_marks, cap_marks;
   int have_next_rowid;         /* next_rowid valid for this transaction */
   int rowid_at_max;            /* the largest rowid is INT64_MAX */
   sqlite3_int64 next_rowid;
-
-  lsm_cursor *cursors;         /* open cursors (for invalidate_overlays) */
+  /* Keys an UPDATE OR REPLACE overwrote in the current statement: a later
+  ** update of one of them is a cascade this module cannot reproduce.
+  ** Cleared whenever a statement can have started (xFilter, xBegin,
+  ** savepoint calls). */
+  lsm_batch *replaced;
 
   /* Scratch reused by xUpdate. */
   lsm_buffer key, old_key, row, probe;
   sqlite3_value **holders;     /* converted copies of argv values */
   lsmx_value *vals;            /* non-key column values being encoded */
+  lsmx_value *kvals;           /* key values being encoded */
 };
+
+/* The values of one fixed key column of a cursor: encodings, sorted and
+** without duplicates, concatenated in data with their offsets. */
+typedef struct value_list {
+  lsm_buffer data;
+  size_t *off;                 /* n + 1 offsets into data */
+  int n, cap;
+} value_list;
 
 struct lsm_cursor {
   sqlite3_vtab_cursor base;    /* must be first */
-  lsm_cursor *next_open;
-  lsm_iter *it;                /* NULL for point lookups, or after the batch
-                                  it overlays changed (then reseek) */
-  int uses_overlay;            /* it was built with the batch as overlay */
-  int reseek;                  /* it was dropped; re-seek past key */
-  int point, desc, eof;
+  /* The plan. */
+  int n_eq;                    /* fixed key columns */
+  int points;                  /* every key column fixed: lookups */
+  int desc;
   int has_lo, lo_incl, has_hi, hi_incl;
-  lsm_buffer lo, hi;           /* encoded bounds (point: lo is the key) */
-  lsm_buffer key, val;         /* copy of the current entry */
-  /* Lazily decoded parts of the current entry. */
+  value_list *lists;           /* n_eq lists */
+  int *pos;                    /* odometer: current value of each list */
+  lsm_buffer lo, hi;           /* encoded bounds on column n_eq */
+  sqlite3_int64 max_rows;      /* rows to return, -1: no limit */
+  sqlite3_int64 skip;          /* rows still to skip (OFFSET) */
+  sqlite3_int64 n_returned;
+  sqlite3_uint64 wanted_cols;  /* non-key columns used (row.h mask) */
+  sqlite3_uint64 wanted_keys;  /* key positions used */
+  int eof;
+  int started;                 /* the odometer has a current target */
+  /* Engine state. */
+  lsm_iter *it;                /* for ranges and scans */
+  lsm_snapshot *snap;          /* for a series of lookups */
+  lsm_buffer target;           /* current prefix / point key */
+  lsm_buffer lower, upper;     /* current interval [lower, upper) */
+  int has_upper;
+  /* The current row: borrowed from the iterator, or copied here. */
+  const unsigned char *kp, *vp;
+  size_t kn, vn;
+  lsm_buffer key, val;
+  /* Lazily decoded parts of the current row. */
   int key_decoded;
-  lsmx_value keyv;
-  lsm_buffer key_scratch;
+  lsmx_value *keyv;            /* n_key values */
+  lsm_buffer *key_scratch;     /* n_key buffers */
   int row_parsed;
   lsmx_row row;
   int cols_decoded;
-  lsmx_value *cols;            /* n_nonkey values, borrowed from val */
+  lsmx_value *cols;            /* n_nonkey values, borrowed from the row */
 };
 
 /* ------------------------------------------------------------------ */
@@ -168,6 +233,22 @@ static int buf_set(lsm_buffer *b, const void *p, size_t n) {
   }
   if (n) memcpy(b->data, p, n);
   b->len = n;
+  return LSM_OK;
+}
+
+/* Append n bytes at p to b. */
+static int buf_append(lsm_buffer *b, const void *p, size_t n) {
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap ? b->cap : 64;
+    unsigned char *d;
+    while (cap < b->len + n) cap *= 2;
+    d = realloc(b->data, cap);
+    if (!d) return LSM_NOMEM;
+    b->data = d;
+    b->cap = cap;
+  }
+  if (n) memcpy(b->data + b->len, p, n);
+  b->len += n;
   return LSM_OK;
 }
 
@@ -214,97 +295,28 @@ static int vtab_error(lsm_vtab *tab, int sqlite_rc, const char *msg) {
   return sqlite_rc;
 }
 
-/* ------------------------------------------------------------------ */
-/* Affinity.  SQLite's rules (datatype3.html): TEXT turns numbers into
-** their text; NUMERIC/INTEGER turn text that is a well-formed number into
-** that number and reals that are exact integers into integers; REAL is
-** NUMERIC that then keeps integers as reals; BLOB/none leaves values alone.
-** The result may point into a converted copy returned in *holder, which the
-** caller frees with sqlite3_value_free() after using the result.
-**
-** REAL affinity turns integers into reals for keys and comparison bounds
-** too: a native REAL PRIMARY KEY does the same (2^63-1 and 2^63 collide),
-** and a key read back through xColumn must encode to the same bytes for
-** UPDATE and DELETE to find it. */
-
-/* SQLite's test for a real that NUMERIC affinity stores as an integer. */
-static int real_is_int(double r, sqlite3_int64 *out) {
-  sqlite3_int64 ix;
-  if (!(r > -9223372036854775808.0 && r < 9223372036854775808.0)) return 0;
-  ix = (sqlite3_int64)r;
-  if ((double)ix != r || ix == INT64_MIN || ix == INT64_MAX) return 0;
-  *out = ix;
-  return 1;
-}
-
-static int value_with_affinity(sqlite3_value *in, char aff, lsmx_value *out,
-                               sqlite3_value **holder) {
-  int t = sqlite3_value_type(in);
-  *holder = NULL;
-  lsmx_value_from_sqlite(out, in);
-  switch (aff) {
-    case 'B': /* TEXT */
-      if (t == SQLITE_INTEGER || t == SQLITE_FLOAT) {
-        sqlite3_value *d = sqlite3_value_dup(in);
-        const unsigned char *z;
-        if (!d) return LSM_NOMEM;
-        z = sqlite3_value_text(d);       /* SQLite's own number -> text */
-        if (!z) { sqlite3_value_free(d); return LSM_NOMEM; }
-        out->type = SQLITE_TEXT;
-        out->p = z;
-        out->n = (size_t)sqlite3_value_bytes(d);
-        *holder = d;
-      }
-      break;
-    case 'C': /* NUMERIC */
-    case 'D': /* INTEGER */
-    case 'E': /* REAL */
-      if (t == SQLITE_TEXT) {
-        sqlite3_value *d = sqlite3_value_dup(in);
-        if (!d) return LSM_NOMEM;
-        if (sqlite3_value_numeric_type(d) != SQLITE_TEXT) {
-          lsmx_value_from_sqlite(out, d);
-          *holder = d;
-        } else {
-          sqlite3_value_free(d);
-        }
-      }
-      if (out->type == SQLITE_FLOAT && aff != 'E') {
-        sqlite3_int64 ix;
-        if (real_is_int(out->r, &ix)) {
-          out->type = SQLITE_INTEGER;
-          out->i = ix;
-        }
-      } else if (out->type == SQLITE_INTEGER && aff == 'E') {
-        out->type = SQLITE_FLOAT;
-        out->r = (double)out->i;
-      }
-      break;
-    default: /* 'A': BLOB or no affinity */
-      break;
-  }
-  return LSM_OK;
-}
-
-/* Encode one key value (after affinity) into out (reset first). */
-static int encode_key_value(lsm_buffer *out, const lsmx_value *v) {
-  out->len = 0;
-  return lsmx_key_append(out, v);
-}
-
-/* Encode argv value `in` as a key: affinity, then the key encoding.  Sets
-** *is_null when the value (after affinity) is NULL. */
-static int encode_key_arg(lsm_vtab *tab, sqlite3_value *in, lsm_buffer *out,
-                          int *is_null) {
+/* Encode argv value `in` as key column p: affinity, then the key encoding,
+** appended to out.  Sets *is_null when the value (after affinity) is
+** NULL, which no key holds.  lookup: `in` is compared with keys rather
+** than stored; a native REAL key column compares with NUMERIC affinity
+** (exactly: 2^53+1 does not find the stored real 2^53). */
+static int append_key_arg(const lsm_vtab *tab, int p, sqlite3_value *in,
+                          lsm_buffer *out, int *is_null, int lookup) {
   lsmx_value v;
   sqlite3_value *holder = NULL;
-  int rc = value_with_affinity(in, tab->key_aff, &v, &holder);
+  char aff = tab->key_aff[p];
+  int rc = lsmx_affinity_apply(in, lookup && aff == 'E' ? 'C' : aff, &v,
+                               &holder);
   if (rc == LSM_OK) {
     *is_null = (v.type == SQLITE_NULL);
-    rc = encode_key_value(out, &v);
+    if (!*is_null) rc = lsmx_key_append(out, &v);
   }
   sqlite3_value_free(holder);
   return rc;
+}
+
+static int is_rowid_kind(const lsm_vtab *tab) {
+  return tab->kind != KIND_KEYED;
 }
 
 /* ------------------------------------------------------------------ */
@@ -398,22 +410,56 @@ static void remove_parent_if_empty(const char *dir) {
   sqlite3_free(p);
 }
 
+
 /* ------------------------------------------------------------------ */
 /* Connecting. */
 
+static void conn_remove(lsm_vtab *tab) {
+  lsm_vtab **pp;
+  if (!tab->conn) return;
+  for (pp = &tab->conn->tabs; *pp; pp = &(*pp)->next_in_conn) {
+    if (*pp == tab) {
+      *pp = tab->next_in_conn;
+      break;
+    }
+  }
+  tab->conn = NULL;
+}
+
+/* Give up the engine (and the write lock, if held). */
+static int release_engine(lsm_vtab *tab) {
+  int rc = SQLITE_OK;
+  if (tab->eng) {
+    if (tab->have_lock) lsmx_engine_unlock_write(tab->eng, tab);
+    tab->have_lock = 0;
+    rc = lsmx_engine_release(tab->eng);
+    tab->eng = NULL;
+    tab->lsm = NULL;
+  }
+  return rc;
+}
+
 static void vtab_free(lsm_vtab *tab) {
   if (!tab) return;
-  if (tab->lsm) lsm_close(tab->lsm);
-  if (tab->dir_is_temp && tab->dir) lsm_destroy(tab->dir, NULL);
+  conn_remove(tab);
+  release_engine(tab);
+  if (tab->dir_is_temp && tab->dir) {
+    lsm_destroy(tab->dir, NULL);
+    rmdir(tab->dir);
+  }
   lsm_batch_free(tab->batch);
+  lsm_batch_free(tab->replaced);
   lsmx_table_def_free(&tab->def);
   sqlite3_free(tab->name);
   sqlite3_free(tab->schema);
   sqlite3_free(tab->dir);
+  sqlite3_free(tab->hkey_name);
+  sqlite3_free(tab->key_pos);
   sqlite3_free(tab->nonkey_idx);
   sqlite3_free(tab->marks);
   sqlite3_free(tab->holders);
   sqlite3_free(tab->vals);
+  sqlite3_free(tab->kvals);
   lsm_buffer_free(&tab->key);
   lsm_buffer_free(&tab->old_key);
   lsm_buffer_free(&tab->row);
@@ -422,9 +468,7 @@ static void vtab_free(lsm_vtab *tab) {
   sqlite3_free(tab);
 }
 
-/* The schema handed to sqlite3_declare_vtab: the columns as declared
-** (types kept so that SQLite knows their affinity, collations kept), and for
-** a keyed table PRIMARY KEY(k) WITHOUT ROWID. */
+/* The schema handed to sqlite3_declare_vtab (see the top of the file). */
 static char *declare_sql(const lsm_vtab *tab) {
   sqlite3_str *s = sqlite3_str_new(NULL);
   int i;
@@ -434,12 +478,21 @@ static char *declare_sql(const lsm_vtab *tab) {
     if (i) sqlite3_str_appendall(s, ", ");
     sqlite3_str_appendf(s, "\"%w\"", c->name);
     if (c->type && c->type[0]) sqlite3_str_appendf(s, " %s", c->type);
+    if (tab->kind == KIND_IPK && i == tab->key_cols[0]) {
+      sqlite3_str_appendall(s, " PRIMARY KEY");
+    }
     if (c->not_null) sqlite3_str_appendall(s, " NOT NULL");
     if (c->collate) sqlite3_str_appendf(s, " COLLATE \"%w\"", c->collate);
   }
-  if (tab->key_col >= 0) {
+  if (tab->cmd_col >= 0) {
+    sqlite3_str_appendf(s, ", \"%w\" HIDDEN", tab->name);
+  }
+  if (tab->hkey_col >= 0) {
+    sqlite3_str_appendf(s, ", \"%w\" HIDDEN, PRIMARY KEY(\"%w\")) WITHOUT ROWID",
+                        tab->hkey_name, tab->hkey_name);
+  } else if (tab->kind == KIND_KEYED) {
     sqlite3_str_appendf(s, ", PRIMARY KEY(\"%w\")) WITHOUT ROWID",
-                        tab->def.cols[tab->key_col].name);
+                        tab->def.cols[tab->key_cols[0]].name);
   } else {
     sqlite3_str_appendall(s, ")");
   }
@@ -456,7 +509,8 @@ static void map_options(lsm_vtab *tab) {
   if (tab->def.sync_mode >= 0) tab->opts.sync_mode = tab->def.sync_mode;
 }
 
-/* Decide where the table's data lives (no file system changes). */
+/* Decide where the table's data lives (no file system changes except a
+** private temporary directory). */
 static int choose_dir(lsm_vtab *tab, char **pzErr) {
   const char *db_file = sqlite3_db_filename(tab->db, tab->schema);
   if (!db_file) db_file = "";
@@ -505,64 +559,68 @@ static const char *shown_dir(const lsm_vtab *tab) {
   return tab->dir;
 }
 
-/* Open the engine at tab->dir.  create: this is xCreate (or a private temp
-** directory); the directory and missing parents are created, and removed
-** again if the open fails.  *lsm_rc (if not NULL) gets the engine status. */
-static int open_engine(lsm_vtab *tab, int create, char **pzErr, int *lsm_rc) {
+/* Acquire the engine at tab->dir.  create: this is xCreate (or a private
+** temporary directory); the directory and missing parents are created,
+** and removed again if the open fails. */
+static int open_engine(lsm_vtab *tab, int create, char **pzErr) {
   char *created[MAX_CREATED_DIRS];
   int n_created = 0;
   int existed = dir_exists(tab->dir);
-  lsm_db *db = NULL;
+  char *err = NULL;
   int rc;
 
+  if (!create && !existed) {
+    *pzErr = sqlite3_mprintf("lsm: cannot open table %s: no database in %s",
+                             tab->name, shown_dir(tab));
+    return SQLITE_CANTOPEN;
+  }
   if (create && !existed) {
-    int err = make_parents(tab->dir, created, &n_created);
-    if (err) {
+    int e = make_parents(tab->dir, created, &n_created);
+    if (e) {
       *pzErr = sqlite3_mprintf("lsm: cannot create directory for table %s "
-                               "(%s): %s", tab->name, tab->dir, strerror(err));
+                               "(%s): %s", tab->name, tab->dir, strerror(e));
       remove_created(created, n_created);
       return SQLITE_CANTOPEN;
     }
   }
   tab->opts.create_if_missing = create;
-  rc = lsm_open(tab->dir, &tab->opts, &db);
-  if (lsm_rc) *lsm_rc = rc;
-  if (rc == LSM_OK) {
-    tab->lsm = db;
+  rc = lsmx_engine_acquire(tab->dir, &tab->opts, &tab->eng, &err);
+  if (rc == SQLITE_OK) {
+    tab->lsm = lsmx_engine_db(tab->eng);
     /* Only the names were needed: the directories stay. */
     while (n_created > 0) sqlite3_free(created[--n_created]);
     return SQLITE_OK;
   }
-  if (rc == LSM_BUSY) {
-    *pzErr = sqlite3_mprintf("lsm: table %s is in use by another connection",
+  tab->eng = NULL;
+  if (rc == SQLITE_BUSY) {
+    *pzErr = sqlite3_mprintf("lsm: table %s is in use by another process",
                              tab->name);
-  } else if (rc == LSM_NOTFOUND) {
+  } else if (rc == SQLITE_CANTOPEN) {
     *pzErr = sqlite3_mprintf("lsm: cannot open table %s: no database in %s",
                              tab->name, shown_dir(tab));
-  } else if (db && lsm_errmsg(db)[0]) {
-    const char *m = lsm_errmsg(db);
-    if (strncmp(m, "lsm: ", 5) == 0) m += 5;
+  } else if (err && err[0]) {
+    const char *m = strncmp(err, "lsm: ", 5) == 0 ? err + 5 : err;
     *pzErr = sqlite3_mprintf("lsm: cannot open table %s: %s", tab->name, m);
   } else {
-    *pzErr = sqlite3_mprintf("lsm: cannot open table %s (%s): %s", tab->name,
-                             tab->dir, lsm_rc_text(rc));
+    *pzErr = sqlite3_mprintf("lsm: cannot open table %s (%s)", tab->name,
+                             tab->dir);
   }
-  if (db) lsm_close(db);
+  sqlite3_free(err);
   if (create && !existed) {
     lsm_destroy(tab->dir, NULL);
     rmdir(tab->dir);
   }
   remove_created(created, n_created);
-  return rc == LSM_NOTFOUND ? SQLITE_CANTOPEN : lsmx_rc_to_sqlite(rc);
+  return rc;
 }
 
 /* The engine of a table whose directory was missing when it was connected
-** (see vtab_init) is opened on first use. */
+** (see vtab_init) is acquired on first use. */
 static int ensure_open(lsm_vtab *tab) {
   char *err = NULL;
   int rc;
   if (tab->lsm) return SQLITE_OK;
-  rc = open_engine(tab, 0, &err, NULL);
+  rc = open_engine(tab, 0, &err);
   if (rc != SQLITE_OK) {
     rc = vtab_error(tab, rc, err ? err : "lsm: cannot open table");
     sqlite3_free(err);
@@ -570,12 +628,98 @@ static int ensure_open(lsm_vtab *tab) {
   return rc;
 }
 
+/* A name for the hidden key column that no column has. */
+static char *unique_hidden_name(const lsmx_table_def *def, const char *table) {
+  int n;
+  for (n = 0; n < 1000; n++) {
+    char *name = n ? sqlite3_mprintf("__lsm_key_%d", n)
+                   : sqlite3_mprintf("__lsm_key");
+    int i, clash = 0;
+    if (!name) return NULL;
+    if (sqlite3_stricmp(name, table) == 0) clash = 1;
+    for (i = 0; i < def->n_cols && !clash; i++) {
+      if (sqlite3_stricmp(def->cols[i].name, name) == 0) clash = 1;
+    }
+    if (!clash) return name;
+    sqlite3_free(name);
+  }
+  return NULL;
+}
+
+/* Work out the table's kind, key and column maps from tab->def. */
+static int setup_columns(lsm_vtab *tab, char **pzErr) {
+  int i, j, p;
+
+  if (tab->def.n_pk > LSMX_PLAN_MAX_KEY) {
+    *pzErr = sqlite3_mprintf("lsm: too many PRIMARY KEY columns (max %d)",
+                             LSMX_PLAN_MAX_KEY);
+    return SQLITE_ERROR;
+  }
+  if (tab->def.n_pk == 0) {
+    tab->kind = KIND_ROWID;
+    tab->n_key = 1;
+    tab->key_cols[0] = -1;
+    tab->key_aff[0] = 'D';
+  } else {
+    const lsmx_column *k0 = &tab->def.cols[tab->def.pk_cols[0]];
+    /* SQLite's rule for a rowid alias: one key column whose declared type
+    ** is exactly "INTEGER". */
+    tab->kind = (tab->def.n_pk == 1 && k0->type &&
+                 sqlite3_stricmp(k0->type, "INTEGER") == 0)
+                    ? KIND_IPK : KIND_KEYED;
+    tab->n_key = tab->def.n_pk;
+    for (p = 0; p < tab->n_key; p++) {
+      const lsmx_column *c = &tab->def.cols[tab->def.pk_cols[p]];
+      if (c->collate && sqlite3_stricmp(c->collate, "BINARY") != 0) {
+        *pzErr = sqlite3_mprintf("lsm: PRIMARY KEY column %s has COLLATE %s; "
+                                 "only BINARY key columns are supported",
+                                 c->name, c->collate);
+        return SQLITE_ERROR;
+      }
+      tab->key_cols[p] = tab->def.pk_cols[p];
+      tab->key_aff[p] = tab->kind == KIND_IPK ? 'D' : c->affinity;
+    }
+  }
+
+  tab->key_pos = sqlite3_malloc(sizeof(int) * tab->def.n_cols);
+  tab->nonkey_idx = sqlite3_malloc(sizeof(int) * tab->def.n_cols);
+  tab->holders = sqlite3_malloc(sizeof(sqlite3_value *) * (tab->def.n_cols + 2));
+  tab->vals = sqlite3_malloc(sizeof(lsmx_value) * (tab->def.n_cols + 1));
+  tab->kvals = sqlite3_malloc(sizeof(lsmx_value) * (tab->n_key + 1));
+  if (!tab->key_pos || !tab->nonkey_idx || !tab->holders || !tab->vals ||
+      !tab->kvals) {
+    return SQLITE_NOMEM;
+  }
+  for (i = 0; i < tab->def.n_cols; i++) tab->key_pos[i] = -1;
+  for (p = 0; p < tab->n_key; p++) {
+    if (tab->key_cols[p] >= 0) tab->key_pos[tab->key_cols[p]] = p;
+  }
+  for (i = j = 0; i < tab->def.n_cols; i++) {
+    tab->nonkey_idx[i] = tab->key_pos[i] >= 0 ? -1 : j++;
+  }
+  tab->n_nonkey = j;
+
+  /* Hidden columns after the declared ones. */
+  tab->cmd_col = -1;
+  tab->hkey_col = -1;
+  j = tab->def.n_cols;
+  for (i = 0; i < tab->def.n_cols; i++) {
+    if (sqlite3_stricmp(tab->def.cols[i].name, tab->name) == 0) break;
+  }
+  if (i == tab->def.n_cols) tab->cmd_col = j++;
+  if (tab->kind == KIND_KEYED && tab->n_key > 1) {
+    tab->hkey_name = unique_hidden_name(&tab->def, tab->name);
+    if (!tab->hkey_name) return SQLITE_NOMEM;
+    tab->hkey_col = j++;
+  }
+  return SQLITE_OK;
+}
+
 static int vtab_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
                      sqlite3_vtab **ppVtab, char **pzErr, int create) {
   lsm_vtab *tab;
   char *sql = NULL;
   int rc = SQLITE_OK;
-  int i, j;
 
   *ppVtab = NULL;
   if (argc < 3) {
@@ -601,41 +745,8 @@ static int vtab_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
     rc = SQLITE_ERROR;
     goto done;
   }
-  if (tab->def.n_pk > 1) {
-    *pzErr = sqlite3_mprintf("lsm: composite PRIMARY KEY is not supported yet");
-    rc = SQLITE_ERROR;
-    goto done;
-  }
-  if (tab->def.n_pk == 1) {
-    const lsmx_column *k;
-    tab->key_col = tab->def.pk_cols[0];
-    k = &tab->def.cols[tab->key_col];
-    if (k->collate && sqlite3_stricmp(k->collate, "BINARY") != 0) {
-      *pzErr = sqlite3_mprintf("lsm: COLLATE %s on the PRIMARY KEY is not "
-                               "supported yet", k->collate);
-      rc = SQLITE_ERROR;
-      goto done;
-    }
-    tab->key_aff = k->affinity;
-    /* A keyed table behaves as a native WITHOUT ROWID table, where even an
-    ** INTEGER PRIMARY KEY is an ordinary (NOT NULL) column, not a rowid. */
-    tab->key_is_int = 0;
-  } else {
-    tab->key_col = -1;
-    tab->key_aff = 'D';
-    tab->key_is_int = 1;
-  }
-  tab->nonkey_idx = sqlite3_malloc(sizeof(int) * tab->def.n_cols);
-  tab->holders = sqlite3_malloc(sizeof(sqlite3_value *) * (tab->def.n_cols + 1));
-  tab->vals = sqlite3_malloc(sizeof(lsmx_value) * (tab->def.n_cols + 1));
-  if (!tab->nonkey_idx || !tab->holders || !tab->vals) {
-    rc = SQLITE_NOMEM;
-    goto done;
-  }
-  for (i = j = 0; i < tab->def.n_cols; i++) {
-    tab->nonkey_idx[i] = (i == tab->key_col) ? -1 : j++;
-  }
-  tab->n_nonkey = j;
+  rc = setup_columns(tab, pzErr);
+  if (rc != SQLITE_OK) goto done;
   map_options(tab);
 
   sql = declare_sql(tab);
@@ -648,31 +759,30 @@ static int vtab_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   }
   sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
 
-  /* 2. The directory and the engine. */
+  /* 2. The directory and the engine.  A table whose directory is gone
+  ** connects anyway, so that DROP TABLE still works; every read or write
+  ** reports the missing data. */
   rc = choose_dir(tab, pzErr);
   if (rc != SQLITE_OK) goto done;
-  {
-    int lsm_rc = LSM_OK;
-    rc = open_engine(tab, create || tab->dir_is_temp, pzErr, &lsm_rc);
-    if (rc != SQLITE_OK && !create && lsm_rc == LSM_NOTFOUND) {
-      /* The table's directory is gone.  Connect anyway, so that DROP TABLE
-      ** still works; every read or write reports the open error. */
-      sqlite3_free(*pzErr);
-      *pzErr = NULL;
-      rc = SQLITE_OK;
-    }
+  if (create || tab->dir_is_temp || dir_exists(tab->dir)) {
+    rc = open_engine(tab, create || tab->dir_is_temp, pzErr);
   }
 
 done:
   sqlite3_free(sql);
   if (rc != SQLITE_OK) {
-    if (tab->dir_is_temp && !tab->lsm && tab->dir) {
+    if (tab->dir_is_temp && !tab->eng && tab->dir) {
       lsm_destroy(tab->dir, NULL);
       rmdir(tab->dir);
       tab->dir_is_temp = 0;
     }
     vtab_free(tab);
     return rc;
+  }
+  tab->conn = (lsm_conn *)aux;
+  if (tab->conn) {
+    tab->next_in_conn = tab->conn->tabs;
+    tab->conn->tabs = tab;
   }
   *ppVtab = &tab->base;
   return SQLITE_OK;
@@ -693,30 +803,34 @@ static int xDisconnect(sqlite3_vtab *pVtab) {
   return SQLITE_OK;
 }
 
+/* DROP TABLE: remove the directory.  Never while another connection of
+** this process (or another process) has the engine open. */
 static int xDestroy(sqlite3_vtab *pVtab) {
   lsm_vtab *tab = (lsm_vtab *)pVtab;
-  int rc = LSM_OK;
-  if (!tab->lsm && dir_exists(tab->dir)) {
-    /* Never remove a directory another connection is using. */
-    char *err = NULL;
-    int lsm_rc = LSM_OK;
-    if (open_engine(tab, 0, &err, &lsm_rc) != SQLITE_OK && lsm_rc == LSM_BUSY) {
-      rc = vtab_error(tab, SQLITE_BUSY, err ? err : "lsm: table is in use");
+  char *err = NULL;
+  int rc;
+  if (tab->eng && lsmx_engine_refs(tab->eng) > 1) {
+    char *m = sqlite3_mprintf("lsm: cannot drop table %s: it is open in "
+                              "another connection", tab->name);
+    rc = vtab_error(tab, SQLITE_BUSY, m ? m : "lsm: table in use");
+    sqlite3_free(m);
+    return rc;
+  }
+  if (!tab->eng && dir_exists(tab->dir)) {
+    rc = open_engine(tab, 0, &err);
+    if (rc == SQLITE_BUSY) {
+      rc = vtab_error(tab, rc, err ? err : "lsm: table in use");
       sqlite3_free(err);
       return rc;
     }
-    sqlite3_free(err);
+    sqlite3_free(err);    /* a table that cannot be opened can be dropped */
   }
-  if (tab->lsm) {
-    rc = lsm_close(tab->lsm);
-    tab->lsm = NULL;
-  }
-  (void)rc; /* a failed close loses nothing we keep: the data goes anyway */
-  rc = lsm_destroy(tab->dir, NULL);
-  if (rc != LSM_OK && dir_exists(tab->dir)) {
+  release_engine(tab);    /* a failed close loses nothing: the data goes */
+  if (lsm_destroy(tab->dir, NULL) != LSM_OK && dir_exists(tab->dir)) {
     return vtab_error(tab, SQLITE_IOERR,
                       "lsm: cannot remove the table directory");
   }
+  rmdir(tab->dir);
   if (tab->dir_is_default) remove_parent_if_empty(tab->dir);
   tab->dir_is_temp = 0;
   vtab_free(tab);
@@ -725,186 +839,313 @@ static int xDestroy(sqlite3_vtab *pVtab) {
 
 static int xRename(sqlite3_vtab *pVtab, const char *zNew) {
   lsm_vtab *tab = (lsm_vtab *)pVtab;
-  char *new_dir, *new_name;
+  char *new_dir, *new_name, *m = NULL;
   char *err = NULL;
   int rc;
 
-  new_name = sqlite3_mprintf("%s", zNew);
-  if (!new_name) return SQLITE_NOMEM;
   if (!tab->dir_is_default) {
+    new_name = sqlite3_mprintf("%s", zNew);
+    if (!new_name) return SQLITE_NOMEM;
     sqlite3_free(tab->name);
     tab->name = new_name;
     return SQLITE_OK;
   }
-  if (tab->in_txn && tab->batch && lsm_batch_count(tab->batch) > 0) {
-    sqlite3_free(new_name);
+  if (tab->batch && lsm_batch_count(tab->batch) > 0) {
     return vtab_error(tab, SQLITE_ERROR, "lsm: cannot rename a table with "
                       "uncommitted changes");
   }
-  new_dir = default_dir(sqlite3_db_filename(tab->db, tab->schema), zNew);
-  if (!new_dir) { sqlite3_free(new_name); return SQLITE_NOMEM; }
-  if (dir_exists(new_dir)) {
-    char *m = sqlite3_mprintf("lsm: cannot rename table %s: %s exists",
-                              tab->name, new_dir);
-    sqlite3_free(new_dir);
-    sqlite3_free(new_name);
-    rc = vtab_error(tab, SQLITE_ERROR, m ? m : "lsm: cannot rename");
+  if ((tab->eng && lsmx_engine_refs(tab->eng) > 1) || tab->n_cursors > 0) {
+    m = sqlite3_mprintf("lsm: cannot rename table %s: it is in use by %s",
+                        tab->name, tab->n_cursors > 0 ? "a running statement"
+                                                      : "another connection");
+    rc = vtab_error(tab, SQLITE_BUSY, m ? m : "lsm: table in use");
     sqlite3_free(m);
     return rc;
+  }
+  new_dir = default_dir(sqlite3_db_filename(tab->db, tab->schema), zNew);
+  new_name = sqlite3_mprintf("%s", zNew);
+  if (!new_dir || !new_name) {
+    sqlite3_free(new_dir);
+    sqlite3_free(new_name);
+    return SQLITE_NOMEM;
+  }
+  if (dir_exists(new_dir)) {
+    m = sqlite3_mprintf("lsm: cannot rename table %s: %s exists", tab->name,
+                        new_dir);
+    rc = vtab_error(tab, SQLITE_ERROR, m ? m : "lsm: cannot rename");
+    goto done;
   }
   /* The engine keeps files open in its directory: close around rename. */
-  if (tab->lsm) {
-    lsm_close(tab->lsm);
-    tab->lsm = NULL;
-  }
+  release_engine(tab);
   if (dir_exists(tab->dir) && rename(tab->dir, new_dir) != 0) {
-    char *m = sqlite3_mprintf("lsm: cannot rename %s to %s: %s", tab->dir,
-                              new_dir, strerror(errno));
-    sqlite3_free(new_dir);
-    sqlite3_free(new_name);
-    if (open_engine(tab, 0, &err, NULL) != SQLITE_OK) sqlite3_free(err);
+    m = sqlite3_mprintf("lsm: cannot rename %s to %s: %s", tab->dir, new_dir,
+                        strerror(errno));
+    if (open_engine(tab, 0, &err) != SQLITE_OK) sqlite3_free(err);
     rc = vtab_error(tab, SQLITE_IOERR, m ? m : "lsm: cannot rename");
-    sqlite3_free(m);
-    return rc;
+    goto done;
   }
   sqlite3_free(tab->dir);
   tab->dir = new_dir;
+  new_dir = NULL;
   sqlite3_free(tab->name);
   tab->name = new_name;
-  if (!dir_exists(tab->dir)) return SQLITE_OK;  /* still missing */
-  rc = open_engine(tab, 0, &err, NULL);
-  if (rc != SQLITE_OK) {
-    rc = vtab_error(tab, rc, err ? err : "lsm: cannot reopen after rename");
-    sqlite3_free(err);
+  new_name = NULL;
+  rc = SQLITE_OK;
+  if (dir_exists(tab->dir)) {
+    rc = open_engine(tab, 0, &err);
+    if (rc != SQLITE_OK) {
+      rc = vtab_error(tab, rc, err ? err : "lsm: cannot reopen after rename");
+      sqlite3_free(err);
+    }
   }
+done:
+  sqlite3_free(m);
+  sqlite3_free(new_dir);
+  sqlite3_free(new_name);
   return rc;
 }
 
 /* ------------------------------------------------------------------ */
-/* Query planning. */
+/* Query planning: translate SQLite's view into ext/plan.h's and back. */
+
+/* Key position of SQLite column iCol (-1 the rowid), or -1. */
+static int column_key_pos(const lsm_vtab *tab, int iCol) {
+  if (iCol < 0) return is_rowid_kind(tab) ? 0 : -1;
+  if (iCol == tab->hkey_col) return LSMX_PLAN_RAWKEY_POS;
+  if (iCol < tab->def.n_cols) return tab->key_pos[iCol];
+  return -1;
+}
+
+/* Rows in the table, for costs: entries of every level and the memtables
+** (old versions and tombstones included: an estimate). */
+static double table_rows(const lsm_vtab *tab) {
+  lsm_stats st;
+  double n = 0;
+  int l;
+  if (!tab->lsm || lsm_get_stats(tab->lsm, &st) != LSM_OK) return UNKNOWN_ROWS;
+  for (l = 0; l < LSM_MAX_LEVELS; l++) n += (double)st.level[l].entries;
+  return n + (double)st.memtable_entries;
+}
 
 static int xBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *info) {
   lsm_vtab *tab = (lsm_vtab *)pVtab;
-  int key_icol = tab->key_col;    /* -1 is the rowid: both mean "the key" */
-  int eq = -1, lo = -1, hi = -1;
-  int idx = 0, i;
+  lsmx_plan_cons *cons = NULL;
+  lsmx_plan_order *order = NULL;
+  lsmx_plan_use *use = NULL;
+  lsmx_plan plan;
+  char *idx_str;
+  size_t n_kind;
+  int i, rc = SQLITE_OK;
+
+  cons = sqlite3_malloc64(sizeof(*cons) * (sqlite3_uint64)(info->nConstraint + 1));
+  use = sqlite3_malloc64(sizeof(*use) * (sqlite3_uint64)(info->nConstraint + 1));
+  order = sqlite3_malloc64(sizeof(*order) * (sqlite3_uint64)(info->nOrderBy + 1));
+  if (!cons || !use || !order) { rc = SQLITE_NOMEM; goto done; }
 
   for (i = 0; i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-    const char *coll;
-    if (!c->usable || c->iColumn != key_icol) continue;
-    /* Key order is BINARY order; any other collation needs a scan. */
-    coll = sqlite3_vtab_collation(info, i);
-    if (coll && sqlite3_stricmp(coll, "BINARY") != 0) continue;
+    lsmx_plan_cons *pc = &cons[i];
+    pc->usable = c->usable;
+    pc->in_list = 0;
+    pc->key_pos = -1;
     switch (c->op) {
       case SQLITE_INDEX_CONSTRAINT_EQ:
-      case SQLITE_INDEX_CONSTRAINT_IS:
-        if (eq < 0) eq = i;
-        break;
-      case SQLITE_INDEX_CONSTRAINT_GT:
-      case SQLITE_INDEX_CONSTRAINT_GE:
-        if (lo < 0) lo = i;
-        break;
-      case SQLITE_INDEX_CONSTRAINT_LT:
-      case SQLITE_INDEX_CONSTRAINT_LE:
-        if (hi < 0) hi = i;
-        break;
-      default:
-        break;
+      case SQLITE_INDEX_CONSTRAINT_IS: pc->op = LSMX_OP_EQ; break;
+      case SQLITE_INDEX_CONSTRAINT_GT: pc->op = LSMX_OP_GT; break;
+      case SQLITE_INDEX_CONSTRAINT_GE: pc->op = LSMX_OP_GE; break;
+      case SQLITE_INDEX_CONSTRAINT_LT: pc->op = LSMX_OP_LT; break;
+      case SQLITE_INDEX_CONSTRAINT_LE: pc->op = LSMX_OP_LE; break;
+#ifdef SQLITE_INDEX_CONSTRAINT_LIMIT
+      case SQLITE_INDEX_CONSTRAINT_LIMIT: pc->op = LSMX_OP_LIMIT; break;
+      case SQLITE_INDEX_CONSTRAINT_OFFSET: pc->op = LSMX_OP_OFFSET; break;
+#endif
+      default: pc->op = LSMX_OP_OTHER; break;
     }
+    if (pc->op == LSMX_OP_OTHER || pc->op == LSMX_OP_LIMIT ||
+        pc->op == LSMX_OP_OFFSET) {
+      continue;
+    }
+    pc->key_pos = column_key_pos(tab, c->iColumn);
+    if (pc->key_pos >= 0 && !(is_rowid_kind(tab))) {
+      /* Key order is BINARY order; another collation needs SQLite. */
+      const char *coll = sqlite3_vtab_collation(info, i);
+      if (coll && sqlite3_stricmp(coll, "BINARY") != 0) pc->key_pos = -1;
+    }
+    if (pc->op == LSMX_OP_EQ && pc->key_pos >= 0 && c->usable &&
+        c->op == SQLITE_INDEX_CONSTRAINT_EQ) {
+      pc->in_list = sqlite3_vtab_in(info, i, -1);
+    }
+  }
+  for (i = 0; i < info->nOrderBy; i++) {
+    order[i].key_pos = column_key_pos(tab, info->aOrderBy[i].iColumn);
+    order[i].desc = info->aOrderBy[i].desc;
   }
 
-  if (eq >= 0) {
-    /* Exact after affinity (keys are never NULL, and a NULL argument
-    ** matches nothing, as `k IS NULL` and `k = NULL` both do): omit. */
-    info->aConstraintUsage[eq].argvIndex = 1;
-    info->aConstraintUsage[eq].omit = 1;
-    info->idxNum = IDX_POINT;
-    info->idxStr = "point";
-    info->estimatedCost = 10.0;
-    info->estimatedRows = 1;
-    info->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
-    return SQLITE_OK;
-  }
+  lsmx_plan_best(tab->n_key, cons, info->nConstraint, order, info->nOrderBy,
+                 table_rows(tab), sqlite3_libversion_number() >= 3040000, use,
+                 &plan);
 
-  /* Range bounds are not omitted: SQLite re-checks them, so mixed-type
-  ** comparisons keep SQLite's exact semantics whatever the bounds pick. */
-  {
-    int argv_i = 1;
-    double rows = EST_ROWS;
-    if (lo >= 0) {
-      idx |= IDX_LO;
-      if (info->aConstraint[lo].op == SQLITE_INDEX_CONSTRAINT_GE) idx |= IDX_LO_INCL;
-      info->aConstraintUsage[lo].argvIndex = argv_i++;
-      rows /= 4;
-    }
-    if (hi >= 0) {
-      idx |= IDX_HI;
-      if (info->aConstraint[hi].op == SQLITE_INDEX_CONSTRAINT_LE) idx |= IDX_HI_INCL;
-      info->aConstraintUsage[hi].argvIndex = argv_i++;
-      rows /= 4;
-    }
-    if (info->nOrderBy >= 1 && info->aOrderBy[0].iColumn == key_icol) {
-      /* The key is unique, so ordering by it orders by any later terms. */
-      if (info->aOrderBy[0].desc) idx |= IDX_DESC;
-      info->orderByConsumed = 1;
-    }
-    info->idxNum = idx;
-    info->idxStr = (idx & (IDX_LO | IDX_HI)) ? "range" : "scan";
-    info->estimatedCost = rows;
-    info->estimatedRows = (sqlite3_int64)rows;
+  for (i = 0; i < info->nConstraint; i++) {
+    info->aConstraintUsage[i].argvIndex = use[i].argv_index;
+    info->aConstraintUsage[i].omit = (unsigned char)use[i].omit;
+    if (use[i].in_all) sqlite3_vtab_in(info, i, 1);
   }
-  return SQLITE_OK;
+  info->idxNum = plan.idx_num;
+  info->orderByConsumed = plan.order_consumed;
+  info->estimatedCost = plan.cost;
+  info->estimatedRows = plan.rows;
+  if (plan.unique) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+
+  /* idxStr: the plan's name for EXPLAIN QUERY PLAN, then (after its NUL)
+  ** the columns used in hex, so the cursor decodes only those.  SQLite
+  ** hands xFilter this very pointer. */
+  n_kind = strlen(plan.kind);
+  idx_str = sqlite3_malloc64(n_kind + 1 + 17);
+  if (!idx_str) { rc = SQLITE_NOMEM; goto done; }
+  memcpy(idx_str, plan.kind, n_kind + 1);
+  snprintf(idx_str + n_kind + 1, 17, "%llx",
+           (unsigned long long)info->colUsed);
+  info->idxStr = idx_str;
+  info->needToFreeIdxStr = 1;
+
+done:
+  sqlite3_free(cons);
+  sqlite3_free(use);
+  sqlite3_free(order);
+  return rc;
 }
 
 /* ------------------------------------------------------------------ */
 /* Cursors. */
+
+static void list_reset(value_list *l) {
+  l->data.len = 0;
+  l->n = 0;
+}
+
+static void list_free(value_list *l) {
+  lsm_buffer_free(&l->data);
+  sqlite3_free(l->off);
+  memset(l, 0, sizeof *l);
+}
+
+static const unsigned char *list_item(const value_list *l, int i, size_t *n) {
+  *n = l->off[i + 1] - l->off[i];
+  return l->data.data + l->off[i];
+}
+
+/* Append one encoding (the bytes appended to data since the last item). */
+static int list_commit_item(value_list *l) {
+  if (l->n + 2 > l->cap) {
+    int cap = l->cap ? l->cap * 2 : 8;
+    size_t *off = sqlite3_realloc64(l->off, sizeof(size_t) * (sqlite3_uint64)cap);
+    if (!off) return LSM_NOMEM;
+    l->off = off;
+    l->cap = cap;
+  }
+  if (l->n == 0) l->off[0] = 0;
+  l->n++;
+  l->off[l->n] = l->data.len;
+  return LSM_OK;
+}
+
+typedef struct item_ref {
+  const unsigned char *p;
+  size_t n;
+} item_ref;
+
+static int item_cmp(const void *a, const void *b) {
+  const item_ref *x = a, *y = b;
+  return key_cmp(x->p, x->n, y->p, y->n);
+}
+
+/* Sort the list in key order and drop duplicates. */
+static int list_sort(value_list *l) {
+  item_ref *refs;
+  lsm_buffer sorted = {0};
+  int i, n = 0, rc = LSM_OK;
+  if (l->n < 2) return LSM_OK;
+  refs = sqlite3_malloc64(sizeof(item_ref) * (sqlite3_uint64)l->n);
+  if (!refs) return LSM_NOMEM;
+  for (i = 0; i < l->n; i++) refs[i].p = list_item(l, i, &refs[i].n);
+  qsort(refs, (size_t)l->n, sizeof(item_ref), item_cmp);
+  for (i = 0; i < l->n && rc == LSM_OK; i++) {
+    if (i > 0 && item_cmp(&refs[i - 1], &refs[i]) == 0) continue;
+    rc = buf_append(&sorted, refs[i].p, refs[i].n);
+    if (rc == LSM_OK) l->off[++n] = sorted.len;
+  }
+  sqlite3_free(refs);
+  if (rc != LSM_OK) {
+    lsm_buffer_free(&sorted);
+    return rc;
+  }
+  lsm_buffer_free(&l->data);
+  l->data = sorted;
+  l->n = n;
+  return LSM_OK;
+}
 
 static int xOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor) {
   lsm_vtab *tab = (lsm_vtab *)pVtab;
   lsm_cursor *cur = sqlite3_malloc(sizeof(*cur));
   if (!cur) return SQLITE_NOMEM;
   memset(cur, 0, sizeof(*cur));
-  if (tab->n_nonkey > 0) {
-    cur->cols = sqlite3_malloc(sizeof(lsmx_value) * tab->n_nonkey);
-    if (!cur->cols) { sqlite3_free(cur); return SQLITE_NOMEM; }
+  cur->cols = sqlite3_malloc64(sizeof(lsmx_value) * (sqlite3_uint64)(tab->n_nonkey + 1));
+  cur->keyv = sqlite3_malloc64(sizeof(lsmx_value) * (sqlite3_uint64)tab->n_key);
+  cur->key_scratch = sqlite3_malloc64(sizeof(lsm_buffer) * (sqlite3_uint64)tab->n_key);
+  cur->lists = sqlite3_malloc64(sizeof(value_list) * (sqlite3_uint64)tab->n_key);
+  cur->pos = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)tab->n_key);
+  if (!cur->cols || !cur->keyv || !cur->key_scratch || !cur->lists ||
+      !cur->pos) {
+    sqlite3_free(cur->cols);
+    sqlite3_free(cur->keyv);
+    sqlite3_free(cur->key_scratch);
+    sqlite3_free(cur->lists);
+    sqlite3_free(cur->pos);
+    sqlite3_free(cur);
+    return SQLITE_NOMEM;
   }
+  memset(cur->key_scratch, 0, sizeof(lsm_buffer) * (size_t)tab->n_key);
+  memset(cur->lists, 0, sizeof(value_list) * (size_t)tab->n_key);
   cur->eof = 1;
-  cur->next_open = tab->cursors;
-  tab->cursors = cur;
+  tab->n_cursors++;
   *ppCursor = &cur->base;
   return SQLITE_OK;
+}
+
+/* Drop the engine state of a cursor (before a new xFilter or xClose). */
+static void cursor_release(lsm_cursor *cur) {
+  lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
+  lsm_iter_free(cur->it);
+  cur->it = NULL;
+  if (cur->snap) lsm_snapshot_free(tab->lsm, cur->snap);
+  cur->snap = NULL;
 }
 
 static int xClose(sqlite3_vtab_cursor *pCur) {
   lsm_cursor *cur = (lsm_cursor *)pCur;
   lsm_vtab *tab = (lsm_vtab *)pCur->pVtab;
-  lsm_cursor **pp;
-  for (pp = &tab->cursors; *pp; pp = &(*pp)->next_open) {
-    if (*pp == cur) { *pp = cur->next_open; break; }
+  int p;
+  cursor_release(cur);
+  for (p = 0; p < tab->n_key; p++) {
+    list_free(&cur->lists[p]);
+    lsm_buffer_free(&cur->key_scratch[p]);
   }
-  lsm_iter_free(cur->it);
   lsm_buffer_free(&cur->lo);
   lsm_buffer_free(&cur->hi);
+  lsm_buffer_free(&cur->target);
+  lsm_buffer_free(&cur->lower);
+  lsm_buffer_free(&cur->upper);
   lsm_buffer_free(&cur->key);
   lsm_buffer_free(&cur->val);
-  lsm_buffer_free(&cur->key_scratch);
   sqlite3_free(cur->cols);
+  sqlite3_free(cur->keyv);
+  sqlite3_free(cur->key_scratch);
+  sqlite3_free(cur->lists);
+  sqlite3_free(cur->pos);
   sqlite3_free(cur);
+  tab->n_cursors--;
   return SQLITE_OK;
-}
-
-/* Called before every change to tab->batch: drop the iterators that lay
-** it over the data (see the invariant at the top of the file). */
-static void invalidate_overlays(lsm_vtab *tab) {
-  lsm_cursor *cur;
-  for (cur = tab->cursors; cur; cur = cur->next_open) {
-    if (cur->it && cur->uses_overlay) {
-      lsm_iter_free(cur->it);
-      cur->it = NULL;
-      cur->reseek = !cur->eof;
-    }
-  }
 }
 
 static lsm_batch *txn_overlay(lsm_vtab *tab) {
@@ -912,185 +1153,376 @@ static lsm_batch *txn_overlay(lsm_vtab *tab) {
              ? tab->batch : NULL;
 }
 
-static int cursor_new_iter(lsm_cursor *cur) {
-  lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
-  lsm_batch *ov;
-  int rc = ensure_open(tab);
-  if (rc != SQLITE_OK) return rc;
-  ov = txn_overlay(tab);
-  rc = lsm_iter_new(tab->lsm, NULL, ov, &cur->it);
-  if (rc != LSM_OK) {
-    cur->it = NULL;
-    return vtab_fail(tab, rc, 1);
-  }
-  cur->uses_overlay = (ov != NULL);
-  return SQLITE_OK;
-}
-
-/* After a move: check the end bound, copy the entry, reset lazy decoding. */
-static int cursor_settle(lsm_cursor *cur, int move_rc) {
-  lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
-  const void *k, *v;
-  size_t nk, nv;
-  int rc = move_rc;
-
-  if (rc == LSM_OK) rc = lsm_iter_status(cur->it);
-  if (rc != LSM_OK) {
-    cur->eof = 1;
-    return vtab_fail(tab, rc, 1);
-  }
+static void cursor_row_reset(lsm_cursor *cur) {
   cur->key_decoded = cur->row_parsed = cur->cols_decoded = 0;
-  if (!lsm_iter_valid(cur->it)) {
-    cur->eof = 1;
-    return SQLITE_OK;
-  }
-  k = lsm_iter_key(cur->it, &nk);
-  if (!cur->desc && cur->has_hi) {
-    int c = key_cmp(k, nk, cur->hi.data, cur->hi.len);
-    if (c > 0 || (c == 0 && !cur->hi_incl)) { cur->eof = 1; return SQLITE_OK; }
-  }
-  if (cur->desc && cur->has_lo) {
-    int c = key_cmp(k, nk, cur->lo.data, cur->lo.len);
-    if (c < 0 || (c == 0 && !cur->lo_incl)) { cur->eof = 1; return SQLITE_OK; }
-  }
-  v = lsm_iter_value(cur->it, &nv);
-  if (buf_set(&cur->key, k, nk) != LSM_OK || buf_set(&cur->val, v, nv) != LSM_OK) {
-    cur->eof = 1;
-    return SQLITE_NOMEM;
-  }
-  cur->eof = 0;
-  return SQLITE_OK;
 }
 
-/* Position a fresh iterator at the start of the cursor's range. */
-static int cursor_start(lsm_cursor *cur) {
-  int rc;
-  if (!cur->desc) {
-    if (cur->has_lo) {
-      rc = lsm_iter_seek(cur->it, cur->lo.data, cur->lo.len);
-      if (rc == LSM_OK && !cur->lo_incl && lsm_iter_valid(cur->it)) {
-        size_t nk;
-        const void *k = lsm_iter_key(cur->it, &nk);
-        if (key_cmp(k, nk, cur->lo.data, cur->lo.len) == 0)
-          rc = lsm_iter_next(cur->it);
-      }
+/* Build the current target from the odometer: the concatenated values of
+** the fixed columns. */
+static int build_target(lsm_cursor *cur) {
+  int p, rc = LSM_OK;
+  cur->target.len = 0;
+  for (p = 0; p < cur->n_eq && rc == LSM_OK; p++) {
+    size_t n;
+    const unsigned char *v = list_item(&cur->lists[p], cur->pos[p], &n);
+    rc = buf_append(&cur->target, v, n);
+  }
+  return rc;
+}
+
+/* Step the odometer to the next combination in the cursor's direction.
+** Returns 0 when there is none. */
+static int odometer_step(lsm_cursor *cur) {
+  int p;
+  for (p = cur->n_eq - 1; p >= 0; p--) {
+    if (!cur->desc) {
+      if (++cur->pos[p] < cur->lists[p].n) return 1;
+      cur->pos[p] = 0;
     } else {
-      rc = lsm_iter_first(cur->it);
-    }
-  } else {
-    if (cur->has_hi) {
-      rc = lsm_iter_seek_le(cur->it, cur->hi.data, cur->hi.len);
-      if (rc == LSM_OK && !cur->hi_incl && lsm_iter_valid(cur->it)) {
-        size_t nk;
-        const void *k = lsm_iter_key(cur->it, &nk);
-        if (key_cmp(k, nk, cur->hi.data, cur->hi.len) == 0)
-          rc = lsm_iter_prev(cur->it);
-      }
-    } else {
-      rc = lsm_iter_last(cur->it);
+      if (--cur->pos[p] >= 0) return 1;
+      cur->pos[p] = cur->lists[p].n - 1;
     }
   }
-  return cursor_settle(cur, rc);
+  return 0;
 }
 
-/* Point lookup: the transaction's batch first, then the committed data. */
-static int cursor_point(lsm_cursor *cur) {
+/* Point lookup of cur->target: the transaction's batch first, then the
+** committed data (at the cursor's snapshot, if it has one).  *found. */
+static int lookup_target(lsm_cursor *cur, int *found) {
   lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
-  int rc;
-  cur->key_decoded = cur->row_parsed = cur->cols_decoded = 0;
-  cur->eof = 1;
-  rc = ensure_open(tab);
-  if (rc != SQLITE_OK) return rc;
-  rc = LSM_NOTFOUND;
+  int rc = LSM_NOTFOUND;
+  *found = 0;
   cur->val.len = 0;
   if (txn_overlay(tab)) {
     int deleted = 0;
-    rc = lsm_batch_get(tab->batch, cur->lo.data, cur->lo.len, &deleted, &cur->val);
+    rc = lsm_batch_get(tab->batch, cur->target.data, cur->target.len, &deleted,
+                       &cur->val);
     if (rc == LSM_OK && deleted) return SQLITE_OK;
     if (rc != LSM_OK && rc != LSM_NOTFOUND) return vtab_fail(tab, rc, 0);
   }
   if (rc == LSM_NOTFOUND) {
     cur->val.len = 0;
-    rc = lsm_get(tab->lsm, NULL, cur->lo.data, cur->lo.len, &cur->val);
+    rc = lsm_get(tab->lsm, cur->snap, cur->target.data, cur->target.len,
+                 &cur->val);
     if (rc == LSM_NOTFOUND) return SQLITE_OK;
     if (rc != LSM_OK) return vtab_fail(tab, rc, 1);
   }
-  if (buf_set(&cur->key, cur->lo.data, cur->lo.len) != LSM_OK) return SQLITE_NOMEM;
-  cur->eof = 0;
+  if (buf_set(&cur->key, cur->target.data, cur->target.len) != LSM_OK) {
+    return SQLITE_NOMEM;
+  }
+  cur->kp = cur->key.data;
+  cur->kn = cur->key.len;
+  cur->vp = cur->val.data;
+  cur->vn = cur->val.len;
+  *found = 1;
   return SQLITE_OK;
+}
+
+/* The interval [lower, upper) of keys the current target covers: keys
+** starting with the target whose next column satisfies the bounds. */
+static int build_interval(lsm_cursor *cur) {
+  int rc = buf_set(&cur->lower, cur->target.data, cur->target.len);
+  if (rc == LSM_OK && cur->has_lo) {
+    rc = buf_append(&cur->lower, cur->lo.data, cur->lo.len);
+    /* > lo: past every key that starts with target || lo. */
+    if (rc == LSM_OK && !cur->lo_incl) lsmx_key_successor(&cur->lower);
+  }
+  if (rc != LSM_OK) return rc;
+  rc = buf_set(&cur->upper, cur->target.data, cur->target.len);
+  if (rc == LSM_OK && cur->has_hi) {
+    rc = buf_append(&cur->upper, cur->hi.data, cur->hi.len);
+    /* <= hi: up to the end of the keys that start with target || hi. */
+    if (rc == LSM_OK) {
+      cur->has_upper = cur->hi_incl ? lsmx_key_successor(&cur->upper) : 1;
+    }
+  } else if (rc == LSM_OK) {
+    cur->has_upper = lsmx_key_successor(&cur->upper);
+  }
+  return rc;
+}
+
+/* Position the iterator at the first key of the current interval in the
+** cursor's direction. */
+static int seek_interval(lsm_cursor *cur) {
+  int rc;
+  if (!cur->desc) {
+    if (cur->lower.len > 0) {
+      rc = lsm_iter_seek(cur->it, cur->lower.data, cur->lower.len);
+    } else {
+      rc = lsm_iter_first(cur->it);
+    }
+  } else if (cur->has_upper) {
+    rc = lsm_iter_seek_le(cur->it, cur->upper.data, cur->upper.len);
+    if (rc == LSM_OK && lsm_iter_valid(cur->it)) {
+      size_t nk;
+      const void *k = lsm_iter_key(cur->it, &nk);
+      if (key_cmp(k, nk, cur->upper.data, cur->upper.len) == 0) {
+        rc = lsm_iter_prev(cur->it);
+      }
+    }
+  } else {
+    rc = lsm_iter_last(cur->it);
+  }
+  return rc;
+}
+
+/* After an iterator move: is it on a key of the current interval?  Sets
+** the current row if so. */
+static int iter_in_interval(lsm_cursor *cur, int move_rc, int *in) {
+  lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
+  const unsigned char *k;
+  size_t nk;
+  int rc = move_rc;
+  *in = 0;
+  if (rc == LSM_OK) rc = lsm_iter_status(cur->it);
+  if (rc != LSM_OK) return vtab_fail(tab, rc, 1);
+  if (!lsm_iter_valid(cur->it)) return SQLITE_OK;
+  k = lsm_iter_key(cur->it, &nk);
+  if (!cur->desc) {
+    if (cur->has_upper && key_cmp(k, nk, cur->upper.data, cur->upper.len) >= 0)
+      return SQLITE_OK;
+  } else {
+    if (key_cmp(k, nk, cur->lower.data, cur->lower.len) < 0) return SQLITE_OK;
+  }
+  cur->kp = k;
+  cur->kn = nk;
+  cur->vp = lsm_iter_value(cur->it, &cur->vn);
+  *in = 1;
+  return SQLITE_OK;
+}
+
+/* Find the next row of the cursor.  first: start with the first target.
+** Sets cur->eof when there is none. */
+static int cursor_seek_row(lsm_cursor *cur, int first) {
+  lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
+  int rc, in = 0, enter = first;
+
+  cursor_row_reset(cur);
+  for (;;) {
+    if (enter) {
+      /* Enter the current target (the odometer already points at it). */
+      rc = build_target(cur);
+      if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
+      if (cur->points) {
+        rc = lookup_target(cur, &in);
+        if (rc != SQLITE_OK) return rc;
+      } else {
+        rc = build_interval(cur);
+        if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
+        if (!cur->it) {
+          rc = lsm_iter_new(tab->lsm, NULL, txn_overlay(tab), &cur->it);
+          if (rc != LSM_OK) {
+            cur->it = NULL;
+            return vtab_fail(tab, rc, 1);
+          }
+        }
+        rc = iter_in_interval(cur, seek_interval(cur), &in);
+        if (rc != SQLITE_OK) return rc;
+      }
+      enter = 0;
+    } else if (!cur->points) {
+      rc = iter_in_interval(cur, cur->desc ? lsm_iter_prev(cur->it)
+                                           : lsm_iter_next(cur->it), &in);
+      if (rc != SQLITE_OK) return rc;
+    } else {
+      in = 0;     /* a point target has one row at most */
+    }
+    if (in) {
+      if (cur->skip > 0) {
+        cur->skip--;
+        continue;
+      }
+      return SQLITE_OK;
+    }
+    /* This target is exhausted: the next one. */
+    if (!odometer_step(cur)) {
+      cur->eof = 1;
+      return SQLITE_OK;
+    }
+    enter = 1;
+  }
+}
+
+/* Read one fixed key column's argument: a value, or an IN list handed
+** over whole.  Values get the key column's affinity; NULLs match nothing
+** and are dropped. */
+static int read_fixed_arg(lsm_cursor *cur, int p, sqlite3_value *arg) {
+  lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
+  value_list *l = &cur->lists[p];
+  sqlite3_value *v = NULL;
+  int rc, is_null = 0;
+
+  list_reset(l);
+  rc = sqlite3_vtab_in_first(arg, &v);
+  if (rc == SQLITE_ERROR || rc == SQLITE_MISUSE) {
+    /* Not an IN list (3.40 says MISUSE, later versions ERROR): a single
+    ** value. */
+    rc = append_key_arg(tab, p, arg, &l->data, &is_null, 1);
+    if (rc == LSM_OK && !is_null) rc = list_commit_item(l);
+    return rc == LSM_OK ? SQLITE_OK : vtab_fail(tab, rc, 0);
+  }
+  while (rc == SQLITE_OK) {
+    size_t before = l->data.len;
+    int lrc = append_key_arg(tab, p, v, &l->data, &is_null, 1);
+    if (lrc == LSM_OK && !is_null) lrc = list_commit_item(l);
+    if (lrc != LSM_OK) return vtab_fail(tab, lrc, 0);
+    if (is_null) l->data.len = before;
+    rc = sqlite3_vtab_in_next(arg, &v);
+  }
+  if (rc != SQLITE_DONE) return rc;
+  rc = list_sort(l);
+  return rc == LSM_OK ? SQLITE_OK : vtab_fail(tab, rc, 0);
+}
+
+/* A LIMIT / OFFSET argument as SQLite evaluates it; -1 if it is not an
+** integer (SQLite then fails the statement itself). */
+static sqlite3_int64 int_arg(sqlite3_value *v) {
+  sqlite3_int64 i;
+  if (!lsmx_value_to_rowid(v, &i)) return -1;
+  return i;
 }
 
 static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
                    int argc, sqlite3_value **argv) {
   lsm_cursor *cur = (lsm_cursor *)pCur;
   lsm_vtab *tab = (lsm_vtab *)pCur->pVtab;
-  int argi = 0, is_null = 0, rc;
+  sqlite3_uint64 col_used = ~(sqlite3_uint64)0;
+  int argi = 0, is_null = 0, rc, p, i, n_in = 0;
 
-  lsm_iter_free(cur->it);
-  cur->it = NULL;
-  cur->uses_overlay = cur->reseek = 0;
+  cursor_release(cur);
   cur->eof = 1;
-  cur->point = (idxNum & IDX_POINT) != 0;
-  cur->desc = (idxNum & IDX_DESC) != 0;
-  cur->has_lo = (idxNum & (IDX_POINT | IDX_LO)) != 0;
-  cur->lo_incl = (idxNum & (IDX_POINT | IDX_LO_INCL)) != 0;
-  cur->has_hi = (idxNum & IDX_HI) != 0;
-  cur->hi_incl = (idxNum & IDX_HI_INCL) != 0;
+  cur->started = 0;
+  cur->n_returned = 0;
+  cursor_row_reset(cur);
+  /* A statement may be starting: see tab->replaced. */
+  if (tab->replaced) lsm_batch_clear(tab->replaced);
+  rc = ensure_open(tab);
+  if (rc != SQLITE_OK) return rc;
 
+  /* The columns used, after the plan's name in idxStr. */
+  if (idxStr) {
+    const char *hex = idxStr + strlen(idxStr) + 1;
+    char *end = NULL;
+    unsigned long long u = strtoull(hex, &end, 16);
+    if (end && end != hex && *end == 0) col_used = (sqlite3_uint64)u;
+  }
+  cur->wanted_cols = 0;
+  cur->wanted_keys = 0;
+  for (i = 0; i < tab->def.n_cols; i++) {
+    if (!((col_used >> (i < 63 ? i : 63)) & 1)) continue;
+    if (tab->nonkey_idx[i] >= 0) {
+      int j = tab->nonkey_idx[i];
+      cur->wanted_cols |= (sqlite3_uint64)1 << (j < 63 ? j : 63);
+    } else if (tab->key_pos[i] >= 0 && tab->key_pos[i] < 64) {
+      cur->wanted_keys |= (sqlite3_uint64)1 << tab->key_pos[i];
+    }
+  }
+  if (is_rowid_kind(tab)) cur->wanted_keys = 1;    /* xRowid needs it */
+
+  cur->desc = (idxNum & LSMX_PLAN_DESC) != 0;
+  cur->has_lo = (idxNum & LSMX_PLAN_LO) != 0;
+  cur->lo_incl = (idxNum & LSMX_PLAN_LO_INCL) != 0;
+  cur->has_hi = (idxNum & LSMX_PLAN_HI) != 0;
+  cur->hi_incl = (idxNum & LSMX_PLAN_HI_INCL) != 0;
+  cur->max_rows = -1;
+  cur->skip = 0;
+
+  if (idxNum & LSMX_PLAN_RAWKEY) {
+    /* The hidden key column holds the encoded key as a blob. */
+    value_list *l = &cur->lists[0];
+    if (argc < 1) return SQLITE_ERROR;
+    list_reset(l);
+    if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) return SQLITE_OK;
+    rc = buf_set(&l->data, sqlite3_value_blob(argv[0]),
+                 (size_t)sqlite3_value_bytes(argv[0]));
+    if (rc == LSM_OK) rc = list_commit_item(l);
+    if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
+    cur->n_eq = 1;
+    cur->points = 1;
+    argi = 1;
+  } else {
+    cur->n_eq = lsmx_plan_n_eq(idxNum, argc);
+    if (cur->n_eq > tab->n_key) return SQLITE_ERROR;
+    cur->points = cur->n_eq == tab->n_key;
+    for (p = 0; p < cur->n_eq; p++) {
+      rc = read_fixed_arg(cur, p, argv[argi++]);
+      if (rc != SQLITE_OK) return rc;
+      if (cur->lists[p].n == 0) return SQLITE_OK;    /* matches nothing */
+      if (cur->lists[p].n > 1) n_in++;
+    }
+  }
+  cur->lo.len = cur->hi.len = 0;
   if (cur->has_lo) {
     if (argi >= argc) return SQLITE_ERROR;
-    rc = encode_key_arg(tab, argv[argi++], &cur->lo, &is_null);
+    rc = append_key_arg(tab, cur->n_eq, argv[argi++], &cur->lo, &is_null, 1);
     if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
     if (is_null) return SQLITE_OK;   /* no key compares true with NULL */
   }
   if (cur->has_hi) {
     if (argi >= argc) return SQLITE_ERROR;
-    rc = encode_key_arg(tab, argv[argi++], &cur->hi, &is_null);
+    rc = append_key_arg(tab, cur->n_eq, argv[argi++], &cur->hi, &is_null, 1);
     if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
     if (is_null) return SQLITE_OK;
   }
-  if (cur->point) return cursor_point(cur);
-  rc = cursor_new_iter(cur);
-  if (rc != SQLITE_OK) return rc;
-  return cursor_start(cur);
-}
-
-/* Rebuild a dropped iterator just past the current (copied) key. */
-static int cursor_reseek(lsm_cursor *cur) {
-  int rc = cursor_new_iter(cur);
-  size_t nk;
-  const void *k;
-  cur->reseek = 0;
-  if (rc != SQLITE_OK) { cur->eof = 1; return rc; }
-  if (!cur->desc) {
-    rc = lsm_iter_seek(cur->it, cur->key.data, cur->key.len);
-    if (rc == LSM_OK && lsm_iter_valid(cur->it)) {
-      k = lsm_iter_key(cur->it, &nk);
-      if (key_cmp(k, nk, cur->key.data, cur->key.len) == 0)
-        rc = lsm_iter_next(cur->it);
+  if (idxNum & LSMX_PLAN_LIMIT) {
+    sqlite3_int64 limit, offset = 0;
+    if (argi >= argc) return SQLITE_ERROR;
+    limit = int_arg(argv[argi++]);
+    if (idxNum & LSMX_PLAN_OFFSET) {
+      if (argi >= argc) return SQLITE_ERROR;
+      offset = int_arg(argv[argi++]);
+      if (offset < 0) offset = 0;
     }
-  } else {
-    rc = lsm_iter_seek_le(cur->it, cur->key.data, cur->key.len);
-    if (rc == LSM_OK && lsm_iter_valid(cur->it)) {
-      k = lsm_iter_key(cur->it, &nk);
-      if (key_cmp(k, nk, cur->key.data, cur->key.len) == 0)
-        rc = lsm_iter_prev(cur->it);
+    if (limit >= 0) {
+      if (idxNum & LSMX_PLAN_OFFSET_SKIP) {
+        cur->max_rows = limit;
+        cur->skip = offset;
+      } else {
+        cur->max_rows = offset > INT64_MAX - limit ? -1 : limit + offset;
+      }
+    } else if (idxNum & LSMX_PLAN_OFFSET_SKIP) {
+      cur->skip = offset;
     }
   }
-  return cursor_settle(cur, rc);
+  if (cur->max_rows == 0) return SQLITE_OK;
+
+  /* Several lookups: one consistent view of the committed data. */
+  if (cur->points && n_in > 0) {
+    rc = lsm_snapshot_new(tab->lsm, &cur->snap);
+    if (rc != LSM_OK) {
+      cur->snap = NULL;
+      return vtab_fail(tab, rc, 1);
+    }
+  }
+  for (p = 0; p < cur->n_eq; p++) {
+    cur->pos[p] = cur->desc ? cur->lists[p].n - 1 : 0;
+  }
+  cur->eof = 0;
+  cur->started = 1;
+  rc = cursor_seek_row(cur, 1);
+  if (rc != SQLITE_OK) {
+    cur->eof = 1;
+    return rc;
+  }
+  if (!cur->eof) cur->n_returned = 1;
+  return SQLITE_OK;
 }
 
 static int xNext(sqlite3_vtab_cursor *pCur) {
   lsm_cursor *cur = (lsm_cursor *)pCur;
+  int rc;
   if (cur->eof) return SQLITE_OK;
-  if (cur->point) { cur->eof = 1; return SQLITE_OK; }
-  if (!cur->it) {
-    if (cur->reseek) return cursor_reseek(cur);
+  if (cur->max_rows >= 0 && cur->n_returned >= cur->max_rows) {
     cur->eof = 1;
     return SQLITE_OK;
   }
-  return cursor_settle(cur, cur->desc ? lsm_iter_prev(cur->it)
-                                      : lsm_iter_next(cur->it));
+  rc = cursor_seek_row(cur, 0);
+  if (rc != SQLITE_OK) {
+    cur->eof = 1;
+    return rc;
+  }
+  if (!cur->eof) cur->n_returned++;
+  return SQLITE_OK;
 }
 
 static int xEof(sqlite3_vtab_cursor *pCur) {
@@ -1107,13 +1539,24 @@ static int cursor_corrupt(lsm_cursor *cur, int rc) {
   return lsmx_rc_to_sqlite(rc);
 }
 
+/* Decode the key columns the statement uses (skip the others). */
 static int cursor_decode_key(lsm_cursor *cur) {
-  const unsigned char *p = cur->key.data;
-  int rc;
+  lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
+  const unsigned char *p = cur->kp, *end = cur->kp + cur->kn;
+  int k, rc;
   if (cur->key_decoded) return LSM_OK;
-  rc = lsmx_key_decode(&p, cur->key.data + cur->key.len, &cur->keyv,
-                       &cur->key_scratch);
-  if (rc != LSM_OK) return rc;
+  for (k = 0; k < tab->n_key; k++) {
+    if (k >= 64 || ((cur->wanted_keys >> k) & 1)) {
+      rc = lsmx_key_decode(&p, end, &cur->keyv[k], &cur->key_scratch[k]);
+      if (rc != LSM_OK) return rc;
+    } else {
+      size_t n = lsmx_key_skip(p, end);
+      if (n == 0) return LSM_CORRUPT;
+      p += n;
+      cur->keyv[k].type = SQLITE_NULL;
+    }
+  }
+  if (p != end) return LSM_CORRUPT;
   cur->key_decoded = 1;
   return LSM_OK;
 }
@@ -1121,45 +1564,67 @@ static int cursor_decode_key(lsm_cursor *cur) {
 static int cursor_parse_row(lsm_cursor *cur) {
   int rc;
   if (cur->row_parsed) return LSM_OK;
-  rc = lsmx_row_parse(&cur->row, cur->val.data, cur->val.len);
+  rc = lsmx_row_parse(&cur->row, cur->vp, cur->vn);
   if (rc != LSM_OK) return rc;
   cur->row_parsed = 1;
+  return LSM_OK;
+}
+
+/* The integer key of a rowid table's current row. */
+static int cursor_rowid(lsm_cursor *cur, sqlite3_int64 *out) {
+  int rc = cursor_decode_key(cur);
+  if (rc != LSM_OK) return rc;
+  if (cur->keyv[0].type != SQLITE_INTEGER) return LSM_CORRUPT;
+  *out = cur->keyv[0].i;
   return LSM_OK;
 }
 
 static int xColumn(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int i) {
   lsm_cursor *cur = (lsm_cursor *)pCur;
   lsm_vtab *tab = (lsm_vtab *)pCur->pVtab;
-  int rc, j;
+  int rc, j, k;
 
-  if (cur->eof || i < 0 || i >= tab->def.n_cols) return SQLITE_OK;
-  rc = cursor_parse_row(cur);
-  if (rc != LSM_OK) return cursor_corrupt(cur, rc);
-  j = tab->nonkey_idx[i];
-  if (j < 0) {
+  if (cur->eof) return SQLITE_OK;
+  if (i == tab->hkey_col) {
+    sqlite3_result_blob(ctx, cur->kp, (int)cur->kn, SQLITE_TRANSIENT);
+    return SQLITE_OK;
+  }
+  if (i < 0 || i >= tab->def.n_cols) return SQLITE_OK;    /* command: NULL */
+  k = tab->key_pos[i];
+  if (k >= 0) {
     lsmx_value v;
+    if (k < 64 && !((cur->wanted_keys >> k) & 1)) {
+      /* Not announced in colUsed: decode everything from now on. */
+      cur->wanted_keys = ~(sqlite3_uint64)0;
+      cur->key_decoded = 0;
+    }
     rc = cursor_decode_key(cur);
+    if (rc == LSM_OK && tab->kind == KIND_KEYED) rc = cursor_parse_row(cur);
     if (rc != LSM_OK) return cursor_corrupt(cur, rc);
-    v = cur->keyv;
-    if ((cur->row.real_mask & 1) && v.type == SQLITE_INTEGER) {
+    v = cur->keyv[k];
+    if (tab->kind == KIND_KEYED && k < 64 && ((cur->row.real_mask >> k) & 1) &&
+        v.type == SQLITE_INTEGER) {
       v.type = SQLITE_FLOAT;
       v.r = (double)v.i;
     }
     lsmx_value_result(ctx, &v);
     return SQLITE_OK;
   }
+  j = tab->nonkey_idx[i];
+  rc = cursor_parse_row(cur);
+  if (rc != LSM_OK) return cursor_corrupt(cur, rc);
   if (!cur->cols_decoded) {
-    if (tab->n_nonkey <= 64) {
-      rc = lsmx_row_columns(&cur->row, cur->cols, tab->n_nonkey, ~(sqlite3_uint64)0);
-      if (rc != LSM_OK) return cursor_corrupt(cur, rc);
-    } else {
-      int c;
-      for (c = 0; c < tab->n_nonkey; c++) {
-        rc = lsmx_row_column(&cur->row, c, &cur->cols[c]);
-        if (rc != LSM_OK) return cursor_corrupt(cur, rc);
-      }
-    }
+    rc = lsmx_row_columns(&cur->row, cur->cols, tab->n_nonkey,
+                          cur->wanted_cols);
+    if (rc != LSM_OK) return cursor_corrupt(cur, rc);
     cur->cols_decoded = 1;
+  }
+  if (!((cur->wanted_cols >> (j < 63 ? j : 63)) & 1)) {
+    lsmx_value v;
+    rc = lsmx_row_column(&cur->row, j, &v);
+    if (rc != LSM_OK) return cursor_corrupt(cur, rc);
+    lsmx_value_result(ctx, &v);
+    return SQLITE_OK;
   }
   lsmx_value_result(ctx, &cur->cols[j]);
   return SQLITE_OK;
@@ -1170,19 +1635,17 @@ static int xRowid(sqlite3_vtab_cursor *pCur, sqlite3_int64 *pRowid) {
   int rc;
   *pRowid = 0;
   if (cur->eof) return SQLITE_OK;
-  rc = cursor_decode_key(cur);
+  rc = cursor_rowid(cur, pRowid);
   if (rc != LSM_OK) return cursor_corrupt(cur, rc);
-  if (cur->keyv.type == SQLITE_INTEGER) *pRowid = cur->keyv.i;
-  else if (cur->keyv.type == SQLITE_FLOAT) *pRowid = (sqlite3_int64)cur->keyv.r;
   return SQLITE_OK;
 }
 
 /* ------------------------------------------------------------------ */
 /* Writes. */
 
-static int get_batch(lsm_vtab *tab) {
-  if (tab->batch) return LSM_OK;
-  return lsm_batch_new(&tab->batch);
+static int get_batch(lsm_batch **b) {
+  if (*b) return LSM_OK;
+  return lsm_batch_new(b);
 }
 
 /* Does `key` exist, as the transaction sees it?  *exists set; LSM_* rc. */
@@ -1203,8 +1666,8 @@ static int key_exists(lsm_vtab *tab, const lsm_buffer *key, int *exists) {
 /* The rowid SQLite would assign: the largest rowid + 1 (1 for an empty
 ** table), as the transaction sees it; once the largest is INT64_MAX, random
 ** unused positive rowids (SQLITE_FULL after 100 collisions), as SQLite
-** does.  The largest is cached for the transaction; deletes and rollbacks
-** drop the cache. */
+** does.  The largest is cached for the transaction (the write lock keeps
+** other connections out); deletes and rollbacks drop the cache. */
 static int next_rowid(lsm_vtab *tab, sqlite3_int64 *out) {
   lsm_iter *it = NULL;
   int rc, tries;
@@ -1252,12 +1715,29 @@ static int next_rowid(lsm_vtab *tab, sqlite3_int64 *out) {
   return vtab_error(tab, SQLITE_FULL, "database or disk is full");
 }
 
-static int constraint_error(lsm_vtab *tab, int rc, const char *kind,
-                            const char *col) {
+static int not_null_error(lsm_vtab *tab, const char *col) {
   sqlite3_free(tab->base.zErrMsg);
-  tab->base.zErrMsg = sqlite3_mprintf("%s constraint failed: %s.%s", kind,
+  tab->base.zErrMsg = sqlite3_mprintf("NOT NULL constraint failed: %s.%s",
                                       tab->name, col);
-  return rc;
+  return SQLITE_CONSTRAINT_NOTNULL;
+}
+
+/* "UNIQUE constraint failed: t.a, t.b" — the key columns, as SQLite names
+** them for a native table. */
+static int unique_error(lsm_vtab *tab) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  int p;
+  sqlite3_str_appendall(s, "UNIQUE constraint failed: ");
+  for (p = 0; p < tab->n_key; p++) {
+    int c = tab->key_cols[p];
+    if (p) sqlite3_str_appendall(s, ", ");
+    sqlite3_str_appendf(s, "%s.%s", tab->name,
+                        c < 0 ? "rowid" : tab->def.cols[c].name);
+  }
+  sqlite3_free(tab->base.zErrMsg);
+  tab->base.zErrMsg = sqlite3_str_finish(s);
+  return tab->kind == KIND_ROWID ? SQLITE_CONSTRAINT_ROWID
+                                 : SQLITE_CONSTRAINT_PRIMARYKEY;
 }
 
 static void free_holders(lsm_vtab *tab, int n) {
@@ -1268,143 +1748,246 @@ static void free_holders(lsm_vtab *tab, int n) {
   }
 }
 
-static int batch_delete(lsm_vtab *tab, const lsm_buffer *key) {
-  int rc = get_batch(tab);
-  if (rc != LSM_OK) return rc;
-  invalidate_overlays(tab);
-  return lsm_batch_delete(tab->batch, key->data, key->len);
+/* The key of the row an UPDATE or DELETE names in argv[0]: the rowid, the
+** key column's value (a value this module produced), or the hidden
+** column's encoded key. */
+static int old_key_from(lsm_vtab *tab, sqlite3_value *v, lsm_buffer *out) {
+  int is_null = 0, rc;
+  out->len = 0;
+  if (is_rowid_kind(tab)) {
+    return lsmx_key_append_int(out, sqlite3_value_int64(v));
+  }
+  if (tab->hkey_col >= 0) {
+    const unsigned char *p = sqlite3_value_blob(v);
+    size_t n = (size_t)sqlite3_value_bytes(v);
+    if (sqlite3_value_type(v) != SQLITE_BLOB) return LSM_CORRUPT;
+    return buf_set(out, p, n);
+  }
+  rc = append_key_arg(tab, 0, v, out, &is_null, 0);
+  return rc;
 }
 
-static int batch_put(lsm_vtab *tab, const lsm_buffer *key,
-                     const lsm_buffer *val) {
-  int rc = get_batch(tab);
-  if (rc != LSM_OK) return rc;
-  invalidate_overlays(tab);
-  return lsm_batch_put(tab->batch, key->data, key->len, val->data, val->len);
+/* Take the table's write lock for this transaction.  Busy: wait up to the
+** connection's busy timeout (read with PRAGMA busy_timeout, as SQLite has
+** no getter for it). */
+static int take_write_lock(lsm_vtab *tab) {
+  int rc, timeout = 0;
+  if (tab->have_lock) return SQLITE_OK;
+  rc = lsmx_engine_lock_write(tab->eng, tab, 0);
+  if (rc == SQLITE_BUSY) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(tab->db, "PRAGMA busy_timeout", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      timeout = sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (timeout > 0) rc = lsmx_engine_lock_write(tab->eng, tab, timeout);
+  }
+  if (rc == SQLITE_BUSY) {
+    char *m = sqlite3_mprintf("lsm: table %s is locked by another connection",
+                              tab->name);
+    rc = vtab_error(tab, SQLITE_BUSY, m ? m : "lsm: table is locked");
+    sqlite3_free(m);
+    return rc;
+  }
+  if (rc != SQLITE_OK) return rc;
+  tab->have_lock = 1;
+  return SQLITE_OK;
 }
 
-/* Encode the old key of an UPDATE/DELETE (a value this module produced,
-** so it already has the key's affinity). */
-static int encode_old_key(lsm_vtab *tab, sqlite3_value *v, lsm_buffer *out) {
-  int is_null = 0;
-  return encode_key_arg(tab, v, out, &is_null);
+/* INSERT INTO t(t) VALUES('command'). */
+static int run_command(lsm_vtab *tab, sqlite3_value *cmd) {
+  const char *c = (const char *)sqlite3_value_text(cmd);
+  int rc;
+  if (!c) c = "";
+  if (sqlite3_stricmp(c, "flush") == 0) {
+    rc = lsm_flush(tab->lsm);
+  } else if (sqlite3_stricmp(c, "compact") == 0) {
+    rc = lsm_compact(tab->lsm);
+  } else if (sqlite3_stricmp(c, "integrity-check") == 0) {
+    rc = lsm_check(tab->lsm);
+  } else {
+    char *m = sqlite3_mprintf("lsm: unknown command '%s' for table %s "
+                              "(flush, compact, integrity-check)", c,
+                              tab->name);
+    rc = vtab_error(tab, SQLITE_ERROR, m ? m : "lsm: unknown command");
+    sqlite3_free(m);
+    return rc;
+  }
+  return rc == LSM_OK ? SQLITE_OK : vtab_fail(tab, rc, 1);
+}
+
+/* The new key of a rowid table's INSERT / UPDATE, as SQLite computes a
+** rowid: NULL on INSERT takes the next one; anything that is not an
+** integer after NUMERIC affinity is a datatype mismatch.  For an INTEGER
+** PRIMARY KEY the column and the rowid are one value: a changed column
+** wins over argv[1]. */
+static int new_rowid(lsm_vtab *tab, int is_insert, sqlite3_value **argv,
+                     sqlite3_int64 *out) {
+  sqlite3_value *v = argv[1];
+  sqlite3_int64 old = is_insert ? 0 : sqlite3_value_int64(argv[0]);
+  if (tab->kind == KIND_IPK) {
+    sqlite3_value *col = argv[2 + tab->key_cols[0]];
+    if (is_insert) {
+      if (sqlite3_value_type(col) != SQLITE_NULL) v = col;
+    } else {
+      sqlite3_int64 c;
+      if (!lsmx_value_to_rowid(col, &c)) {
+        return vtab_error(tab, SQLITE_MISMATCH, "datatype mismatch");
+      }
+      if (c != old) v = col;
+    }
+  }
+  if (sqlite3_value_type(v) == SQLITE_NULL) {
+    if (!is_insert) {
+      return vtab_error(tab, SQLITE_MISMATCH, "datatype mismatch");
+    }
+    return next_rowid(tab, out);
+  }
+  if (!lsmx_value_to_rowid(v, out)) {
+    return vtab_error(tab, SQLITE_MISMATCH, "datatype mismatch");
+  }
+  return SQLITE_OK;
 }
 
 /* INSERT: argv[0] NULL.  UPDATE: argv[0] the old key.  argv[1] the new
-** rowid (rowid tables) or the new key (WITHOUT ROWID, NULL on INSERT);
-** argv[2..] the columns.  DELETE: argc == 1, argv[0] the key. */
+** rowid (rowid tables) or key (NULL on INSERT into WITHOUT ROWID tables);
+** argv[2..] the columns.  DELETE: argc == 1, argv[0] the key.
+** Constraint failures return SQLITE_CONSTRAINT (SQLITE_VTAB_CONSTRAINT_
+** SUPPORT): SQLite then applies the statement's conflict mode (IGNORE
+** skips the row, FAIL keeps the statement's earlier rows, ABORT rolls the
+** statement back to its savepoint, ROLLBACK the transaction). */
 static int xUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                    sqlite3_int64 *pRowid) {
   lsm_vtab *tab = (lsm_vtab *)pVtab;
   int n_held = 0, rc = SQLITE_OK, lrc, i;
-  int is_insert, key_changed = 1, exists = 0;
+  int is_insert, key_changed = 1, exists = 0, mode;
   sqlite3_uint64 real_mask = 0;
-  lsmx_value keyv;
-  sqlite3_value *key_arg;
-  const char *key_name;
+  sqlite3_int64 rowid = 0;
 
   rc = ensure_open(tab);
   if (rc != SQLITE_OK) return rc;
 
+  if (argc > 1 && sqlite3_value_type(argv[0]) == SQLITE_NULL &&
+      tab->cmd_col >= 0 &&
+      sqlite3_value_type(argv[2 + tab->cmd_col]) != SQLITE_NULL) {
+    *pRowid = sqlite3_last_insert_rowid(tab->db);
+    return run_command(tab, argv[2 + tab->cmd_col]);
+  }
+  rc = take_write_lock(tab);
+  if (rc != SQLITE_OK) return rc;
+  lrc = get_batch(&tab->batch);
+  if (lrc != LSM_OK) return vtab_fail(tab, lrc, 0);
+
   if (argc == 1) {
-    lrc = encode_old_key(tab, argv[0], &tab->old_key);
-    if (lrc == LSM_OK) lrc = batch_delete(tab, &tab->old_key);
+    lrc = old_key_from(tab, argv[0], &tab->old_key);
+    if (lrc == LSM_OK) {
+      lrc = lsm_batch_delete(tab->batch, tab->old_key.data, tab->old_key.len);
+    }
     if (lrc != LSM_OK) return vtab_fail(tab, lrc, 0);
-    tab->have_next_rowid = 0;
+    if (is_rowid_kind(tab) && tab->have_next_rowid &&
+        (tab->rowid_at_max ||
+         sqlite3_value_int64(argv[0]) == tab->next_rowid - 1)) {
+      tab->have_next_rowid = 0;      /* the largest rowid went */
+    }
     return SQLITE_OK;
   }
-  if (argc != tab->def.n_cols + 2) return SQLITE_ERROR;
-
+  if (argc != 2 + tab->def.n_cols + (tab->cmd_col >= 0) + (tab->hkey_col >= 0)) {
+    return vtab_error(tab, SQLITE_ERROR, "lsm: unexpected xUpdate arguments");
+  }
   is_insert = sqlite3_value_type(argv[0]) == SQLITE_NULL;
-  key_arg = tab->key_col < 0 ? argv[1] : argv[2 + tab->key_col];
-  key_name = tab->key_col < 0 ? "rowid" : tab->def.cols[tab->key_col].name;
+  mode = sqlite3_vtab_on_conflict(tab->db);
 
-  /* The new key, after affinity. */
-  lrc = value_with_affinity(key_arg, tab->key_aff, &keyv, &tab->holders[n_held++]);
-  if (lrc != LSM_OK) { rc = vtab_fail(tab, lrc, 0); goto done; }
-  if (keyv.type == SQLITE_NULL) {
-    if (!tab->key_is_int) {
-      if (sqlite3_vtab_on_conflict(tab->db) == SQLITE_IGNORE) {
-        rc = SQLITE_CONSTRAINT;   /* skipped, not counted as a change */
-        goto done;
-      }
-      rc = constraint_error(tab, SQLITE_CONSTRAINT_NOTNULL, "NOT NULL", key_name);
-      goto done;
-    }
-    if (!is_insert) {
-      /* SQLite's UPDATE ... SET rowid = NULL */
-      rc = vtab_error(tab, SQLITE_MISMATCH, "datatype mismatch");
-      goto done;
-    }
-    rc = next_rowid(tab, &keyv.i);
+  /* 1. A rowid table's key first: SQLite computes the rowid (and fails
+  ** with a datatype mismatch) before checking any constraint. */
+  if (is_rowid_kind(tab)) {
+    rc = new_rowid(tab, is_insert, argv, &rowid);
     if (rc != SQLITE_OK) goto done;
-    keyv.type = SQLITE_INTEGER;
-  } else if (tab->key_is_int && keyv.type != SQLITE_INTEGER) {
-    rc = vtab_error(tab, SQLITE_MISMATCH, "datatype mismatch");
-    goto done;
+    tab->kvals[0].type = SQLITE_INTEGER;
+    tab->kvals[0].i = rowid;
   }
-  if (keyv.type == SQLITE_FLOAT) real_mask |= 1;
-  if (tab->key_col < 0 && pRowid) *pRowid = keyv.i;
 
-  /* Non-key columns, after affinity; NOT NULL is checked before UNIQUE,
-  ** as SQLite does. */
+  /* 2. Every column after affinity, NOT NULL checked in column order (key
+  ** columns of a WITHOUT ROWID table are NOT NULL), as SQLite does. */
   for (i = 0; i < tab->def.n_cols; i++) {
-    int j = tab->nonkey_idx[i];
+    int j = tab->nonkey_idx[i], k = tab->key_pos[i];
     lsmx_value *v;
-    if (j < 0) continue;
-    v = &tab->vals[j];
-    lrc = value_with_affinity(argv[2 + i], tab->def.cols[i].affinity, v,
-                              &tab->holders[n_held++]);
+    if (j < 0 && tab->kind != KIND_KEYED) continue;   /* the rowid */
+    v = j >= 0 ? &tab->vals[j] : &tab->kvals[k];
+    lrc = lsmx_affinity_apply(argv[2 + i], j >= 0 ? tab->def.cols[i].affinity
+                                                  : tab->key_aff[k],
+                              v, &tab->holders[n_held++]);
     if (lrc != LSM_OK) { rc = vtab_fail(tab, lrc, 0); goto done; }
-    if (v->type == SQLITE_NULL && tab->def.cols[i].not_null) {
-      if (sqlite3_vtab_on_conflict(tab->db) == SQLITE_IGNORE) {
-        rc = SQLITE_CONSTRAINT;
-        goto done;
-      }
-      rc = constraint_error(tab, SQLITE_CONSTRAINT_NOTNULL, "NOT NULL",
-                            tab->def.cols[i].name);
+    if (v->type == SQLITE_NULL && (j < 0 || tab->def.cols[i].not_null)) {
+      if (mode == SQLITE_IGNORE) { rc = SQLITE_CONSTRAINT; goto done; }
+      rc = not_null_error(tab, tab->def.cols[i].name);
       goto done;
+    }
+    if (j < 0 && v->type == SQLITE_FLOAT && k < 64) {
+      real_mask |= (sqlite3_uint64)1 << k;
     }
   }
 
-  lrc = encode_key_value(&tab->key, &keyv);
-  if (lrc != LSM_OK) { rc = vtab_fail(tab, lrc, 0); goto done; }
-  if (!is_insert) {
-    lrc = encode_old_key(tab, argv[0], &tab->old_key);
+  /* 3. The new key, and whether it moves. */
+  tab->key.len = 0;
+  for (i = 0; i < tab->n_key; i++) {
+    lrc = lsmx_key_append(&tab->key, &tab->kvals[i]);
     if (lrc != LSM_OK) { rc = vtab_fail(tab, lrc, 0); goto done; }
-    key_changed = key_cmp(tab->old_key.data, tab->old_key.len,
-                          tab->key.data, tab->key.len) != 0;
+  }
+  if (!is_insert) {
+    lrc = old_key_from(tab, argv[0], &tab->old_key);
+    if (lrc != LSM_OK) { rc = vtab_fail(tab, lrc, 0); goto done; }
+    key_changed = key_cmp(tab->old_key.data, tab->old_key.len, tab->key.data,
+                          tab->key.len) != 0;
+    if (tab->replaced && lsm_batch_count(tab->replaced) > 0) {
+      int deleted = 0;
+      lrc = lsm_batch_get(tab->replaced, tab->old_key.data, tab->old_key.len,
+                          &deleted, NULL);
+      if (lrc == LSM_OK) {
+        char *m = sqlite3_mprintf("lsm: UPDATE OR REPLACE on table %s moved a "
+                                  "row onto a row it updates later; such "
+                                  "cascades are not supported", tab->name);
+        rc = vtab_error(tab, SQLITE_ERROR, m ? m : "lsm: unsupported cascade");
+        sqlite3_free(m);
+        goto done;
+      }
+    }
   }
   if (key_changed) {
     lrc = key_exists(tab, &tab->key, &exists);
     if (lrc != LSM_OK) { rc = vtab_fail(tab, lrc, 1); goto done; }
     if (exists) {
-      int mode = sqlite3_vtab_on_conflict(tab->db);
-      if (mode == SQLITE_IGNORE) {
-        rc = SQLITE_CONSTRAINT;
-        goto done;
-      }
-      if (mode != SQLITE_REPLACE) {
-        rc = constraint_error(tab, tab->key_col < 0 ? SQLITE_CONSTRAINT_ROWID
-                                                    : SQLITE_CONSTRAINT_PRIMARYKEY,
-                              "UNIQUE", key_name);
-        goto done;
-      }
+      if (mode == SQLITE_IGNORE) { rc = SQLITE_CONSTRAINT; goto done; }
+      if (mode != SQLITE_REPLACE) { rc = unique_error(tab); goto done; }
       /* REPLACE: the put below overwrites the existing row. */
+      if (!is_insert) {
+        lrc = get_batch(&tab->replaced);
+        if (lrc == LSM_OK) {
+          lrc = lsm_batch_put(tab->replaced, tab->key.data, tab->key.len, "", 0);
+        }
+        if (lrc != LSM_OK) { rc = vtab_fail(tab, lrc, 0); goto done; }
+      }
     }
   }
 
+  /* 4. Write. */
   lrc = lsmx_row_encode(&tab->row, real_mask, tab->vals, tab->n_nonkey);
   if (lrc == LSM_OK && !is_insert && key_changed) {
-    lrc = batch_delete(tab, &tab->old_key);
+    lrc = lsm_batch_delete(tab->batch, tab->old_key.data, tab->old_key.len);
     tab->have_next_rowid = 0;
   }
-  if (lrc == LSM_OK) lrc = batch_put(tab, &tab->key, &tab->row);
+  if (lrc == LSM_OK) {
+    lrc = lsm_batch_put(tab->batch, tab->key.data, tab->key.len,
+                        tab->row.data, tab->row.len);
+  }
   if (lrc != LSM_OK) { rc = vtab_fail(tab, lrc, 0); goto done; }
-  if (tab->key_is_int && tab->have_next_rowid && !tab->rowid_at_max &&
-      keyv.i >= tab->next_rowid) {
-    if (keyv.i == INT64_MAX) tab->rowid_at_max = 1;
-    else tab->next_rowid = keyv.i + 1;
+  if (is_rowid_kind(tab)) {
+    *pRowid = rowid;
+    if (tab->have_next_rowid && !tab->rowid_at_max && rowid >= tab->next_rowid) {
+      if (rowid == INT64_MAX) tab->rowid_at_max = 1;
+      else tab->next_rowid = rowid + 1;
+    }
   }
 
 done:
@@ -1415,14 +1998,18 @@ done:
 /* ------------------------------------------------------------------ */
 /* Transactions. */
 
+static void statement_boundary(lsm_vtab *tab) {
+  if (tab->replaced) lsm_batch_clear(tab->replaced);
+}
+
 static void txn_reset(lsm_vtab *tab) {
-  if (tab->batch) {
-    invalidate_overlays(tab);
-    lsm_batch_clear(tab->batch);
-  }
+  if (tab->batch) lsm_batch_clear(tab->batch);
+  statement_boundary(tab);
   tab->n_marks = 0;
   tab->written = 0;
   tab->have_next_rowid = 0;
+  if (tab->have_lock && tab->eng) lsmx_engine_unlock_write(tab->eng, tab);
+  tab->have_lock = 0;
 }
 
 static int xBegin(sqlite3_vtab *pVtab) {
@@ -1474,6 +2061,7 @@ static int xRollback(sqlite3_vtab *pVtab) {
 static int xSavepoint(sqlite3_vtab *pVtab, int iSavepoint) {
   lsm_vtab *tab = (lsm_vtab *)pVtab;
   uint64_t mark = tab->batch ? lsm_batch_mark(tab->batch) : 0;
+  statement_boundary(tab);
   if (iSavepoint < 0) return SQLITE_OK;
   if (iSavepoint >= tab->cap_marks) {
     int cap = tab->cap_marks ? tab->cap_marks * 2 : 8;
@@ -1492,6 +2080,7 @@ static int xSavepoint(sqlite3_vtab *pVtab, int iSavepoint) {
 
 static int xRelease(sqlite3_vtab *pVtab, int iSavepoint) {
   lsm_vtab *tab = (lsm_vtab *)pVtab;
+  statement_boundary(tab);
   if (iSavepoint < 0) tab->n_marks = 0;
   else if (iSavepoint < tab->n_marks) tab->n_marks = iSavepoint;
   return SQLITE_OK;
@@ -1501,9 +2090,9 @@ static int xRollbackTo(sqlite3_vtab *pVtab, int iSavepoint) {
   lsm_vtab *tab = (lsm_vtab *)pVtab;
   uint64_t mark;
   int rc;
+  statement_boundary(tab);
   if (iSavepoint >= tab->n_marks || !tab->batch) return SQLITE_OK;
   mark = iSavepoint < 0 ? 0 : tab->marks[iSavepoint];
-  invalidate_overlays(tab);
   rc = lsm_batch_rollback_to(tab->batch, mark);
   if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
   /* The savepoint itself stays open. */
@@ -1545,12 +2134,70 @@ static sqlite3_module lsm_module = {
 #endif
 };
 
+/* lsm_stats('t', 'schema'): find table (schema, name) among this
+** connection's connected lsm tables; connect it first if it exists but is
+** not connected yet. */
+static lsm_vtab *find_table(lsm_conn *conn, const char *schema,
+                            const char *name) {
+  lsm_vtab *t;
+  for (t = conn->tabs; t; t = t->next_in_conn) {
+    if (sqlite3_stricmp(t->name, name) == 0 &&
+        sqlite3_stricmp(t->schema, schema) == 0) {
+      return t;
+    }
+  }
+  return NULL;
+}
+
+static int stats_lookup(void *ctx, sqlite3 *db, const char *schema,
+                        const char *table, lsm_db **out, char **errmsg) {
+  lsm_conn *conn = (lsm_conn *)ctx;
+  lsm_vtab *t;
+  if (!schema) schema = "main";
+  t = find_table(conn, schema, table);
+  if (!t) {
+    /* Preparing a statement on the table connects it. */
+    char *sql = sqlite3_mprintf("SELECT 1 FROM \"%w\".\"%w\" LIMIT 0", schema,
+                                table);
+    sqlite3_stmt *st = NULL;
+    if (!sql) return SQLITE_NOMEM;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+      t = find_table(conn, schema, table);
+    }
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+  }
+  if (!t) {
+    *errmsg = sqlite3_mprintf("lsm_stats: no lsm table %s.%s", schema, table);
+    return SQLITE_ERROR;
+  }
+  if (!t->lsm) {
+    int rc = ensure_open(t);
+    if (rc != SQLITE_OK) {
+      *errmsg = sqlite3_mprintf("%s", t->base.zErrMsg ? t->base.zErrMsg
+                                                      : "lsm: cannot open");
+      return rc;
+    }
+  }
+  *out = t->lsm;
+  return SQLITE_OK;
+}
+
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
 int sqlite3_lsmvtab_init(sqlite3 *db, char **pzErrMsg,
                          const sqlite3_api_routines *pApi) {
+  lsm_conn *conn;
+  int rc;
   SQLITE_EXTENSION_INIT2(pApi);
   (void)pzErrMsg;
-  return sqlite3_create_module_v2(db, "lsm", &lsm_module, NULL, NULL);
+  conn = sqlite3_malloc(sizeof(*conn));
+  if (!conn) return SQLITE_NOMEM;
+  memset(conn, 0, sizeof(*conn));
+  /* SQLite frees conn (sqlite3_free) when the module goes: when the
+  ** connection closes, after every table has been disconnected. */
+  rc = sqlite3_create_module_v2(db, "lsm", &lsm_module, conn, sqlite3_free);
+  if (rc == SQLITE_OK) rc = lsmx_stats_register(db, stats_lookup, conn);
+  return rc;
 }
