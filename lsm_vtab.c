@@ -80,6 +80,7 @@
 SQLITE_EXTENSION_INIT1
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,12 @@ SQLITE_EXTENSION_INIT1
 /* Parent directories created on the way to a table directory, so a failed
 ** CREATE can remove exactly what it created. */
 #define MAX_CREATED_DIRS 32
+
+/* Key columns at most: the row header's real_mask (row.h) has a REAL bit
+** per key column (bits 0..31) and, above it, a bit saying that REAL is
+** -0.0 (bits 32..63), which the key encoding cannot tell from 0.0. */
+#define MAX_KEY_COLS 32
+#define NEGZERO_SHIFT 32
 
 /* Rows assumed when the engine is not open (for planning only). */
 #define UNKNOWN_ROWS 1000000.0
@@ -187,7 +194,10 @@ struct lsm_cursor {
   int points;                  /* every key column fixed: lookups */
   int desc;
   int has_lo, lo_incl, has_hi, hi_incl;
-  value_list *lists;           /* n_eq lists */
+  int inexact_from;            /* first key position read as a superset */
+  value_list *lists;           /* n_eq lists; an item that is the single
+                                  byte LSMX_KEY_TEXT stands for every TEXT
+                                  value (see read_fixed_arg) */
   int *pos;                    /* odometer: current value of each list */
   lsm_buffer lo, hi;           /* encoded bounds on column n_eq */
   sqlite3_int64 max_rows;      /* rows to return, -1: no limit */
@@ -197,6 +207,7 @@ struct lsm_cursor {
   sqlite3_uint64 wanted_keys;  /* key positions used */
   int eof;
   int started;                 /* the odometer has a current target */
+  int target_is_point;         /* the current target is one key */
   /* Engine state. */
   lsm_iter *it;                /* for ranges and scans */
   lsm_snapshot *snap;          /* for a series of lookups */
@@ -650,9 +661,9 @@ static char *unique_hidden_name(const lsmx_table_def *def, const char *table) {
 static int setup_columns(lsm_vtab *tab, char **pzErr) {
   int i, j, p;
 
-  if (tab->def.n_pk > LSMX_PLAN_MAX_KEY) {
+  if (tab->def.n_pk > MAX_KEY_COLS) {
     *pzErr = sqlite3_mprintf("lsm: too many PRIMARY KEY columns (max %d)",
-                             LSMX_PLAN_MAX_KEY);
+                             MAX_KEY_COLS);
     return SQLITE_ERROR;
   }
   if (tab->def.n_pk == 0) {
@@ -975,6 +986,27 @@ static int xBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *info) {
         c->op == SQLITE_INDEX_CONSTRAINT_EQ) {
       pc->in_list = sqlite3_vtab_in(info, i, -1);
     }
+    pc->exact = 1;
+    pc->keeps_check = 0;
+    if (c->op == SQLITE_INDEX_CONSTRAINT_GE || c->op == SQLITE_INDEX_CONSTRAINT_LE) {
+      /* SQLite turns (a, b) > (x, y) into a >= x for a virtual table and
+      ** checks the whole comparison itself; such a bound has no right-hand
+      ** value to show, and a plain `a >= ?` cannot be told from it. */
+      sqlite3_value *rhs = NULL;
+      pc->keeps_check = sqlite3_vtab_rhs_value(info, i, &rhs) != SQLITE_OK;
+    }
+    if (pc->key_pos >= 0) {
+      /* A TEXT or untyped key compared with a value that has an affinity
+      ** of its own (another table's column) follows other rules than
+      ** with a literal or a parameter (datatype3.html 4.2); only a
+      ** literal right-hand side is known to have none. */
+      char aff = tab->key_aff[pc->key_pos];
+      sqlite3_value *rhs = NULL;
+      if ((aff == 'A' || aff == 'B') &&
+          (pc->in_list || sqlite3_vtab_rhs_value(info, i, &rhs) != SQLITE_OK)) {
+        pc->exact = 0;
+      }
+    }
   }
   for (i = 0; i < info->nOrderBy; i++) {
     order[i].key_pos = column_key_pos(tab, info->aOrderBy[i].iColumn);
@@ -1071,6 +1103,12 @@ static int list_sort(value_list *l) {
   qsort(refs, (size_t)l->n, sizeof(item_ref), item_cmp);
   for (i = 0; i < l->n && rc == LSM_OK; i++) {
     if (i > 0 && item_cmp(&refs[i - 1], &refs[i]) == 0) continue;
+    /* Values covered by an "every TEXT value" item (it sorts first). */
+    if (n > 0 && sorted.len - l->off[n - 1] == 1 &&
+        sorted.data[l->off[n - 1]] == LSMX_KEY_TEXT &&
+        refs[i].p[0] == LSMX_KEY_TEXT) {
+      continue;
+    }
     rc = buf_append(&sorted, refs[i].p, refs[i].n);
     if (rc == LSM_OK) l->off[++n] = sorted.len;
   }
@@ -1157,30 +1195,53 @@ static void cursor_row_reset(lsm_cursor *cur) {
   cur->key_decoded = cur->row_parsed = cur->cols_decoded = 0;
 }
 
+static int is_class_item(const unsigned char *v, size_t n) {
+  return n == 1 && v[0] == LSMX_KEY_TEXT;
+}
+
+/* Positions of the odometer that matter: up to the first "every TEXT"
+** item, after which the target is a prefix range. */
+static int active_positions(const lsm_cursor *cur) {
+  int p;
+  for (p = 0; p < cur->n_eq; p++) {
+    size_t n;
+    const unsigned char *v = list_item(&cur->lists[p], cur->pos[p], &n);
+    if (is_class_item(v, n)) return p + 1;
+  }
+  return cur->n_eq;
+}
+
 /* Build the current target from the odometer: the concatenated values of
-** the fixed columns. */
-static int build_target(lsm_cursor *cur) {
+** the fixed columns.  Sets *exact when every one is a single value (else
+** the target is a prefix ending in a TEXT class byte). */
+static int build_target(lsm_cursor *cur, int *exact) {
   int p, rc = LSM_OK;
   cur->target.len = 0;
-  for (p = 0; p < cur->n_eq && rc == LSM_OK; p++) {
+  *exact = 1;
+  for (p = 0; p < cur->n_eq && rc == LSM_OK && *exact; p++) {
     size_t n;
     const unsigned char *v = list_item(&cur->lists[p], cur->pos[p], &n);
     rc = buf_append(&cur->target, v, n);
+    if (is_class_item(v, n)) *exact = 0;
   }
   return rc;
+}
+
+static void odometer_reset(lsm_cursor *cur, int from) {
+  int p;
+  for (p = from; p < cur->n_eq; p++) {
+    cur->pos[p] = cur->desc ? cur->lists[p].n - 1 : 0;
+  }
 }
 
 /* Step the odometer to the next combination in the cursor's direction.
 ** Returns 0 when there is none. */
 static int odometer_step(lsm_cursor *cur) {
   int p;
-  for (p = cur->n_eq - 1; p >= 0; p--) {
-    if (!cur->desc) {
-      if (++cur->pos[p] < cur->lists[p].n) return 1;
-      cur->pos[p] = 0;
-    } else {
-      if (--cur->pos[p] >= 0) return 1;
-      cur->pos[p] = cur->lists[p].n - 1;
+  for (p = active_positions(cur) - 1; p >= 0; p--) {
+    if (!cur->desc ? ++cur->pos[p] < cur->lists[p].n : --cur->pos[p] >= 0) {
+      odometer_reset(cur, p + 1);
+      return 1;
     }
   }
   return 0;
@@ -1220,8 +1281,14 @@ static int lookup_target(lsm_cursor *cur, int *found) {
 
 /* The interval [lower, upper) of keys the current target covers: keys
 ** starting with the target whose next column satisfies the bounds. */
-static int build_interval(lsm_cursor *cur) {
+static int build_interval(lsm_cursor *cur, int exact) {
   int rc = buf_set(&cur->lower, cur->target.data, cur->target.len);
+  if (!exact) {
+    /* A class prefix: every key that starts with it, no bounds. */
+    if (rc == LSM_OK) rc = buf_set(&cur->upper, cur->target.data, cur->target.len);
+    if (rc == LSM_OK) cur->has_upper = lsmx_key_successor(&cur->upper);
+    return rc;
+  }
   if (rc == LSM_OK && cur->has_lo) {
     rc = buf_append(&cur->lower, cur->lo.data, cur->lo.len);
     /* > lo: past every key that starts with target || lo. */
@@ -1295,19 +1362,20 @@ static int iter_in_interval(lsm_cursor *cur, int move_rc, int *in) {
 ** Sets cur->eof when there is none. */
 static int cursor_seek_row(lsm_cursor *cur, int first) {
   lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
-  int rc, in = 0, enter = first;
+  int rc, in = 0, enter = first, exact = 1;
 
   cursor_row_reset(cur);
   for (;;) {
     if (enter) {
       /* Enter the current target (the odometer already points at it). */
-      rc = build_target(cur);
+      rc = build_target(cur, &exact);
       if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
-      if (cur->points) {
+      cur->target_is_point = cur->points && exact;
+      if (cur->target_is_point) {
         rc = lookup_target(cur, &in);
         if (rc != SQLITE_OK) return rc;
       } else {
-        rc = build_interval(cur);
+        rc = build_interval(cur, exact);
         if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
         if (!cur->it) {
           rc = lsm_iter_new(tab->lsm, NULL, txn_overlay(tab), &cur->it);
@@ -1320,7 +1388,7 @@ static int cursor_seek_row(lsm_cursor *cur, int first) {
         if (rc != SQLITE_OK) return rc;
       }
       enter = 0;
-    } else if (!cur->points) {
+    } else if (!cur->target_is_point) {
       rc = iter_in_interval(cur, cur->desc ? lsm_iter_prev(cur->it)
                                            : lsm_iter_next(cur->it), &in);
       if (rc != SQLITE_OK) return rc;
@@ -1346,32 +1414,74 @@ static int cursor_seek_row(lsm_cursor *cur, int first) {
 /* Read one fixed key column's argument: a value, or an IN list handed
 ** over whole.  Values get the key column's affinity; NULLs match nothing
 ** and are dropped. */
+/* Add the key values that `= v` can match to list l (key position p).
+** exact: v compares as a literal would.  Otherwise (v may carry an
+** affinity of its own) a number compared with a TEXT key can match any
+** TEXT value (NUMERIC affinity applied to the key), and with an untyped
+** key the number itself or any TEXT value: the list gets the class item
+** "every TEXT value", and SQLite checks each row. */
+static int add_fixed_value(const lsm_vtab *tab, int p, sqlite3_value *v,
+                           int exact, value_list *l) {
+  int t = sqlite3_value_type(v), is_null = 0, rc = LSM_OK;
+  char aff = tab->key_aff[p];
+  size_t before = l->data.len;
+  if (!exact && (t == SQLITE_INTEGER || t == SQLITE_FLOAT) &&
+      (aff == 'A' || aff == 'B')) {
+    unsigned char c = LSMX_KEY_TEXT;
+    rc = buf_append(&l->data, &c, 1);
+    if (rc == LSM_OK) rc = list_commit_item(l);
+    if (rc != LSM_OK || aff == 'B') return rc;
+    before = l->data.len;
+  }
+  rc = append_key_arg(tab, p, v, &l->data, &is_null, 1);
+  if (rc == LSM_OK && !is_null) rc = list_commit_item(l);
+  if (is_null) l->data.len = before;       /* NULL matches nothing */
+  return rc;
+}
+
+/* Read one fixed key column's argument: a value, or an IN list handed
+** over whole.  Values get the key column's affinity; NULLs match nothing
+** and are dropped. */
 static int read_fixed_arg(lsm_cursor *cur, int p, sqlite3_value *arg) {
   lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
   value_list *l = &cur->lists[p];
   sqlite3_value *v = NULL;
-  int rc, is_null = 0;
+  int rc, exact = p < cur->inexact_from;
 
   list_reset(l);
   rc = sqlite3_vtab_in_first(arg, &v);
   if (rc == SQLITE_ERROR || rc == SQLITE_MISUSE) {
     /* Not an IN list (3.40 says MISUSE, later versions ERROR): a single
     ** value. */
-    rc = append_key_arg(tab, p, arg, &l->data, &is_null, 1);
-    if (rc == LSM_OK && !is_null) rc = list_commit_item(l);
+    rc = add_fixed_value(tab, p, arg, exact, l);
+    if (rc == LSM_OK) rc = list_sort(l);
     return rc == LSM_OK ? SQLITE_OK : vtab_fail(tab, rc, 0);
   }
   while (rc == SQLITE_OK) {
-    size_t before = l->data.len;
-    int lrc = append_key_arg(tab, p, v, &l->data, &is_null, 1);
-    if (lrc == LSM_OK && !is_null) lrc = list_commit_item(l);
+    int lrc = add_fixed_value(tab, p, v, exact, l);
     if (lrc != LSM_OK) return vtab_fail(tab, lrc, 0);
-    if (is_null) l->data.len = before;
     rc = sqlite3_vtab_in_next(arg, &v);
   }
   if (rc != SQLITE_DONE) return rc;
   rc = list_sort(l);
   return rc == LSM_OK ? SQLITE_OK : vtab_fail(tab, rc, 0);
+}
+
+/* Whether an inexact bound (key position p) must be dropped.  With a
+** TEXT or untyped key, which rows `k < v` or `k > v` select depends on
+** v's own affinity: compared with a NUMERIC column, TEXT keys that look
+** like numbers become numbers, smaller than any text; compared with an
+** untyped column, a TEXT key is greater than any number.  So an upper
+** bound that is not a blob, and a numeric lower bound on a TEXT key, may
+** let through keys outside their range.  Dropping the bound reads a
+** superset; SQLite checks each row. */
+static int drop_bound(const lsm_vtab *tab, int p, sqlite3_value *v,
+                      int is_upper) {
+  int t = sqlite3_value_type(v);
+  char aff = tab->key_aff[p];
+  if (aff != 'A' && aff != 'B') return 0;
+  if (is_upper) return t != SQLITE_BLOB;
+  return aff == 'B' && (t == SQLITE_INTEGER || t == SQLITE_FLOAT);
 }
 
 /* A LIMIT / OFFSET argument as SQLite evaluates it; -1 if it is not an
@@ -1426,6 +1536,7 @@ static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
   cur->hi_incl = (idxNum & LSMX_PLAN_HI_INCL) != 0;
   cur->max_rows = -1;
   cur->skip = 0;
+  cur->inexact_from = lsmx_plan_inexact_from(idxNum);
 
   if (idxNum & LSMX_PLAN_RAWKEY) {
     /* The hidden key column holds the encoded key as a blob. */
@@ -1453,16 +1564,31 @@ static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
   }
   cur->lo.len = cur->hi.len = 0;
   if (cur->has_lo) {
+    sqlite3_value *v;
     if (argi >= argc) return SQLITE_ERROR;
-    rc = append_key_arg(tab, cur->n_eq, argv[argi++], &cur->lo, &is_null, 1);
-    if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
-    if (is_null) return SQLITE_OK;   /* no key compares true with NULL */
+    v = argv[argi++];
+    if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
+    if (cur->n_eq >= cur->inexact_from && drop_bound(tab, cur->n_eq, v, 0)) {
+      cur->has_lo = 0;
+    } else {
+      /* no key compares true with NULL */
+      rc = append_key_arg(tab, cur->n_eq, v, &cur->lo, &is_null, 1);
+      if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
+      if (is_null) return SQLITE_OK;
+    }
   }
   if (cur->has_hi) {
+    sqlite3_value *v;
     if (argi >= argc) return SQLITE_ERROR;
-    rc = append_key_arg(tab, cur->n_eq, argv[argi++], &cur->hi, &is_null, 1);
-    if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
-    if (is_null) return SQLITE_OK;
+    v = argv[argi++];
+    if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
+    if (cur->n_eq >= cur->inexact_from && drop_bound(tab, cur->n_eq, v, 1)) {
+      cur->has_hi = 0;
+    } else {
+      rc = append_key_arg(tab, cur->n_eq, v, &cur->hi, &is_null, 1);
+      if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
+      if (is_null) return SQLITE_OK;
+    }
   }
   if (idxNum & LSMX_PLAN_LIMIT) {
     sqlite3_int64 limit, offset = 0;
@@ -1494,9 +1620,7 @@ static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
       return vtab_fail(tab, rc, 1);
     }
   }
-  for (p = 0; p < cur->n_eq; p++) {
-    cur->pos[p] = cur->desc ? cur->lists[p].n - 1 : 0;
-  }
+  odometer_reset(cur, 0);
   cur->eof = 0;
   cur->started = 1;
   rc = cursor_seek_row(cur, 1);
@@ -1602,10 +1726,11 @@ static int xColumn(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int i) {
     if (rc == LSM_OK && tab->kind == KIND_KEYED) rc = cursor_parse_row(cur);
     if (rc != LSM_OK) return cursor_corrupt(cur, rc);
     v = cur->keyv[k];
-    if (tab->kind == KIND_KEYED && k < 64 && ((cur->row.real_mask >> k) & 1) &&
+    if (tab->kind == KIND_KEYED && ((cur->row.real_mask >> k) & 1) &&
         v.type == SQLITE_INTEGER) {
       v.type = SQLITE_FLOAT;
       v.r = (double)v.i;
+      if ((cur->row.real_mask >> (NEGZERO_SHIFT + k)) & 1) v.r = -0.0;
     }
     lsmx_value_result(ctx, &v);
     return SQLITE_OK;
@@ -1866,13 +1991,15 @@ static int xUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   sqlite3_uint64 real_mask = 0;
   sqlite3_int64 rowid = 0;
 
+  /* SQLite sets last_insert_rowid() from *pRowid after an INSERT: only a
+  ** rowid table's insert changes it, as natively. */
+  *pRowid = sqlite3_last_insert_rowid(tab->db);
   rc = ensure_open(tab);
   if (rc != SQLITE_OK) return rc;
 
   if (argc > 1 && sqlite3_value_type(argv[0]) == SQLITE_NULL &&
       tab->cmd_col >= 0 &&
       sqlite3_value_type(argv[2 + tab->cmd_col]) != SQLITE_NULL) {
-    *pRowid = sqlite3_last_insert_rowid(tab->db);
     return run_command(tab, argv[2 + tab->cmd_col]);
   }
   rc = take_write_lock(tab);
@@ -1924,8 +2051,11 @@ static int xUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
       rc = not_null_error(tab, tab->def.cols[i].name);
       goto done;
     }
-    if (j < 0 && v->type == SQLITE_FLOAT && k < 64) {
+    if (j < 0 && v->type == SQLITE_FLOAT) {
       real_mask |= (sqlite3_uint64)1 << k;
+      if (v->r == 0.0 && signbit(v->r)) {
+        real_mask |= (sqlite3_uint64)1 << (NEGZERO_SHIFT + k);
+      }
     }
   }
 
@@ -1983,7 +2113,7 @@ static int xUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   }
   if (lrc != LSM_OK) { rc = vtab_fail(tab, lrc, 0); goto done; }
   if (is_rowid_kind(tab)) {
-    *pRowid = rowid;
+    if (is_insert) *pRowid = rowid;
     if (tab->have_next_rowid && !tab->rowid_at_max && rowid >= tab->next_rowid) {
       if (rowid == INT64_MAX) tab->rowid_at_max = 1;
       else tab->next_rowid = rowid + 1;

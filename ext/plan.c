@@ -16,7 +16,10 @@
 **   point   cost seek, 1 row
 **   range   fixed column selectivity 1/10 each, bound 1/4 each:
 **           rows = N * sel, cost = seek + (N + 1) * sel
-**   in      as point / range, times IN_GUESS lookups per IN list
+**   in      as point / range, times IN_GUESS lookups per IN list (low:
+**           SQLite turns `k = 1 OR k = 2` into an IN as well as a
+**           MULTI-INDEX OR of two points, and a native table takes the IN,
+**           which visits the values in key order; so must we)
 **   scan    cost seek + N + 1, N rows
 ** so that for any N a point is cheaper than a range, and a range cheaper
 ** than a scan.
@@ -24,7 +27,8 @@
 ** Omitting.  A constraint the plan uses is evaluated exactly by the cursor
 ** (values get the key column's affinity and are compared in SQLite's
 ** order), so SQLite is told to omit it; that is also what a native index
-** does.  LIMIT and OFFSET are taken only when every other constraint is
+** does.  Except from the first inexact one on (lsmx_plan_cons.exact): the
+** cursor then reads a superset and SQLite checks every row.  LIMIT and OFFSET are taken only when every other constraint is
 ** used and the ORDER BY (if any) is served by the key order: SQLite offers
 ** them whenever the WHERE clause and ORDER BY are about this table alone,
 ** but a row the cursor counts must be a row SQLite outputs, in order.
@@ -34,7 +38,7 @@
 #include <math.h>
 #include <string.h>
 
-#define IN_GUESS 4.0
+#define IN_GUESS 1.5
 
 static int is_bound(int op) {
   return op == LSMX_OP_GT || op == LSMX_OP_GE || op == LSMX_OP_LT ||
@@ -79,6 +83,7 @@ void lsmx_plan_best(int n_key, const lsmx_plan_cons *cons, int n_cons,
   int eq[LSMX_PLAN_MAX_KEY];       /* chosen constraint per fixed column */
   int fixed[LSMX_PLAN_MAX_KEY];    /* column has exactly one value */
   int n_eq = 0, lo = -1, hi = -1, raw = -1, limit = -1, offset = -1;
+  int inexact = -1;
   int n_in = 0, argv = 1, used = 0, n_other = 0, i, p, desc = 0;
   double n = table_rows < 0 ? 0 : table_rows;
   double seek = 1.0 + log2(n + 1.0), rows, cost, sel = 1.0;
@@ -130,6 +135,21 @@ void lsmx_plan_best(int n_key, const lsmx_plan_cons *cons, int n_cons,
     }
   }
 
+  /* Positions from the first inexact constraint on are not omitted. */
+  for (p = 0; p < n_eq && inexact < 0; p++) {
+    if (!cons[eq[p]].exact) inexact = p;
+  }
+  if (inexact < 0 && ((lo >= 0 && !cons[lo].exact) ||
+                      (hi >= 0 && !cons[hi].exact))) {
+    inexact = n_eq;
+  }
+  if (inexact >= 0) {
+    out->idx_num |= (inexact + 1) << LSMX_PLAN_INEXACT_SHIFT;
+    /* A widened value is no longer one value: such a column orders the
+    ** rows like an IN list does. */
+    for (p = inexact; p < n_eq; p++) fixed[p] = 0;
+  }
+
   /* Arguments, in the order xFilter expects them. */
   if (raw >= 0) {
     use[raw].argv_index = argv++;
@@ -139,21 +159,21 @@ void lsmx_plan_best(int n_key, const lsmx_plan_cons *cons, int n_cons,
   }
   for (p = 0; p < n_eq; p++) {
     use[eq[p]].argv_index = argv++;
-    use[eq[p]].omit = 1;
+    use[eq[p]].omit = inexact < 0 || p < inexact;
     use[eq[p]].in_all = cons[eq[p]].in_list;
-    used++;
+    if (use[eq[p]].omit) used++;
   }
   if (lo >= 0) {
     use[lo].argv_index = argv++;
-    use[lo].omit = 1;
-    used++;
+    use[lo].omit = inexact < 0;
+    if (use[lo].omit) used++;
     out->idx_num |= LSMX_PLAN_LO;
     if (cons[lo].op == LSMX_OP_GE) out->idx_num |= LSMX_PLAN_LO_INCL;
   }
   if (hi >= 0) {
     use[hi].argv_index = argv++;
-    use[hi].omit = 1;
-    used++;
+    use[hi].omit = inexact < 0;
+    if (use[hi].omit) used++;
     out->idx_num |= LSMX_PLAN_HI;
     if (cons[hi].op == LSMX_OP_LE) out->idx_num |= LSMX_PLAN_HI_INCL;
   }
@@ -176,6 +196,9 @@ void lsmx_plan_best(int n_key, const lsmx_plan_cons *cons, int n_cons,
       n_other++;
     }
   }
+  for (i = 0; i < n_cons; i++) {
+    if (use[i].argv_index > 0 && cons[i].keeps_check) used = -1;
+  }
   if (limit >= 0 && used == n_other && (n_order == 0 || out->order_consumed)) {
     use[limit].argv_index = argv++;
     use[limit].omit = 1;
@@ -196,7 +219,9 @@ void lsmx_plan_best(int n_key, const lsmx_plan_cons *cons, int n_cons,
   out->n_eq = n_eq;
   if (raw >= 0 || (n_eq == n_key && n_in == 0)) {
     out->kind = "point";
-    out->unique = 1;
+    /* One row at most: SQLite may then stop after the first (one-pass
+    ** UPDATE and DELETE); not so when the cursor reads a superset. */
+    out->unique = inexact < 0;
     rows = 1;
     cost = seek;
   } else {
@@ -229,6 +254,11 @@ int lsmx_plan_n_eq(int idx_num, int argc) {
   if (idx_num & LSMX_PLAN_LIMIT) other++;
   if (idx_num & LSMX_PLAN_OFFSET) other++;
   return argc > other ? argc - other : 0;
+}
+
+int lsmx_plan_inexact_from(int idx_num) {
+  int v = (idx_num >> LSMX_PLAN_INEXACT_SHIFT) & LSMX_PLAN_INEXACT_MASK;
+  return v == 0 ? 1 << 20 : v - 1;
 }
 
 int lsmx_key_successor(lsm_buffer *b) {

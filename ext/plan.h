@@ -50,6 +50,11 @@
                                         (SQLite was told to omit it) */
 #define LSMX_PLAN_RAWKEY      0x100  /* one argument: the encoded key itself
                                         (constraint on the hidden key column) */
+/* Bits 12..18: 1 + the first key position whose constraint is inexact
+** (0: all exact).  The cursor may widen the values of inexact positions
+** (and SQLite re-checks them), see lsmx_plan_cons.exact. */
+#define LSMX_PLAN_INEXACT_SHIFT 12
+#define LSMX_PLAN_INEXACT_MASK  0x7F
 
 /* Constraint operators, as the planner sees them. */
 enum {
@@ -74,6 +79,15 @@ typedef struct lsmx_plan_cons {
   int op;            /* LSMX_OP_* */
   int usable;
   int in_list;       /* an `=` that is an IN (...) SQLite can hand over whole */
+  int exact;         /* the cursor can evaluate it exactly: it may be
+                        omitted.  Not so when the right-hand side may have
+                        an affinity of its own (a column of another table)
+                        that changes how SQLite compares it with a TEXT or
+                        untyped key: the cursor then reads a superset and
+                        SQLite checks each row. */
+  int keeps_check;   /* SQLite may check it again whatever `omit` says (a
+                        bound derived from a row-value comparison such as
+                        (a, b) > (?, ?)): no LIMIT/OFFSET under it */
 } lsmx_plan_cons;
 
 typedef struct lsmx_plan_order {
@@ -109,6 +123,10 @@ void lsmx_plan_best(int n_key, const lsmx_plan_cons *cons, int n_cons,
 
 /* The number of fixed key columns of a plan given the xFilter argc. */
 int lsmx_plan_n_eq(int idx_num, int argc);
+
+/* The first key position whose constraint is inexact (a large number when
+** all are exact). */
+int lsmx_plan_inexact_from(int idx_num);
 
 /* Turn b into the smallest byte string greater than every string that
 ** starts with b (drop trailing 0xFF bytes, increment the last byte).

@@ -5,8 +5,12 @@
 -- key prefix and/or bounds on the next key column), scan.  idxNum bits:
 -- 1 lower bound, 2 ... inclusive, 4 upper bound, 8 ... inclusive,
 -- 16 descending, 32 LIMIT, 64 OFFSET, 128 OFFSET skipped by the scan,
--- 256 lookup by the hidden encoded key.  No "USE TEMP B-TREE FOR ORDER BY"
--- means the key order served the ORDER BY.
+-- 256 lookup by the hidden encoded key, and 4096 * (p + 1) when the
+-- constraints on key columns p and later are not literals on a TEXT or
+-- untyped key (parameters, other tables' columns, IN lists): their own
+-- affinity may change how SQLite compares them, so the scan reads a
+-- superset and SQLite checks those constraints again.  No "USE TEMP
+-- B-TREE FOR ORDER BY" means the key order served the ORDER BY.
 .load ./lsm_vtab
 CREATE VIRTUAL TABLE kv USING lsm(k TEXT PRIMARY KEY, v);
 CREATE VIRTUAL TABLE r USING lsm(id INTEGER PRIMARY KEY, x);
@@ -64,6 +68,14 @@ EXPLAIN QUERY PLAN SELECT * FROM kv WHERE k > 'k05' ORDER BY k DESC LIMIT 5 OFFS
 EXPLAIN QUERY PLAN SELECT * FROM kv WHERE v > 5 LIMIT 5;
 EXPLAIN QUERY PLAN SELECT * FROM kv ORDER BY v LIMIT 5;
 EXPLAIN QUERY PLAN SELECT * FROM c WHERE a IN (1, 2) LIMIT 3;
+EXPLAIN QUERY PLAN SELECT * FROM r WHERE id > ?1 LIMIT 3;
+EXPLAIN QUERY PLAN SELECT * FROM r WHERE id >= ?1 LIMIT 3;
+EXPLAIN QUERY PLAN SELECT * FROM c WHERE (a, b) > (1, 2) LIMIT 3;
+.print -- parameters
+EXPLAIN QUERY PLAN SELECT * FROM kv WHERE k = ?1;
+EXPLAIN QUERY PLAN SELECT * FROM kv WHERE k > ?1 AND k < 'x';
+EXPLAIN QUERY PLAN SELECT * FROM r WHERE id = ?1;
+EXPLAIN QUERY PLAN SELECT * FROM c WHERE a = 1 AND b = ?1;
 .print -- joins: the inner table is looked up by key
 EXPLAIN QUERY PLAN SELECT * FROM r JOIN kv ON kv.k = r.x;
 EXPLAIN QUERY PLAN SELECT * FROM kv JOIN r ON r.id = kv.v WHERE kv.k < 'k0100';

@@ -28,6 +28,8 @@ static int add(fixture *f, int key_pos, int op) {
   c->op = op;
   c->usable = 1;
   c->in_list = 0;
+  c->exact = 1;
+  c->keeps_check = 0;
   return f->n++;
 }
 
@@ -200,6 +202,13 @@ START_TEST(plan_limit_only_when_every_constraint_is_used) {
   ck_assert_int_eq(f.use[off].omit, 0);
   ck_assert(!(f.plan.idx_num & LSMX_PLAN_OFFSET_SKIP));
 
+  /* A bound SQLite checks again anyway: no LIMIT. */
+  f.c[lo].keeps_check = 1;
+  best(&f, 1, 1000, 1);
+  ck_assert_int_eq(f.use[lo].argv_index, 1);
+  ck_assert_int_eq(f.use[lim].argv_index, 0);
+  f.c[lo].keeps_check = 0;
+
   /* A constraint SQLite must still check: no LIMIT. */
   add(&f, -1, LSMX_OP_OTHER);
   best(&f, 1, 1000, 1);
@@ -232,6 +241,50 @@ START_TEST(plan_rawkey_equality_is_a_point) {
   ck_assert(f.plan.idx_num & LSMX_PLAN_RAWKEY);
   ck_assert_int_eq(f.use[raw].argv_index, 1);
   ck_assert_int_eq(f.use[1].argv_index, 0);
+}
+END_TEST
+
+START_TEST(plan_inexact_constraints_are_left_for_sqlite_to_check) {
+  fixture f = {0};
+  int a = add(&f, 0, LSMX_OP_EQ);
+  int b = add(&f, 1, LSMX_OP_EQ);
+  int lo = add(&f, 2, LSMX_OP_GT);
+  int lim = add(&f, 0, LSMX_OP_LIMIT);
+  f.c[b].exact = 0;
+  best(&f, 3, 1000, 1);
+  ck_assert_str_eq(f.plan.kind, "range");
+  /* Still used to narrow the read, but checked again by SQLite from the
+  ** first inexact position on; so no LIMIT either. */
+  ck_assert_int_eq(f.use[a].argv_index, 1);
+  ck_assert_int_eq(f.use[a].omit, 1);
+  ck_assert_int_eq(f.use[b].argv_index, 2);
+  ck_assert_int_eq(f.use[b].omit, 0);
+  ck_assert_int_eq(f.use[lo].argv_index, 3);
+  ck_assert_int_eq(f.use[lo].omit, 0);
+  ck_assert_int_eq(f.use[lim].argv_index, 0);
+  ck_assert_int_eq(lsmx_plan_inexact_from(f.plan.idx_num), 1);
+  ck_assert_int_eq(lsmx_plan_n_eq(f.plan.idx_num, 3), 2);
+
+  memset(&f, 0, sizeof f);               /* an inexact `=` is not one row */
+  a = add(&f, 0, LSMX_OP_EQ);
+  f.c[a].exact = 0;
+  order(&f, -1, 0);
+  best(&f, 1, 1000, 1);
+  ck_assert_str_eq(f.plan.kind, "point");
+  ck_assert_int_eq(f.plan.unique, 0);
+  ck_assert_int_eq(f.plan.order_consumed, 0);
+
+  memset(&f, 0, sizeof f);               /* only a bound is inexact */
+  lo = add(&f, 0, LSMX_OP_GE);
+  f.c[lo].exact = 0;
+  best(&f, 1, 1000, 1);
+  ck_assert_int_eq(lsmx_plan_inexact_from(f.plan.idx_num), 0);
+  ck_assert_int_eq(f.use[lo].omit, 0);
+
+  memset(&f, 0, sizeof f);               /* all exact: no mark */
+  add(&f, 0, LSMX_OP_GE);
+  best(&f, 1, 1000, 1);
+  ck_assert_int_gt(lsmx_plan_inexact_from(f.plan.idx_num), 64);
 }
 END_TEST
 
@@ -289,6 +342,7 @@ static Suite *plan_suite(void) {
   tcase_add_test(tc, plan_limit_only_when_every_constraint_is_used);
   tcase_add_test(tc, plan_limit_not_taken_when_sqlite_sorts);
   tcase_add_test(tc, plan_rawkey_equality_is_a_point);
+  tcase_add_test(tc, plan_inexact_constraints_are_left_for_sqlite_to_check);
   tcase_add_test(tc, plan_costs_order_point_range_scan_at_any_size);
   tcase_add_test(tc, plan_key_successor_bounds_every_extension);
   suite_add_tcase(s, tc);
