@@ -4,7 +4,8 @@
 # side, the ratio vtab/native, and the issue's targets checked.
 #
 #   sh bench/run.sh [--n 1000000] [--targets "engine vtab native ..."]
-#                   [--dir build/bench-data] [--ext PATH] [--bin PATH]
+#                   [--reads min(N, 1000000)] [--dir build/bench-data]
+#                   [--ext PATH] [--bin PATH]
 #                   [--keep] [--verbose] [BENCH FLAGS...]
 #
 # Per target three processes (one store each, so peak RSS is per target and
@@ -20,7 +21,7 @@
 # $CFLAGS, default -O2 -g) from bench/*.c and lsm/*.c, with the peers it
 # finds; without --ext an lsm_vtab.so is built the same way, so a plain
 # `sh bench/run.sh` measures the sources as they are.  Other flags go to
-# every bench process (see `build/bench/bench --help`): --reads, --batch,
+# every bench process (see `build/bench/bench --help`): --batch,
 # --sync, --key-size, --value-size, --memtable-mb, --cache-mb, --threads,
 # --write-rate, --vtab-opts ...  Exits non-zero if a run failed.
 set -u
@@ -29,6 +30,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 2
 
 n=1000000
+reads=""
 dir=build/bench-data
 targets=""
 ext=""
@@ -44,13 +46,14 @@ quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --n) n=$2; shift 2 ;;
+    --reads) reads=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     --targets) targets=$2; shift 2 ;;
     --ext) ext=$2; shift 2 ;;
     --bin) bin=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --verbose) verbose=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -u/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     --replace-fill) extra="$extra $1"; shift ;;
     --memtable-mb) memtable_mb=$2; extra="$extra $1 $(quote "$2")"; shift 2 ;;
     --cache-mb) cache_mb=$2; extra="$extra $1 $(quote "$2")"; shift 2 ;;
@@ -69,6 +72,20 @@ if [ -z "$targets" ]; then
   targets="engine vtab native"
   [ $have_leveldb = 1 ] && targets="$targets leveldb"
   [ $have_rocksdb = 1 ] && targets="$targets rocksdb"
+fi
+
+# Read workloads measure a rate per operation: a million operations are
+# plenty, and reads=N would make the 10M run take hours.
+case $n in
+  *[kK]) n=$((${n%?} * 1000)) ;;
+  *[mM]) n=$((${n%?} * 1000000)) ;;
+esac
+case $n in
+  ''|*[!0-9]*) echo "run.sh: --n wants a number of rows, not '$n'" >&2; exit 2 ;;
+esac
+if [ -z "$reads" ]; then
+  reads=$n
+  [ "$n" -gt 1000000 ] && reads=1000000
 fi
 
 CC=${CC:-cc}
@@ -101,6 +118,7 @@ if [ -z "$bin" ]; then
     echo "$line" > "$bin.cmd"
   fi
 fi
+case " $targets " in *" vtab "*) ;; *) ext=${ext:-./lsm_vtab.so} ;; esac   # not used
 if [ -z "$ext" ]; then
   ext=build/bench/lsm_vtab.so
   line="$CC -std=c11 -D_GNU_SOURCE -fPIC -shared $CFLAGS $WARN -Ilsm -Iext -I. lsm_vtab.c ext/*.c lsm/*.c -lxxhash -lpthread -lm"
@@ -112,7 +130,7 @@ if [ -z "$ext" ]; then
     echo "$line" > "$ext.cmd"
   fi
 fi
-ext=$(readlink -f "$ext")
+ext=$(readlink -f "$ext" || echo "$ext")
 
 results="$dir/results.txt"
 : > "$results"
@@ -130,7 +148,7 @@ for t in $targets; do
     rm -rf "$db"
     t0=$(date +%s)
     # shellcheck disable=SC2086
-    eval "\"$bin\" --target $t --db \"$db\" --n $n --ext \"$ext\" --label $proc --benchmarks $wl $extra" \
+    eval "\"$bin\" --target $t --db \"$db\" --n $n --reads $reads --ext \"$ext\" --label $proc --benchmarks $wl $extra" \
       >> "$results" 2> "$log"
     rc=$?
     t1=$(date +%s)
