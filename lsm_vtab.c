@@ -208,6 +208,8 @@ struct lsm_cursor {
   int eof;
   int started;                 /* the odometer has a current target */
   int target_is_point;         /* the current target is one key */
+  int live_batch;              /* lookups read the batch as it is (one
+                                  lookup, made by xFilter) */
   /* Engine state. */
   lsm_iter *it;                /* for ranges and scans */
   lsm_snapshot *snap;          /* for a series of lookups */
@@ -558,16 +560,20 @@ static int choose_dir(lsm_vtab *tab, char **pzErr) {
   return tab->dir ? SQLITE_OK : SQLITE_NOMEM;
 }
 
-/* tab->dir for messages: relative to the database file's directory when
-** it lies below it (as the default directory does). */
-static const char *shown_dir(const lsm_vtab *tab) {
+/* A path for messages: relative to the database file's directory when it
+** lies below it (as the default directory does). */
+static const char *shown_path(const lsm_vtab *tab, const char *path) {
   const char *db_file = sqlite3_db_filename(tab->db, tab->schema);
   const char *slash = db_file ? strrchr(db_file, '/') : NULL;
   if (slash) {
     size_t n = (size_t)(slash - db_file) + 1;
-    if (strncmp(tab->dir, db_file, n) == 0 && tab->dir[n]) return tab->dir + n;
+    if (strncmp(path, db_file, n) == 0 && path[n]) return path + n;
   }
-  return tab->dir;
+  return path;
+}
+
+static const char *shown_dir(const lsm_vtab *tab) {
+  return shown_path(tab, tab->dir);
 }
 
 /* Acquire the engine at tab->dir.  create: this is xCreate (or a private
@@ -882,15 +888,15 @@ static int xRename(sqlite3_vtab *pVtab, const char *zNew) {
   }
   if (dir_exists(new_dir)) {
     m = sqlite3_mprintf("lsm: cannot rename table %s: %s exists", tab->name,
-                        new_dir);
+                        shown_path(tab, new_dir));
     rc = vtab_error(tab, SQLITE_ERROR, m ? m : "lsm: cannot rename");
     goto done;
   }
   /* The engine keeps files open in its directory: close around rename. */
   release_engine(tab);
   if (dir_exists(tab->dir) && rename(tab->dir, new_dir) != 0) {
-    m = sqlite3_mprintf("lsm: cannot rename %s to %s: %s", tab->dir, new_dir,
-                        strerror(errno));
+    m = sqlite3_mprintf("lsm: cannot rename %s to %s: %s", shown_dir(tab),
+                        shown_path(tab, new_dir), strerror(errno));
     if (open_engine(tab, 0, &err) != SQLITE_OK) sqlite3_free(err);
     rc = vtab_error(tab, SQLITE_IOERR, m ? m : "lsm: cannot rename");
     goto done;
@@ -1254,7 +1260,23 @@ static int lookup_target(lsm_cursor *cur, int *found) {
   int rc = LSM_NOTFOUND;
   *found = 0;
   cur->val.len = 0;
-  if (txn_overlay(tab)) {
+  if (cur->it) {
+    /* The cursor's iterator: the view as of the cursor's start. */
+    size_t nk;
+    const unsigned char *k;
+    rc = lsm_iter_seek(cur->it, cur->target.data, cur->target.len);
+    if (rc == LSM_OK) rc = lsm_iter_status(cur->it);
+    if (rc != LSM_OK) return vtab_fail(tab, rc, 1);
+    if (!lsm_iter_valid(cur->it)) return SQLITE_OK;
+    k = lsm_iter_key(cur->it, &nk);
+    if (key_cmp(k, nk, cur->target.data, cur->target.len) != 0) return SQLITE_OK;
+    cur->kp = k;
+    cur->kn = nk;
+    cur->vp = lsm_iter_value(cur->it, &cur->vn);
+    *found = 1;
+    return SQLITE_OK;
+  }
+  if (cur->live_batch && txn_overlay(tab)) {
     int deleted = 0;
     rc = lsm_batch_get(tab->batch, cur->target.data, cur->target.len, &deleted,
                        &cur->val);
@@ -1377,13 +1399,6 @@ static int cursor_seek_row(lsm_cursor *cur, int first) {
       } else {
         rc = build_interval(cur, exact);
         if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
-        if (!cur->it) {
-          rc = lsm_iter_new(tab->lsm, NULL, txn_overlay(tab), &cur->it);
-          if (rc != LSM_OK) {
-            cur->it = NULL;
-            return vtab_fail(tab, rc, 1);
-          }
-        }
         rc = iter_in_interval(cur, seek_interval(cur), &in);
         if (rc != SQLITE_OK) return rc;
       }
@@ -1497,7 +1512,7 @@ static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
   lsm_cursor *cur = (lsm_cursor *)pCur;
   lsm_vtab *tab = (lsm_vtab *)pCur->pVtab;
   sqlite3_uint64 col_used = ~(sqlite3_uint64)0;
-  int argi = 0, is_null = 0, rc, p, i, n_in = 0;
+  int argi = 0, is_null = 0, rc, p, i, n_in = 0, n_widened = 0;
 
   cursor_release(cur);
   cur->eof = 1;
@@ -1560,6 +1575,11 @@ static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
       if (rc != SQLITE_OK) return rc;
       if (cur->lists[p].n == 0) return SQLITE_OK;    /* matches nothing */
       if (cur->lists[p].n > 1) n_in++;
+      for (i = 0; i < cur->lists[p].n; i++) {
+        size_t n0;
+        const unsigned char *v0 = list_item(&cur->lists[p], i, &n0);
+        if (is_class_item(v0, n0)) n_widened++;
+      }
     }
   }
   cur->lo.len = cur->hi.len = 0;
@@ -1612,8 +1632,20 @@ static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
   }
   if (cur->max_rows == 0) return SQLITE_OK;
 
-  /* Several lookups: one consistent view of the committed data. */
-  if (cur->points && n_in > 0) {
+  /* The cursor sees the table as of now.  One lookup is made now.  Ranges,
+  ** and lookups in a transaction that has written, go through an iterator
+  ** (it keeps the batch as it is now).  Lookups with nothing written yet
+  ** use a snapshot of the committed data (and its bloom filters). */
+  cur->live_batch = 0;
+  if (cur->points && n_in == 0 && n_widened == 0) {
+    cur->live_batch = 1;
+  } else if (!cur->points || n_widened > 0 || txn_overlay(tab)) {
+    rc = lsm_iter_new(tab->lsm, NULL, txn_overlay(tab), &cur->it);
+    if (rc != LSM_OK) {
+      cur->it = NULL;
+      return vtab_fail(tab, rc, 1);
+    }
+  } else {
     rc = lsm_snapshot_new(tab->lsm, &cur->snap);
     if (rc != LSM_OK) {
       cur->snap = NULL;
