@@ -49,10 +49,19 @@
 **
 ** Statements that native tables and virtual tables can never agree on are
 ** not generated (see difftest.md): UPDATE OR REPLACE moving several keys
-** onto keys that are themselves updated later in the same statement (a
-** native table re-reads the moved row, a virtual table gets values computed
-** before the statement started), an auto-assigned rowid after rowid
-** 2^63-1 (random natively), and order-dependent aggregates.
+** onto keys that are themselves updated later in the same statement, and
+** subqueries on the table in the SET of an UPDATE that moves keys (a native
+** UPDATE works row by row on the table as changed so far, SQLite computes a
+** virtual table's new rows before the first xUpdate); a datatype mismatch
+** half way through a non-ABORT multi-row write to a rowid table in a
+** transaction (natively without a statement journal, so the earlier rows
+** stay); an auto-assigned rowid after rowid 2^63-1 (random natively); and
+** order-dependent aggregates.
+**
+** With --features=trigger a native helper table @T_h gets triggers that
+** write the table, so it is written inside trigger sub-statements and while
+** a correlated cursor on it is open.  --selfcheck makes lsm_t a native
+** table too: any difference is then a bug of this program.
 **
 ** Output: one line per seed, a full report on the first difference
 ** (seed, operation and statement number, SQL, both results, the path of
@@ -65,7 +74,6 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -80,8 +88,8 @@
 
 #define LSM_NAME "lsm_t"
 #define NAT_NAME "nat_t"
-#define KR 100              /* integer keys are mostly in [-2, KR] */
 #define MAX_SP 16           /* savepoints the generator keeps open at most */
+#define LASTROWID_SENTINEL 424242  /* last_insert_rowid() before each statement */
 
 /* ================================================================== */
 /* Dynamic strings. */
@@ -248,7 +256,8 @@ enum {
   F_BIGINT    = 1u << 22,
   F_CROSSAFF  = 1u << 23,
   F_TRIGGER   = 1u << 24,
-  F_ALL       = (1u << 25) - 1
+  F_LASTROWID = 1u << 25,
+  F_ALL       = (1u << 26) - 1
 };
 
 static const struct feature {
@@ -286,7 +295,7 @@ static const struct feature {
    "read the rowid column (errors on WITHOUT ROWID twins, the key on rowid "
    "tables)"},
   {"long", F_LONG, "long values (text and blobs up to a few KB)"},
-  {"changes", F_CHANGES, "compare sqlite3_changes() and last_insert_rowid()"},
+  {"changes", F_CHANGES, "compare sqlite3_changes() after writes"},
   {"valtype", F_VALTYPE, "value column w gets a declared type (affinity)"},
   {"composite", F_COMPOSITE, "mode composite: PRIMARY KEY(a, b)"},
   {"rowid", F_ROWID, "mode rowid: no PRIMARY KEY, implicit rowid key"},
@@ -300,11 +309,14 @@ static const struct feature {
   {"trigger", F_TRIGGER,
    "a native helper table whose triggers write the table: writes inside "
    "trigger sub-statements, while a correlated cursor on the table is open"},
+  {"lastrowid", F_LASTROWID,
+   "compare sqlite3_last_insert_rowid() (set to a sentinel before each "
+   "statement: a WITHOUT ROWID insert must leave it alone)"},
 };
 
 /* The set that passes against the module of issue 2 (see difftest.md). */
 #define F_ISSUE2 (F_ALL & ~(F_COMPOSITE | F_COMMANDS | F_INTPK | F_NEGZERO | F_BIGINT | \
-                       F_CROSSAFF))
+                       F_CROSSAFF | F_LASTROWID))
 
 /* ================================================================== */
 /* Modes and the schema of one run. */
@@ -392,6 +404,7 @@ typedef struct options {
   double minimize_seconds;
   int timeout;              /* seconds per statement before giving up */
   int selfcheck;            /* lsm_t is a native table too: tests the test */
+  int key_range;            /* integer keys mostly in [-2, key_range] */
   char root[PATH_MAX];      /* scratch directory of this process */
 } options;
 
@@ -502,10 +515,9 @@ static enum diff_kind compare_results(const result *l, const result *n,
   for (i = 0; i < l->nrows; i++)
     if (strcmp(l->rows[i], n->rows[i]) != 0) return D_ROWS;
   if (l->autocommit != n->autocommit) return D_TXN;
-  if (feat & F_CHANGES) {
-    if (l->is_write && n->is_write && l->changes != n->changes) return D_CHANGES;
-    if (l->lastrowid != n->lastrowid) return D_ROWID;
-  }
+  if ((feat & F_CHANGES) && l->is_write && n->is_write && l->changes != n->changes)
+    return D_CHANGES;
+  if ((feat & F_LASTROWID) && l->lastrowid != n->lastrowid) return D_ROWID;
   return D_NONE;
 }
 
@@ -612,7 +624,7 @@ static void run_stmt(runner *r, const char *sql, result *res) {
   crash_where.stmt = r->nstmt;
   log_line(r, "%s;", sql);
   if (r->opt->verbose && !r->quiet) printf("  [%ld] %s\n", r->nstmt, sql);
-  sqlite3_set_last_insert_rowid(r->db, 0);
+  sqlite3_set_last_insert_rowid(r->db, LASTROWID_SENTINEL);
   r->progress = 0;
   alarm((unsigned)r->opt->timeout);
   rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
@@ -715,9 +727,10 @@ static int first_row_diff(const result *l, const result *n) {
 
 static void describe_diff(runner *r, FILE *f) {
   int row = first_row_diff(&r->l, &r->n);
-  fprintf(f, "difftest: DIFFERENCE (%s) in seed %llu (mode %s), operation %d, "
-          "statement %ld\n", DIFF_NAMES[r->diff], r->seed,
-          MODE_NAMES[r->sch->mode], r->diff_op + 1, r->nstmt);
+  fprintf(f, "difftest: DIFFERENCE (%s) in seed %llu (mode %s), ", DIFF_NAMES[r->diff],
+          r->seed, MODE_NAMES[r->sch->mode]);
+  if (r->diff_op < 0) fprintf(f, "during set-up, statement %ld\n", r->nstmt);
+  else fprintf(f, "operation %d, statement %ld\n", r->diff_op + 1, r->nstmt);
   fprintf(f, "  table:  %s\n", r->sch->coldefs);
   fprintf(f, "  sql:    %s\n", r->diff_sql ? r->diff_sql : "");
   if (r->diff == D_ROWS && row >= 0) fprintf(f, "  first differing row: %d\n", row);
@@ -994,6 +1007,7 @@ typedef struct gen {
   ** before it in place, while SQLite always rolls a virtual table's
   ** statement back.  No module can match that, so no bad keys there. */
   int no_badkey;
+  int kr;                   /* integer keys are mostly in [-2, kr] */
 } gen;
 
 static int has(const gen *g, unsigned f) { return (g->feat & f) != 0; }
@@ -1053,7 +1067,7 @@ static const char *const NUMERIC_TEXTS[] = {
 /* Keys of an INT/BIGINT (not rowid alias) key column. */
 static void key_integer(gen *g, str *o) {
   int p = rnd(&g->r, 100);
-  if (p < 80) str_addf(o, "%d", rnd_in(&g->r, -2, KR));
+  if (p < 80) str_addf(o, "%d", rnd_in(&g->r, -2, g->kr));
   else if (p < 86) str_add(o, PICK(&g->r, BIG_INTS));
   else if (p < 92) str_add(o, PICK(&g->r, NUMERIC_TEXTS));
   else if (p < 95) lit_real(o, rnd_in(&g->r, 0, 20) + (chance(&g->r, 50) ? 0.5 : 0.0));
@@ -1071,17 +1085,17 @@ static void key_rowid(gen *g, str *o) {
                                     "4611686018427387904", "-4611686018427387904", "0"};
   static const char *const BAD[] = {"'abc'", "2.5", "x'01'", "'1.5'", "''"};
   int p = rnd(&g->r, 100);
-  if (p < 78) str_addf(o, "%d", rnd_in(&g->r, 1, KR));
+  if (p < 78) str_addf(o, "%d", rnd_in(&g->r, 1, g->kr));
   else if (p < 84) str_add(o, "NULL");
   else if (p < 90) str_add(o, PICK(&g->r, CONVERTIBLE));
   else if (p < 94) str_add(o, PICK(&g->r, BIG));
   else if (p < 97 && has(g, F_BADKEY) && !g->no_badkey) str_add(o, PICK(&g->r, BAD));
-  else str_addf(o, "%d", rnd_in(&g->r, 1, KR));
+  else str_addf(o, "%d", rnd_in(&g->r, 1, g->kr));
 }
 
 static void key_text(gen *g, str *o) {
   int p = rnd(&g->r, 100);
-  if (p < 76) lit_word(g, o, 3);
+  if (p < 76) lit_word(g, o, g->kr >= 1000 ? 5 : 3);
   else if (p < 84) str_addf(o, "%d", rnd_in(&g->r, 0, 20));
   else if (p < 88) lit_real(o, rnd_in(&g->r, 0, 5) + (chance(&g->r, 50) ? 0.5 : 0.0));
   else if (p < 93) lit_blob(g, o, 2);
@@ -1091,7 +1105,7 @@ static void key_text(gen *g, str *o) {
 
 static void key_blob(gen *g, str *o) {
   int p = rnd(&g->r, 100);
-  if (p < 80) lit_blob(g, o, 3);
+  if (p < 80) lit_blob(g, o, g->kr >= 1000 ? 5 : 3);
   else if (p < 86) lit_word(g, o, 2);
   else if (p < 92) str_addf(o, "%d", rnd_in(&g->r, 0, 5));
   else if (p < 95 && has(g, F_BADKEY)) str_add(o, "NULL");
@@ -1428,7 +1442,7 @@ static void insert_values(gen *g, str *o, const char *verb) {
 
 /* Key expression of row x of a generated series. */
 static void series_key(gen *g, const char *col, str *o) {
-  int off = rnd_in(&g->r, -2, KR), step = rnd_in(&g->r, 1, 4);
+  int off = rnd_in(&g->r, -2, g->kr), step = rnd_in(&g->r, 1, 4);
   switch (g->s->mode) {
     case M_INTEGER: case M_ROWID:
       if (g->s->rowid_key && chance(&g->r, 20)) str_add(o, "NULL");
@@ -1575,7 +1589,7 @@ static void replace_move(gen *g, str *o, const char *verb) {
   const char *K = s->k[0];
   int numeric = s->rowid_key || s->mode == M_INTEGER || s->mode == M_NUMERIC;
   if (numeric || (s->mode == M_MIXED && chance(&g->r, 50))) {
-    int lo = rnd_in(&g->r, -2, KR), w = rnd_in(&g->r, 0, 40);
+    int lo = rnd_in(&g->r, -2, g->kr), w = rnd_in(&g->r, 0, 40);
     int shift = (chance(&g->r, 50) ? 1 : -1) * rnd_in(&g->r, 200, 1000);
     str_addf(o, "%s @T SET %s = %s + %d WHERE %s BETWEEN %d AND %d", verb, K, K,
              shift, K, lo, lo + w);
@@ -1625,20 +1639,15 @@ static void gen_update(gen *g, str *o) {
   if (chance(&g->r, 97)) { str_add(o, " WHERE "); cond(g, o); }
 }
 
+/* Mostly small deletes (one key, a short range), so that tables grow. */
 static void gen_delete(gen *g, str *o) {
   const schema *s = g->s;
   const char *K = s->k[0];
-  int p = rnd(&g->r, 200);
+  int p = rnd(&g->r, 1000);
   str_add(o, "DELETE FROM @T");
-  if (p < 1) return;
+  if (p < 2) return;
   str_add(o, " WHERE ");
-  if (p >= 100) {
-    /* Mostly small deletes, so that tables grow. */
-    if (p < 160 || s->nk == 2) key_eq(g, o);
-    else str_addf(o, "%s BETWEEN %d AND %d", K, p - 160, p - 160 + rnd(&g->r, 8));
-    return;
-  }
-  if (p < 14 && has(g, F_SELFREF)) {
+  if (p < 100 && has(g, F_SELFREF)) {
     if (chance(&g->r, 50)) {
       const char *kl = key_list(s);
       str_addf(o, s->nk == 2 ? "(%s) IN (SELECT %s FROM @T WHERE " : "%s IN (SELECT %s FROM @T WHERE ",
@@ -1648,9 +1657,73 @@ static void gen_delete(gen *g, str *o) {
     } else {
       str_addf(o, "%s = (SELECT %s(%s) FROM @T)", K, chance(&g->r, 50) ? "max" : "min", K);
     }
+  } else if (p < 300) {
+    cond(g, o);
+  } else if (p < 700 || s->nk == 2) {
+    key_eq(g, o);
+  } else {
+    int lo = rnd_in(&g->r, -2, g->kr);
+    str_addf(o, "%s BETWEEN %d AND %d", K, lo, lo + rnd(&g->r, 8));
+  }
+}
+
+/* Key range scans in key order, with LIMIT/OFFSET. */
+static void select_key_ordered(gen *g, str *o) {
+  int desc = has(g, F_DESC) && chance(&g->r, 50);
+  str_addf(o, "SELECT %s, v, typeof(w) FROM @T", key_list(g->s));
+  if (chance(&g->r, 80)) { str_add(o, " WHERE "); key_cond(g, o); }
+  key_order(g, o, desc);
+  if (has(g, F_LIMIT) && chance(&g->r, 40)) {
+    str_addf(o, " LIMIT %d", rnd_in(&g->r, -1, 10));
+    if (chance(&g->r, 50)) str_addf(o, " OFFSET %d", rnd_in(&g->r, 0, 10));
+  }
+}
+
+/* Aggregates whose results do not depend on the scan order.  Returns
+** whether the rows come in a total order. */
+static int select_agg(gen *g, str *o) {
+  const char *K = g->s->k[0];
+  if (chance(&g->r, 25)) {
+    str_addf(o, "SELECT typeof(%s), typeof(v), count(*) FROM @T GROUP BY 1, 2", K);
+    return 0;
+  }
+  str_add(o, "SELECT count(*), count(v), "
+             "sum(CASE WHEN typeof(v) = 'integer' AND abs(v) < 1000000 THEN v END), "
+             "total(length(w))");
+  /* A composite key's first column may hold 1 and 1.0 in two rows. */
+  if (g->s->nk == 1) str_addf(o, ", min(%s), max(%s)", K, K);
+  str_add(o, " FROM @T");
+  if (chance(&g->r, 70)) { str_add(o, " WHERE "); cond(g, o); }
+  return 1;
+}
+
+static void select_join(gen *g, str *o) {
+  const char *K = g->s->k[0];
+  str_addf(o, "SELECT x.%s, x.v, y.%s FROM @T AS x JOIN @T AS y ON ", K, K);
+  if (has(g, F_CROSSAFF) && chance(&g->r, 40)) {
+    /* v has no affinity, w may have any: the comparison's affinity is not
+    ** the key's. */
+    str_addf(o, "y.%s %s x.%s", K, chance(&g->r, 60) ? "=" : PICK(&g->r, CMP_OPS),
+             chance(&g->r, 50) ? "v" : "w");
+  } else if (chance(&g->r, 50)) {
+    str_addf(o, "y.%s = x.%s", K, K);
+  } else {
+    str_addf(o, "y.%s > x.%s WHERE x.%s = ", K, K, K);
+    key_lit(g, K, o);
     return;
   }
-  cond(g, o);
+  str_addf(o, " WHERE x.%s %s ", K, PICK(&g->r, CMP_OPS));
+  key_lit(g, K, o);
+}
+
+/* Filter on the values, ordered by value then key: a total order. */
+static void select_value_ordered(gen *g, str *o) {
+  int i;
+  str_addf(o, "SELECT %s, v FROM @T WHERE ", key_list(g->s));
+  val_cond(g, o);
+  str_add(o, " ORDER BY v");
+  for (i = 0; i < g->s->nk; i++) str_addf(o, ", %s", g->s->k[i]);
+  if (has(g, F_DESC) && chance(&g->r, 30)) str_add(o, " DESC");
 }
 
 /* Returns whether the rows come in a total order. */
@@ -1663,70 +1736,22 @@ static int gen_select(gen *g, str *o) {
     cond(g, o);
     return 0;
   }
-  if (p < 50) {
-    int desc = has(g, F_DESC) && chance(&g->r, 50);
-    str_addf(o, "SELECT %s, v, typeof(w) FROM @T", key_list(s));
-    if (chance(&g->r, 80)) { str_add(o, " WHERE "); key_cond(g, o); }
-    key_order(g, o, desc);
-    if (has(g, F_LIMIT) && chance(&g->r, 40)) {
-      str_addf(o, " LIMIT %d", rnd_in(&g->r, -1, 10));
-      if (chance(&g->r, 50)) str_addf(o, " OFFSET %d", rnd_in(&g->r, 0, 10));
-    }
-    return 1;
-  }
+  if (p < 50) { select_key_ordered(g, o); return 1; }
   if (p < 60) {
-    /* Lookup with a literal of another type: affinity of the comparison. */
+    /* Lookups with literals of other types: affinity of the comparison. */
     str_addf(o, "SELECT typeof(%s), %s, v FROM @T WHERE ", K, key_list(s));
     key_cond(g, o);
     return 0;
   }
-  if (p < 70 && has(g, F_AGG)) {
-    if (chance(&g->r, 25)) {
-      str_addf(o, "SELECT typeof(%s), typeof(v), count(*) FROM @T GROUP BY 1, 2", K);
-      return 0;
-    }
-    str_add(o, "SELECT count(*), count(v), "
-               "sum(CASE WHEN typeof(v) = 'integer' AND abs(v) < 1000000 THEN v END), "
-               "total(length(w))");
-    if (s->nk == 1) str_addf(o, ", min(%s), max(%s)", K, K);
-    str_add(o, " FROM @T");
-    if (chance(&g->r, 70)) { str_add(o, " WHERE "); cond(g, o); }
-    return 1;
-  }
-  if (p < 76 && has(g, F_JOIN)) {
-    str_addf(o, "SELECT x.%s, x.v, y.%s FROM @T AS x JOIN @T AS y ON ", K, K);
-    if (has(g, F_CROSSAFF) && chance(&g->r, 40)) {
-      /* v has no affinity, w may have any: the comparison's affinity is
-      ** not the key's. */
-      str_addf(o, "y.%s %s x.%s", K, chance(&g->r, 60) ? "=" : PICK(&g->r, CMP_OPS),
-               chance(&g->r, 50) ? "v" : "w");
-    } else if (chance(&g->r, 50)) str_addf(o, "y.%s = x.%s", K, K);
-    else {
-      str_addf(o, "y.%s > x.%s WHERE x.%s = ", K, K, K);
-      key_lit(g, K, o);
-      return 0;
-    }
-    str_addf(o, " WHERE x.%s %s ", K, PICK(&g->r, CMP_OPS));
-    key_lit(g, K, o);
-    return 0;
-  }
+  if (p < 70 && has(g, F_AGG)) return select_agg(g, o);
+  if (p < 76 && has(g, F_JOIN)) { select_join(g, o); return 0; }
   if (p < 82 && has(g, F_IN) && has(g, F_CROSSAFF)) {
     str_addf(o, "SELECT %s, w FROM @T WHERE %s IN (SELECT v FROM @T WHERE ", key_list(s), K);
     val_cond(g, o);
     str_add(o, ")");
     return 0;
   }
-  if (p < 87) {
-    str_addf(o, "SELECT %s, v FROM @T WHERE ", key_list(s));
-    val_cond(g, o);
-    str_add(o, " ORDER BY v");
-    {
-      int i;
-      for (i = 0; i < s->nk; i++) str_addf(o, ", %s", s->k[i]);
-    }
-    if (has(g, F_DESC) && chance(&g->r, 30)) str_add(o, " DESC");
-    return 1;
-  }
+  if (p < 87) { select_value_ordered(g, o); return 1; }
   if (p < 90 && has(g, F_ROWIDCOL)) {
     str_add(o, "SELECT rowid, v FROM @T WHERE ");
     key_cond(g, o);
@@ -1839,7 +1864,7 @@ static void gen_trigger_op(gen *g, str *o) {
 
 static const char *const COMMANDS[] = {"flush", "compact", "integrity-check"};
 
-/* The next operation.  opno counts from 0. */
+/* Append the next operation to ops. */
 static void gen_op(gen *g, int autocommit, oplist *ops) {
   str o = {0};
   enum op_kind kind = OP_TABLE;
@@ -2024,6 +2049,7 @@ static int run_seed(const options *opt, unsigned long long seed, long *nops) {
   g.s = &sch;
   g.feat = opt->feat;
   g.next_sp = 1;
+  g.kr = opt->key_range;
   snprintf(logpath, sizeof logpath, "%s/seed-%llu.sql", opt->root, seed);
   printf("difftest: seed %llu, mode %s: %s (%s)\n", seed, MODE_NAMES[sch.mode],
          sch.coldefs, sch.opts);
@@ -2099,6 +2125,8 @@ static void usage(FILE *f) {
     "                    none, issue2 (the set today's module passes)\n"
     "  --so PATH         the extension (default ./lsm_vtab.so)\n"
     "  --check-every N   compare whole tables every N operations (default 50)\n"
+    "  --key-range N     integer keys mostly in [-2, N] (default 100; larger\n"
+    "                    gives larger tables)\n"
     "  --timeout S       give up on a statement after S seconds (default 120)\n"
     "  --no-minimize     do not minimise a failing case\n"
     "  --minimize-seconds S  time budget for minimising (default 120)\n"
@@ -2177,6 +2205,7 @@ static int parse_args(int argc, char **argv, options *opt) {
   opt->minimize = 1;
   opt->minimize_seconds = 120;
   opt->timeout = 120;
+  opt->key_range = 100;
   for (i = 0; i < N_MODES; i++) want[i] = 1;
   for (i = 1; i < argc; i++) {
     if ((v = opt_value(argc, argv, &i, "--seeds"))) {
@@ -2201,6 +2230,8 @@ static int parse_args(int argc, char **argv, options *opt) {
       so = v;
     } else if ((v = opt_value(argc, argv, &i, "--check-every"))) {
       opt->check_every = atoi(v);
+    } else if ((v = opt_value(argc, argv, &i, "--key-range"))) {
+      opt->key_range = atoi(v) > 10 ? atoi(v) : 10;
     } else if ((v = opt_value(argc, argv, &i, "--timeout"))) {
       opt->timeout = atoi(v);
     } else if ((v = opt_value(argc, argv, &i, "--minimize-seconds"))) {
