@@ -210,7 +210,7 @@ static int fault_loop(const char *label, int sync_mode, int n_batches, int stick
 /* ---------------------------------------------------------------- tests */
 
 START_TEST(io_fault_loop_sync_full_loses_no_acknowledged_commit) {
-  int n = lsm_test_torture() ? 120 : 40;
+  int n = lsm_test_torture() ? 200 : 60;
   int failures = fault_loop("io-faults(sync=full)", LSM_SYNC_FULL, n, 0, 0, lsm_test_budget(8));
   ck_assert_msg(failures == 0, "%d fault points lost commits or misbehaved (see above)", failures);
 }
@@ -218,7 +218,7 @@ END_TEST
 
 START_TEST(io_fault_loop_sync_normal_torn_appends_lose_no_acknowledged_commit) {
   /* A failed append leaves 11 bytes of its buffer in the file. */
-  int n = lsm_test_torture() ? 120 : 40;
+  int n = lsm_test_torture() ? 200 : 60;
   int failures = fault_loop("io-faults(sync=normal, torn appends)", LSM_SYNC_NORMAL, n, 0, 11,
                             lsm_test_budget(5));
   ck_assert_msg(failures == 0, "%d fault points lost commits or misbehaved (see above)", failures);
@@ -227,7 +227,7 @@ END_TEST
 
 START_TEST(io_fault_loop_sticky_faults_lose_no_acknowledged_commit) {
   /* The disk stays broken from the Nth call of a kind on. */
-  int n = lsm_test_torture() ? 120 : 40;
+  int n = lsm_test_torture() ? 200 : 60;
   int failures = fault_loop("io-faults(sync=full, sticky)", LSM_SYNC_FULL, n, 1, 0,
                             lsm_test_budget(4));
   ck_assert_msg(failures == 0, "%d fault points lost commits or misbehaved (see above)", failures);
@@ -366,7 +366,7 @@ int main(void) {
   const char *only = getenv("LSM_FAULT_ONLY");
   if (only) {
     /* kind:N[:sync[:sticky[:partial]]] — one case, in this process. */
-    fault_spec s = {0, 1, 0, 0, LSM_SYNC_FULL, 40};
+    fault_spec s = {0, 1, 0, 0, LSM_SYNC_FULL, 60};
     char name[32], msg[1024];
     int k, sync = LSM_SYNC_FULL, sticky = 0, partial = 0, rc;
     unsigned long long n = 1;
@@ -382,7 +382,7 @@ int main(void) {
     s.sync_mode = sync;
     s.sticky = sticky;
     s.partial = (size_t)partial;
-    if (lsm_test_torture()) s.n_batches = 120;
+    if (lsm_test_torture()) s.n_batches = 200;
     rc = one_case(&s, msg, sizeof msg);
     printf("%s#%llu: %s %s\n", name, n, rc < 0 ? "FAIL" : "ok", msg);
     return rc < 0;

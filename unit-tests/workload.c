@@ -98,7 +98,7 @@ void lsm_workload_init(lsm_workload *w, const char *dir, int sync_mode, int n_ba
 
 void lsm_workload_options(const lsm_workload *w, lsm_options *o) {
   lsm_options_init(o);
-  o->memtable_size = 2048;
+  o->memtable_size = 6000;   /* the first 4 KiB arena block: ~12 batches */
   o->block_size = 256;
   o->bloom_bits = 10;
   o->l0_compaction_trigger = 2;
