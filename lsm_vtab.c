@@ -16,8 +16,11 @@
 **    order; memcmp order of keys is SQLite's order of the key values
 **    (BINARY collation), lexicographic by column.  Rowid tables (no key,
 **    or an INTEGER PRIMARY KEY) use the encoded rowid.
-**  - Engine value: the non-key columns encoded by ext/row.h, whose header
-**    also records which key values were REALs (3.0 reads back as 3.0).
+**  - Engine value: the non-key columns encoded by ext/row.h, then the text
+**    as written of each NOCASE / RTRIM key column (its key is the folded
+**    text: what the collation compares).  The row header's real_mask has
+**    bit i set when key column i holds a REAL (3.0 reads back as 3.0) and
+**    bit 32+i when that REAL is -0.0 (the key encoding makes it 0.0).
 **  - What SQLite is told (sqlite3_declare_vtab):
 **      rowid table       CREATE TABLE x(cols..., "<table>" HIDDEN); an
 **                        INTEGER PRIMARY KEY column is declared as such
@@ -74,7 +77,8 @@
 **  - DROP TABLE removes the data at once, even if its transaction rolls
 **    back; DROP and RENAME fail with SQLITE_BUSY while another connection
 **    has the table open.
-**  - COLLATE NOCASE / RTRIM on key columns is refused at CREATE.
+**  - Key columns with a collation other than BINARY, NOCASE or RTRIM are
+**    refused at CREATE.
 */
 #include "sqlite3ext.h"
 SQLITE_EXTENSION_INIT1
@@ -141,6 +145,11 @@ struct lsm_vtab {
   int n_key;                   /* key columns (1 for rowid tables) */
   int key_cols[LSMX_PLAN_MAX_KEY]; /* column of each key position; -1: rowid */
   char key_aff[LSMX_PLAN_MAX_KEY]; /* affinity of each key position */
+  char key_coll[LSMX_PLAN_MAX_KEY]; /* 0 BINARY, 'N' NOCASE, 'R' RTRIM */
+  int orig_idx[LSMX_PLAN_MAX_KEY];  /* row index of the original text of a
+                                      NOCASE / RTRIM key column, or -1 */
+  int n_row_cols;              /* columns in the row value: the non-key
+                                  ones, then the originals */
   int *key_pos;                /* column -> key position, -1 if not a key */
   int *nonkey_idx;             /* column -> index in the row value, -1 */
   int n_nonkey;
@@ -308,6 +317,36 @@ static int vtab_error(lsm_vtab *tab, int sqlite_rc, const char *msg) {
   return sqlite_rc;
 }
 
+/* Append the encoding of v as key column p.  A TEXT value of a NOCASE or
+** RTRIM key column is encoded folded (ASCII upper case to lower case, or
+** trailing spaces dropped: what the collation compares), so values the
+** collation calls equal are one engine key and the key order is the
+** collation's.  The original text is kept in the row (orig_idx). */
+static int append_key_value(const lsm_vtab *tab, int p, const lsmx_value *v,
+                            lsm_buffer *out) {
+  lsmx_value w;
+  lsm_buffer folded = {0};
+  size_t i;
+  int rc;
+  if (!tab->key_coll[p] || v->type != SQLITE_TEXT) return lsmx_key_append(out, v);
+  w = *v;
+  if (tab->key_coll[p] == 'R') {
+    while (w.n > 0 && w.p[w.n - 1] == ' ') w.n--;
+    return lsmx_key_append(out, &w);
+  }
+  if (w.n > 0) {
+    rc = buf_set(&folded, v->p, v->n);
+    if (rc != LSM_OK) return rc;
+    for (i = 0; i < folded.len; i++) {
+      if (folded.data[i] >= 'A' && folded.data[i] <= 'Z') folded.data[i] += 32;
+    }
+    w.p = folded.data;
+  }
+  rc = lsmx_key_append(out, &w);
+  lsm_buffer_free(&folded);
+  return rc;
+}
+
 /* Encode argv value `in` as key column p: affinity, then the key encoding,
 ** appended to out.  Sets *is_null when the value (after affinity) is
 ** NULL, which no key holds.  lookup: `in` is compared with keys rather
@@ -322,7 +361,7 @@ static int append_key_arg(const lsm_vtab *tab, int p, sqlite3_value *in,
                                &holder);
   if (rc == LSM_OK) {
     *is_null = (v.type == SQLITE_NULL);
-    if (!*is_null) rc = lsmx_key_append(out, &v);
+    if (!*is_null) rc = append_key_value(tab, p, &v, out);
   }
   sqlite3_value_free(holder);
   return rc;
@@ -687,9 +726,13 @@ static int setup_columns(lsm_vtab *tab, char **pzErr) {
     tab->n_key = tab->def.n_pk;
     for (p = 0; p < tab->n_key; p++) {
       const lsmx_column *c = &tab->def.cols[tab->def.pk_cols[p]];
-      if (c->collate && sqlite3_stricmp(c->collate, "BINARY") != 0) {
+      if (c->collate && sqlite3_stricmp(c->collate, "NOCASE") == 0) {
+        tab->key_coll[p] = 'N';
+      } else if (c->collate && sqlite3_stricmp(c->collate, "RTRIM") == 0) {
+        tab->key_coll[p] = 'R';
+      } else if (c->collate && sqlite3_stricmp(c->collate, "BINARY") != 0) {
         *pzErr = sqlite3_mprintf("lsm: PRIMARY KEY column %s has COLLATE %s; "
-                                 "only BINARY key columns are supported",
+                                 "key columns may use BINARY, NOCASE or RTRIM",
                                  c->name, c->collate);
         return SQLITE_ERROR;
       }
@@ -715,6 +758,10 @@ static int setup_columns(lsm_vtab *tab, char **pzErr) {
     tab->nonkey_idx[i] = tab->key_pos[i] >= 0 ? -1 : j++;
   }
   tab->n_nonkey = j;
+  for (p = 0; p < tab->n_key; p++) {
+    tab->orig_idx[p] = tab->key_coll[p] ? j++ : -1;
+  }
+  tab->n_row_cols = j;
 
   /* Hidden columns after the declared ones. */
   tab->cmd_col = -1;
@@ -984,9 +1031,12 @@ static int xBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *info) {
     }
     pc->key_pos = column_key_pos(tab, c->iColumn);
     if (pc->key_pos >= 0 && !(is_rowid_kind(tab))) {
-      /* Key order is BINARY order; another collation needs SQLite. */
+      /* Key order is the key column's collation; another needs SQLite. */
+      static const char *const names[] = {"BINARY", "NOCASE", "RTRIM"};
       const char *coll = sqlite3_vtab_collation(info, i);
-      if (coll && sqlite3_stricmp(coll, "BINARY") != 0) pc->key_pos = -1;
+      int kc = tab->key_coll[pc->key_pos];
+      const char *want = names[kc == 'N' ? 1 : kc == 'R' ? 2 : 0];
+      if (sqlite3_stricmp(coll ? coll : "BINARY", want) != 0) pc->key_pos = -1;
     }
     if (pc->op == LSMX_OP_EQ && pc->key_pos >= 0 && c->usable &&
         c->op == SQLITE_INDEX_CONSTRAINT_EQ) {
@@ -1757,6 +1807,15 @@ static int xColumn(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int i) {
     rc = cursor_decode_key(cur);
     if (rc == LSM_OK && tab->kind == KIND_KEYED) rc = cursor_parse_row(cur);
     if (rc != LSM_OK) return cursor_corrupt(cur, rc);
+    if (tab->orig_idx[k] >= 0) {
+      /* A folded TEXT key: the row has the text as written. */
+      rc = lsmx_row_column(&cur->row, tab->orig_idx[k], &v);
+      if (rc != LSM_OK) return cursor_corrupt(cur, rc);
+      if (v.type == SQLITE_TEXT) {
+        lsmx_value_result(ctx, &v);
+        return SQLITE_OK;
+      }
+    }
     v = cur->keyv[k];
     if (tab->kind == KIND_KEYED && ((cur->row.real_mask >> k) & 1) &&
         v.type == SQLITE_INTEGER) {
@@ -2094,8 +2153,18 @@ static int xUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   /* 3. The new key, and whether it moves. */
   tab->key.len = 0;
   for (i = 0; i < tab->n_key; i++) {
-    lrc = lsmx_key_append(&tab->key, &tab->kvals[i]);
+    lrc = append_key_value(tab, i, &tab->kvals[i], &tab->key);
     if (lrc != LSM_OK) { rc = vtab_fail(tab, lrc, 0); goto done; }
+    if (tab->orig_idx[i] >= 0) {
+      /* The original text of a NOCASE / RTRIM key (the key is folded). */
+      lsmx_value *o = &tab->vals[tab->orig_idx[i]];
+      if (tab->kvals[i].type == SQLITE_TEXT) {
+        *o = tab->kvals[i];
+      } else {
+        memset(o, 0, sizeof *o);
+        o->type = SQLITE_NULL;
+      }
+    }
   }
   if (!is_insert) {
     lrc = old_key_from(tab, argv[0], &tab->old_key);
@@ -2134,7 +2203,7 @@ static int xUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   }
 
   /* 4. Write. */
-  lrc = lsmx_row_encode(&tab->row, real_mask, tab->vals, tab->n_nonkey);
+  lrc = lsmx_row_encode(&tab->row, real_mask, tab->vals, tab->n_row_cols);
   if (lrc == LSM_OK && !is_insert && key_changed) {
     lrc = lsm_batch_delete(tab->batch, tab->old_key.data, tab->old_key.len);
     tab->have_next_rowid = 0;

@@ -1,6 +1,7 @@
 -- CREATE VIRTUAL TABLE arguments: a malformed one fails with a message
 -- naming it and leaves nothing on disk; what the table cannot honour
--- (key collations, constraints it would not enforce) is refused.  A table
+-- (key collations other than BINARY, NOCASE, RTRIM; constraints it would
+-- not enforce) is refused.  A table
 -- whose directory disappeared reports it on every use and can be dropped.
 .load ./lsm_vtab
 CREATE VIRTUAL TABLE bad USING lsm(k TEXT PRIMARY KEY, v, memtable_sz=4096);
@@ -13,8 +14,8 @@ CREATE VIRTUAL TABLE bad USING lsm(k TEXT PRIMARY KEY, v, sync=full, sync=off);
 CREATE VIRTUAL TABLE bad USING lsm(a PRIMARY KEY, b PRIMARY KEY);
 CREATE VIRTUAL TABLE bad USING lsm(a, b PRIMARY KEY, PRIMARY KEY(a));
 CREATE VIRTUAL TABLE bad USING lsm(a, PRIMARY KEY(a, zz));
-CREATE VIRTUAL TABLE bad USING lsm(k TEXT PRIMARY KEY COLLATE NOCASE, v);
-CREATE VIRTUAL TABLE bad USING lsm(a, k TEXT COLLATE RTRIM, v, PRIMARY KEY(a, k));
+CREATE VIRTUAL TABLE bad USING lsm(k TEXT PRIMARY KEY COLLATE UNICODE, v);
+CREATE VIRTUAL TABLE bad USING lsm(a, k TEXT COLLATE mine, v, PRIMARY KEY(a, k));
 CREATE VIRTUAL TABLE bad USING lsm(k TEXT PRIMARY KEY, v UNIQUE);
 CREATE VIRTUAL TABLE bad USING lsm(k TEXT PRIMARY KEY, v DEFAULT 3);
 CREATE VIRTUAL TABLE bad USING lsm(k INTEGER PRIMARY KEY AUTOINCREMENT, v);
