@@ -56,10 +56,14 @@
 **    SQLITE_BUSY, after its busy timeout); COMMIT/ROLLBACK release it.
 **
 ** Cursors
-**    A cursor's iterator sees the batch as it was when the cursor started
-**    (lsm_iter_new), so a statement that reads and writes one table sees
-**    the table as of its start and writes never disturb an open cursor.
-**    Point lookups read at the moment they are made.
+**    A cursor sees the table as it was when xFilter started it: ranges and
+**    scans through an iterator, which keeps the batch as it was then
+**    (lsm_iter_new), a single lookup at once, a series of lookups (IN)
+**    through a snapshot or an iterator.  So a statement that reads and
+**    writes one table sees it as of its start, and writes never disturb
+**    an open cursor.  Plans (ext/plan.c) travel in idxNum; idxStr names the
+**    plan for EXPLAIN QUERY PLAN and carries colUsed after its NUL, so that
+**    only the columns used are decoded.
 **
 ** Known differences from a native table
 **  - INSERT naming both the rowid and the INTEGER PRIMARY KEY column (or an
@@ -69,8 +73,13 @@
 **    statement updates later fails ("not supported"): a native table would
 **    update the moved row a second time, re-evaluating the SET expressions,
 **    which a virtual table cannot do.
-**  - A comparison with a value that has an affinity of its own (a column of
-**    another table) is made with the key column's affinity.
+**  - An UPDATE whose SET reads the table sees it as of the statement's
+**    start: SQLite computes a virtual table's new rows before the first
+**    xUpdate, a native table each row when it gets to it.
+**  - Not a difference in results, but in speed: a TEXT or untyped key
+**    compared with a value that is not a literal (it may have an affinity
+**    of its own, which changes the comparison) is read as a superset that
+**    SQLite checks (plan.h: lsmx_plan_cons.exact).
 **  - Reads outside a write transaction see each statement's start, not a
 **    snapshot of the whole transaction; several tables written in one
 **    transaction commit one after the other in xSync.
@@ -215,7 +224,6 @@ struct lsm_cursor {
   sqlite3_uint64 wanted_cols;  /* non-key columns used (row.h mask) */
   sqlite3_uint64 wanted_keys;  /* key positions used */
   int eof;
-  int started;                 /* the odometer has a current target */
   int target_is_point;         /* the current target is one key */
   int live_batch;              /* lookups read the batch as it is (one
                                   lookup, made by xFilter) */
@@ -1566,7 +1574,6 @@ static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
 
   cursor_release(cur);
   cur->eof = 1;
-  cur->started = 0;
   cur->n_returned = 0;
   cursor_row_reset(cur);
   /* A statement may be starting: see tab->replaced. */
@@ -1704,7 +1711,6 @@ static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
   }
   odometer_reset(cur, 0);
   cur->eof = 0;
-  cur->started = 1;
   rc = cursor_seek_row(cur, 1);
   if (rc != SQLITE_OK) {
     cur->eof = 1;
