@@ -73,7 +73,7 @@ size_t lsm_workload_marker_key(int b, char *out) {
   return (size_t)sprintf(out, "m%05d", b);
 }
 
-static size_t marker_value(int b, char *out) {
+size_t lsm_workload_marker_value(int b, char *out) {
   return (size_t)sprintf(out, "batch%05d", b);
 }
 
@@ -83,6 +83,25 @@ size_t lsm_workload_value(int b, int j, char *out) {
   n = (size_t)sprintf(out, "b%05d.%d:", b, j);
   for (i = n; i < len; i++) out[i] = (char)('a' + (b * 31 + j * 7 + (int)i) % 26);
   return len;
+}
+
+void lsm_workload_expected(int n_batches, const unsigned char *applied,
+                           int writer[LSM_WL_KEYSPACE]) {
+  op ops[MAX_OPS];
+  int b, i;
+  for (i = 0; i < LSM_WL_KEYSPACE; i++) writer[i] = -1;
+  for (b = 0; b < n_batches; b++) {
+    int n;
+    if (!applied[b]) continue;
+    n = batch_ops(b, ops);
+    for (i = 0; i < n; i++) {
+      if (ops[i].key >= 0) writer[ops[i].key] = ops[i].kind == OP_PUT ? b * MAX_OPS + ops[i].j : -1;
+    }
+  }
+}
+
+size_t lsm_workload_writer_value(int writer, char *out) {
+  return lsm_workload_value(writer / MAX_OPS, writer % MAX_OPS, out);
 }
 
 void lsm_workload_init(lsm_workload *w, const char *dir, int sync_mode, int n_batches,
@@ -148,7 +167,7 @@ static int write_batch(lsm_workload *w, lsm_db *db, lsm_batch *bt, int b, run_mo
     size_t kl, vl;
     if (ops[i].key < 0) {
       kl = lsm_workload_marker_key(b, key);
-      vl = marker_value(b, val);
+      vl = lsm_workload_marker_value(b, val);
     } else {
       kl = lsm_workload_data_key(ops[i].key, key);
       vl = lsm_workload_value(b, ops[i].j, val);
@@ -366,7 +385,7 @@ static int check_scan(lsm_db *db, int backward, const int *writer, const unsigne
         vl = lsm_workload_value(writer[pos] / MAX_OPS, writer[pos] % MAX_OPS, val);
       } else {
         kl = lsm_workload_marker_key(pos - LSM_WL_KEYSPACE, key);
-        vl = marker_value(pos - LSM_WL_KEYSPACE, val);
+        vl = lsm_workload_marker_value(pos - LSM_WL_KEYSPACE, val);
       }
     }
     if (!lsm_iter_valid(it)) {
@@ -408,7 +427,6 @@ static int check_scan(lsm_db *db, int backward, const int *writer, const unsigne
 
 int lsm_workload_verify(const lsm_workload *w, lsm_db *db, int flags, char *msg,
                         size_t msg_size) {
-  op ops[MAX_OPS];
   int writer[LSM_WL_KEYSPACE];
   unsigned char *applied = calloc((size_t)w->n_batches, 1);
   lsm_buffer val = {0};
@@ -421,7 +439,7 @@ int lsm_workload_verify(const lsm_workload *w, lsm_db *db, int flags, char *msg,
     size_t kl = lsm_workload_marker_key(b, key);
     int r = lsm_get(db, NULL, key, kl, &val);
     if (r == LSM_OK) {
-      size_t wl = marker_value(b, want);
+      size_t wl = lsm_workload_marker_value(b, want);
       applied[b] = 1;
       last_applied = b;
       if (val.len != wl || memcmp(val.data, want, wl) != 0) {
@@ -447,15 +465,7 @@ int lsm_workload_verify(const lsm_workload *w, lsm_db *db, int flags, char *msg,
     }
   }
   /* Expected contents. */
-  for (i = 0; i < LSM_WL_KEYSPACE; i++) writer[i] = -1;
-  for (b = 0; b < w->n_batches; b++) {
-    int n;
-    if (!applied[b]) continue;
-    n = batch_ops(b, ops);
-    for (i = 0; i < n; i++) {
-      if (ops[i].key >= 0) writer[ops[i].key] = ops[i].kind == OP_PUT ? b * MAX_OPS + ops[i].j : -1;
-    }
-  }
+  lsm_workload_expected(w->n_batches, applied, writer);
   for (i = 0; i < LSM_WL_KEYSPACE && rc == 0; i++) {
     size_t kl = lsm_workload_data_key(i, key);
     int r = lsm_get(db, NULL, key, kl, &val);

@@ -91,14 +91,22 @@ int lsm_workload_verify(const lsm_workload *w, lsm_db *db, int flags, char *msg,
 int lsm_workload_reopen_verify(const lsm_workload *w, lsm_env *env, int flags, char *msg,
                                size_t msg_size);
 
-/* The key and value bytes of the model, for tests that build their own
-** databases: data key i ("kNNN"), marker of batch b ("mNNNNN"), the value
-** batch b writes as its j-th put.  Return the length written to out (out
-** must hold LSM_WL_VALUE_MAX bytes). */
+/* The key and value bytes of the model: data key i ("kNNN"), marker of
+** batch b ("mNNNNN") and its value, the value batch b writes as its j-th
+** put.  Return the length written to out (out must hold LSM_WL_VALUE_MAX
+** bytes). */
 #define LSM_WL_VALUE_MAX 800
 size_t lsm_workload_data_key(int i, char *out);
 size_t lsm_workload_marker_key(int b, char *out);
+size_t lsm_workload_marker_value(int b, char *out);
 size_t lsm_workload_value(int b, int j, char *out);
+
+/* Expected contents when exactly the batches b < n_batches with applied[b]
+** != 0 are there: writer[i] names the put that data key i holds, or is -1
+** when the key is absent; lsm_workload_writer_value() gives its bytes. */
+void lsm_workload_expected(int n_batches, const unsigned char *applied,
+                           int writer[LSM_WL_KEYSPACE]);
+size_t lsm_workload_writer_value(int writer, char *out);
 
 /* ---- harness helpers for loops of many cases ---- */
 
