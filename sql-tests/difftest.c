@@ -1355,11 +1355,15 @@ static void cond(gen *g, str *o) {
   }
 }
 
+/* ORDER BY the key (a total order); a composite key sometimes in mixed
+** directions, which the scan cannot provide. */
 static void key_order(gen *g, str *o, int desc) {
-  int i;
+  int i, mixed = g->s->nk == 2 && chance(&g->r, 20);
   str_add(o, " ORDER BY ");
-  for (i = 0; i < g->s->nk; i++)
-    str_addf(o, "%s%s%s", i ? ", " : "", g->s->k[i], desc ? " DESC" : "");
+  for (i = 0; i < g->s->nk; i++) {
+    int d = mixed && i == 1 ? !desc : desc;
+    str_addf(o, "%s%s%s", i ? ", " : "", g->s->k[i], d ? " DESC" : "");
+  }
 }
 
 /* The key columns as a select list. */
@@ -1570,8 +1574,19 @@ static void val_expr(gen *g, str *o, int selfref) {
     return;
   }
   if (selfref && has(g, F_SELFREF)) {
-    if (p < 90) str_add(o, "(SELECT count(*) FROM @T)");
-    else str_addf(o, "(SELECT count(*) FROM @T AS s WHERE s.%s < @T.%s)", K, K);
+    if (p < 88) {
+      str_add(o, "(SELECT count(*) FROM @T)");
+    } else if (p < 94 || g->kr > 200) {
+      /* Correlated, a few point lookups per row. */
+      str_addf(o, "(SELECT count(*) FROM @T AS s WHERE s.%s IN (@T.%s, ", K, K);
+      key_lit(g, K, o);
+      str_add(o, ", ");
+      key_lit(g, K, o);
+      str_add(o, "))");
+    } else {
+      /* Correlated, a range per row: quadratic, so small tables only. */
+      str_addf(o, "(SELECT count(*) FROM @T AS s WHERE s.%s < @T.%s)", K, K);
+    }
     return;
   }
   val_lit(g, o);
@@ -1667,11 +1682,13 @@ static void gen_delete(gen *g, str *o) {
   }
 }
 
-/* Key range scans in key order, with LIMIT/OFFSET. */
+/* Key range scans in key order, with LIMIT/OFFSET; with a filter on the
+** values sometimes, which must keep LIMIT out of the scan. */
 static void select_key_ordered(gen *g, str *o) {
-  int desc = has(g, F_DESC) && chance(&g->r, 50);
+  int desc = has(g, F_DESC) && chance(&g->r, 50), p = rnd(&g->r, 100);
   str_addf(o, "SELECT %s, v, typeof(w) FROM @T", key_list(g->s));
-  if (chance(&g->r, 80)) { str_add(o, " WHERE "); key_cond(g, o); }
+  if (p < 60) { str_add(o, " WHERE "); key_cond(g, o); }
+  else if (p < 85) { str_add(o, " WHERE "); cond(g, o); }
   key_order(g, o, desc);
   if (has(g, F_LIMIT) && chance(&g->r, 40)) {
     str_addf(o, " LIMIT %d", rnd_in(&g->r, -1, 10));
@@ -1732,7 +1749,10 @@ static int gen_select(gen *g, str *o) {
   const char *K = s->k[0];
   int p = rnd(&g->r, 100);
   if (p < 25) {
-    str_add(o, "SELECT * FROM @T WHERE ");
+    /* Various column subsets (the module decodes only what is used). */
+    str_addf(o, "SELECT %s FROM @T WHERE ",
+             PICK(&g->r, ((const char *const[]){"*", "*", "w", "v, w", "length(v), typeof(w)",
+                                                "w, *", "count(*) OVER ()"})));
     cond(g, o);
     return 0;
   }
