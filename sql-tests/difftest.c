@@ -257,7 +257,8 @@ enum {
   F_CROSSAFF  = 1u << 23,
   F_TRIGGER   = 1u << 24,
   F_LASTROWID = 1u << 25,
-  F_ALL       = (1u << 26) - 1
+  F_COLLATE   = 1u << 26,
+  F_ALL       = (1u << 27) - 1
 };
 
 static const struct feature {
@@ -312,11 +313,14 @@ static const struct feature {
   {"lastrowid", F_LASTROWID,
    "compare sqlite3_last_insert_rowid() (set to a sentinel before each "
    "statement: a WITHOUT ROWID insert must leave it alone)"},
+  {"collate", F_COLLATE,
+   "text, mixed and composite keys may be declared COLLATE NOCASE or RTRIM "
+   "(uniqueness, order and comparisons under the collation)"},
 };
 
 /* The set that passes against the module of issue 2 (see difftest.md). */
 #define F_ISSUE2 (F_ALL & ~(F_COMPOSITE | F_COMMANDS | F_INTPK | F_NEGZERO | F_BIGINT | \
-                       F_CROSSAFF | F_LASTROWID))
+                       F_CROSSAFF | F_LASTROWID | F_COLLATE))
 
 /* ================================================================== */
 /* Modes and the schema of one run. */
@@ -1040,7 +1044,8 @@ static void lit_blob(gen *g, str *o, int maxlen) {
 
 /* A short word over a tiny alphabet, so keys collide often. */
 static void lit_word(gen *g, str *o, int maxlen) {
-  static const char *const ALPHA[] = {"a", "b", "A", "\xc3\xa9", "a'"};
+  /* Case pairs and trailing blanks matter under NOCASE and RTRIM. */
+  static const char *const ALPHA[] = {"a", "b", "A", "\xc3\xa9", "a'", "B", " "};
   str w = {0};
   int n = rnd(&g->r, maxlen + 1), i;
   for (i = 0; i < n; i++) str_add(&w, PICK(&g->r, ALPHA));
@@ -1170,7 +1175,7 @@ static void key_comp_a(gen *g, str *o) {
 
 static void key_comp_b(gen *g, str *o) {
   int p = rnd(&g->r, 100);
-  if (p < 70) str_add(o, PICK(&g->r, ((const char *const[]){"'a'", "'b'", "'c'", "'ab'", "''"})));
+  if (p < 70) str_add(o, PICK(&g->r, ((const char *const[]){"'a'", "'b'", "'c'", "'ab'", "''", "'A'", "'a '"})));
   else if (p < 85) str_addf(o, "%d", rnd_in(&g->r, 0, 3));
   else if (p < 90) str_add(o, PICK(&g->r, ((const char *const[]){"x'01'", "x''", "1.5"})));
   else if (p < 94 && has(g, F_BADKEY)) str_add(o, "NULL");
@@ -1958,18 +1963,27 @@ static void schema_init(schema *s, enum mode m, rng *r, unsigned feat) {
         kt = PICK(r, ((const char *const[]){"INT", "BIGINT", "INT8"}));
       }
       break;
-    case M_TEXT: kt = PICK(r, ((const char *const[]){"TEXT", "VARCHAR(8)", "CLOB"})); break;
+    case M_TEXT:
+      kt = PICK(r, ((const char *const[]){"TEXT", "VARCHAR(8)", "CLOB"}));
+      if ((feat & F_COLLATE) && chance(r, 50))
+        kt = PICK(r, ((const char *const[]){"TEXT COLLATE NOCASE", "TEXT COLLATE RTRIM",
+                                            "VARCHAR(8) COLLATE NOCASE", "COLLATE BINARY"}));
+      break;
     case M_BLOB: kt = "BLOB"; break;
     case M_NUMERIC:
       kt = PICK(r, ((const char *const[]){"NUMERIC", "REAL", "DECIMAL(10,2)", "FLOAT",
                                           "", "INT", "ANY"}));
       break;
-    case M_MIXED: kt = ""; break;
+    case M_MIXED:
+      kt = (feat & F_COLLATE) && chance(r, 30) ? "COLLATE NOCASE" : "";
+      break;
     case M_COMPOSITE: case M_ROWID: case N_MODES: break;
   }
   if (m == M_COMPOSITE) {
     const char *at = PICK(r, ((const char *const[]){"INT", "", "TEXT", "NUMERIC"}));
     const char *bt = PICK(r, ((const char *const[]){"TEXT", "", "INT", "BLOB"}));
+    if ((feat & F_COLLATE) && chance(r, 30))
+      bt = PICK(r, ((const char *const[]){"TEXT COLLATE NOCASE", "COLLATE RTRIM"}));
     int swap = chance(r, 25);
     kt = swap ? bt : at;
     s->nk = 2;
