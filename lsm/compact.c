@@ -36,6 +36,7 @@
 /* Remove the table files of the added (unapplied) files of an edit. */
 static void remove_outputs(lsm_db *db, lsm_version_edit *edit) {
   int i;
+  if (edit->applied) return;   /* the manifest names them */
   for (i = 0; i < edit->n_added; i++) {
     lsm_file_meta *m = edit->added[i].meta;
     char *path;

@@ -203,14 +203,42 @@ static void delete_obsolete_files(lsm_db *db, char **names, int n_names) {
   }
 }
 
-static int open_new_log(lsm_db *db) {
-  char *path = lsm_file_path(db->dir, db->wal_number, "log");
+/* Create log `number` as *out.  Unless sync is off, its header and its
+** directory entry are made durable at once: a power loss must never leave
+** a log whose header is torn (recovery would call that corruption) or a
+** durable commit in a log the directory does not name. */
+static int create_log(lsm_db *db, uint64_t number, lsm_wal **out) {
+  char *path = lsm_file_path(db->dir, number, "log");
   int rc;
   if (path == NULL) return LSM_NOMEM;
-  rc = lsm_wal_create(db->env, path, &db->wal);
+  rc = lsm_wal_create(db->env, path, out);
+  if (rc == LSM_OK && db->opts.sync_mode != LSM_SYNC_OFF) {
+    rc = lsm_wal_sync(*out);
+    if (rc == LSM_OK) rc = db->env->sync_dir(db->env, db->dir);
+    if (rc) {
+      lsm_wal_close(*out);
+      *out = NULL;
+    }
+  }
   if (rc) lsm_db_error(db, rc, "lsm: cannot create log %s", path);
   free(path);
   return rc;
+}
+
+static int open_new_log(lsm_db *db) {
+  return create_log(db, db->wal_number, &db->wal);
+}
+
+/* A log or table file in names: the directory holds a database. */
+static int has_data_files(char **names, int n_names) {
+  int i;
+  for (i = 0; i < n_names; i++) {
+    uint64_t number;
+    if (parse_file_name(names[i], "log", &number) || parse_file_name(names[i], "sst", &number)) {
+      return 1;
+    }
+  }
+  return 0;
 }
 
 static int recover(lsm_db *db) {
@@ -218,19 +246,28 @@ static int recover(lsm_db *db) {
   int n_names = 0, rc;
   lsm_version_edit edit;
 
+  rc = db->env->list(db->env, db->dir, &names, &n_names);
+  if (rc) return lsm_db_error(db, rc, "lsm: cannot list %s", db->dir);
   db->errmsg.len = 0;
   rc = lsm_vset_recover(&db->vset, &db->errmsg);
   if (rc == LSM_NOTFOUND) {
-    if (!db->opts.create_if_missing) {
-      return lsm_db_error(db, LSM_NOTFOUND, "lsm: no database in %s", db->dir);
+    if (has_data_files(names, n_names)) {
+      /* A manifest is written before the first log is created, so log or
+      ** table files without one mean the manifest was lost. */
+      rc = lsm_db_error(db, LSM_CORRUPT, "lsm: %s/MANIFEST is missing but the directory "
+                        "holds table or log files", db->dir);
+    } else if (!db->opts.create_if_missing) {
+      rc = lsm_db_error(db, LSM_NOTFOUND, "lsm: no database in %s", db->dir);
+    } else {
+      rc = lsm_vset_create(&db->vset);
     }
-    rc = lsm_vset_create(&db->vset);
   }
-  if (rc) return ensure_message(db, rc, "manifest recovery");
+  if (rc) {
+    lsm_env_free_list(names, n_names);
+    return ensure_message(db, rc, "manifest recovery");
+  }
   db->last_seq = db->vset.last_seq;
 
-  rc = db->env->list(db->env, db->dir, &names, &n_names);
-  if (rc) return lsm_db_error(db, rc, "lsm: cannot list %s", db->dir);
   rc = lsm_mem_new(&db->mem);
   if (rc == LSM_OK) rc = replay_logs(db, names, n_names);
 
@@ -378,7 +415,6 @@ static int switch_and_flush(lsm_db *db) {
   lsm_wal *old_wal = db->wal;
   lsm_mem *fresh = NULL;
   int rc;
-  char *path;
   if (db->imm) {
     /* A flush that failed earlier left imm behind: finish it first. */
     rc = lsm_db_flush_imm(db);
@@ -386,20 +422,12 @@ static int switch_and_flush(lsm_db *db) {
   }
   rc = lsm_mem_new(&fresh);
   if (rc) return rc;
-  path = lsm_file_path(db->dir, new_number, "log");
-  if (path == NULL) {
-    lsm_mem_unref(fresh);
-    return LSM_NOMEM;
-  }
-  rc = lsm_wal_create(db->env, path, &db->wal);
+  rc = create_log(db, new_number, &db->wal);
   if (rc) {
-    lsm_db_error(db, rc, "lsm: cannot create log %s", path);
-    free(path);
     db->wal = old_wal;
     lsm_mem_unref(fresh);
     return rc;
   }
-  free(path);
   /* The old log's records are all in imm, which the flush makes durable in a
   ** table before the manifest stops naming that log. */
   lsm_wal_close(old_wal);

@@ -95,8 +95,9 @@ void lsm_version_ref(lsm_version *v) {
 
 static void file_unref(lsm_vset *vs, lsm_file_meta *m) {
   if (--m->refs > 0) return;
-  if (vs->closing) {
-    /* The database is closing: the file is still live on disk. */
+  if (vs->closing || vs->keep_files) {
+    /* Closing (the file is still live on disk), or a manifest's durability
+    ** is in doubt (lsm_vset_apply). */
     lsm_file_meta_free(m);
     return;
   }
@@ -277,13 +278,15 @@ static int encode_manifest(lsm_vset *vs, const lsm_version *v, uint64_t last_seq
 }
 
 /* Write MANIFEST atomically (invariant 2). */
+/* *renamed is set once MANIFEST names v (durably or not). */
 static int write_manifest(lsm_vset *vs, const lsm_version *v, uint64_t last_seq,
-                          uint64_t log_number, lsm_buffer *errmsg) {
+                          uint64_t log_number, int *renamed, lsm_buffer *errmsg) {
   lsm_env *env = vs->env;
   lsm_file *f = NULL;
   char *tmp = dir_path(vs->dir, "MANIFEST.tmp");
   char *final = dir_path(vs->dir, "MANIFEST");
   int rc;
+  *renamed = 0;
   if (tmp == NULL || final == NULL) {
     rc = LSM_NOMEM;
     goto done;
@@ -301,6 +304,7 @@ static int write_manifest(lsm_vset *vs, const lsm_version *v, uint64_t last_seq,
   if (rc) goto io_failed;
   rc = env->rename(env, tmp, final);
   if (rc) goto io_failed;
+  *renamed = 1;
   if (vs->sync) rc = env->sync_dir(env, vs->dir);
   if (rc) goto io_failed;
   vs->manifest_writes++;
@@ -317,10 +321,11 @@ done:
 int lsm_vset_apply(lsm_vset *vs, lsm_version_edit *edit, uint64_t last_seq,
                    uint64_t log_number, lsm_buffer *errmsg) {
   lsm_version *v = NULL;
+  int renamed = 0;
   int rc = version_apply_edit(vs->current, edit, &v);
   if (rc) return rc;
-  rc = write_manifest(vs, v, last_seq, log_number, errmsg);
-  if (rc) {
+  rc = write_manifest(vs, v, last_seq, log_number, &renamed, errmsg);
+  if (rc && !renamed) {
     /* Not installed: drop the new version's references without deleting
     ** the added files' metas (the edit still owns those) or any file. */
     int level, i;
@@ -331,11 +336,19 @@ int lsm_vset_apply(lsm_vset *vs, lsm_version_edit *edit, uint64_t last_seq,
     free(v);
     return rc;
   }
+  if (rc) {
+    /* MANIFEST names v but the directory sync failed: after a power loss
+    ** either manifest may be the one on disk, so both versions' files must
+    ** stay.  Install v (it is what the directory says now) and delete no
+    ** file for the rest of this instance's life. */
+    vs->keep_files = 1;
+  }
+  edit->applied = 1;
   vs->last_seq = last_seq;
   vs->log_number = log_number;
   if (vs->current) lsm_version_unref(vs, vs->current);
   vs->current = v;
-  return LSM_OK;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- recovery */
@@ -421,6 +434,13 @@ int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg) {
   vs->next_file_number = lsm_get_u64(buf.data + 16);
   vs->last_seq = lsm_get_u64(buf.data + 24);
   vs->log_number = lsm_get_u64(buf.data + 32);
+  /* Counters the engine relies on: sequence numbers stay below the overlay
+  ** range, the log is a number already handed out. */
+  if (vs->last_seq >= LSM_SEQ_OVERLAY || vs->log_number > vs->next_file_number ||
+      vs->next_file_number >= ((uint64_t)1 << 62)) {
+    set_error(errmsg, "counters out of range in", path);
+    goto done;
+  }
   p = buf.data + MANIFEST_HEADER_SIZE;
   end = buf.data + buf.len - 8;
   for (i = 0; i < n_files; i++) {

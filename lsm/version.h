@@ -66,6 +66,8 @@ typedef struct lsm_vset {
   uint64_t log_number;       /* current log; older logs are obsolete */
   uint64_t manifest_writes;
   int closing;               /* set by lsm_vset_free: unref deletes nothing */
+  int keep_files;            /* a manifest's durability is unknown: unref
+                                deletes nothing until the next open */
   lsm_buffer scratch;
 } lsm_vset;
 
@@ -75,6 +77,8 @@ typedef struct lsm_version_edit {
   struct { int level; uint64_t number; } *deleted;
   int n_added;
   struct { int level; lsm_file_meta *meta; } *added;   /* edit owns until applied */
+  int applied;               /* set when lsm_vset_apply installed it, even
+                                if it then reported an error */
 } lsm_version_edit;
 
 /* Path of a file in dir: "<dir>/<number padded to 6>.<ext>"; malloc()ed. */
@@ -94,9 +98,12 @@ int lsm_vset_create(lsm_vset *vs);
 uint64_t lsm_vset_new_file_number(lsm_vset *vs);
 
 /* Apply edit to the current version, write the manifest for the result
-** (with last_seq and log_number as given), install it.  On failure the
-** current version is unchanged and the edit's added files are left to the
-** caller (lsm_version_edit_free removes nothing from disk). */
+** (with last_seq and log_number as given), install it.  On failure before
+** the manifest was renamed into place the current version is unchanged and
+** the edit's added files are left to the caller (lsm_version_edit_free
+** removes nothing from disk).  If only the directory sync after the rename
+** failed, the version IS installed (edit->applied), the error is returned,
+** and no file is deleted for the rest of the instance's life. */
 int lsm_vset_apply(lsm_vset *vs, lsm_version_edit *edit, uint64_t last_seq,
                    uint64_t log_number, lsm_buffer *errmsg);
 

@@ -9,10 +9,10 @@
 **                4  u32 checksum32 of the 12 bytes above
 **   offset 16  records, back to back, each
 **                4  u32 payload length n
-**                4  u32 checksum32 of (the 4 length bytes || the n payload
-**                   bytes) — xxHash32, seed 0, i.e. lsm_checksum32() of
-**                   that concatenation
+**                4  u32 checksum32 of the n payload bytes
+**                4  u32 checksum32 of the 8 bytes above
 **                n  payload (an encoded batch; opaque here)
+**   (checksum32 = xxHash32, seed 0: lsm_checksum32())
 **
 ** Writer.  Each record is assembled in a per-writer buffer and handed to the
 ** environment in ONE append call, so a crash in the middle leaves at most a
@@ -25,26 +25,29 @@
 **
 ** Reader.  Replay reads the file sequentially through a window buffer
 ** (pread in chunks of at least READ_CHUNK bytes) and classifies the end of
-** the intact prefix:
-**   - fewer than 8 bytes left, or a length running past end of file: a
-**     record torn while being appended — stop, LSM_OK;
-**   - a record whose checksum fails and after whose end there is nothing
-**     but zero bytes (in particular nothing at all): a torn final record or
-**     a zero-filled tail left by a crash (a file system may extend a file
-**     with zeros before the data lands) — stop, LSM_OK.  A real record is
-**     never all zero (its checksum of the length bytes is not zero), so a
-**     zero tail cannot hide an intact record;
-**   - a record whose checksum fails followed by any nonzero byte: mid-log
-**     corruption, LSM_CORRUPT naming the file and the record's offset.
-** A length that lands beyond end of file cannot be told apart from a torn
-** append, so a corrupted length field that happens to point past EOF ends
-** replay cleanly at that record; a length that stays inside the file is
-** caught by the checksum.  Lengths are never trusted for allocation before
-** the checksum is known to be good when they are large: a record longer
-** than VERIFY_FIRST_LIMIT is checksummed by streaming it through the window
-** first, so a corrupted length field costs a read, not a huge allocation
-** (an intact giant record is therefore read twice, which is rare and cheap
-** next to applying it).
+** the intact prefix.  The header's own checksum makes its length
+** trustworthy, which is what tells a torn append from a damaged record:
+**   - fewer than 12 bytes left, or an intact header whose length runs past
+**     end of file: an append cut short by a crash — stop, LSM_OK;
+**   - a damaged header followed by nothing but zero bytes: a zero-filled
+**     tail left by a crash (a file system may extend a file with zeros
+**     before the data lands) — stop, LSM_OK.  A real header is never all
+**     zero (its checksum of eight zero bytes is not zero), so a zero tail
+**     cannot hide an intact record;
+**   - a damaged header or payload that no intact record follows and that
+**     holds a run of zeros ending at a 512-byte sector boundary (looking at
+**     least to the end of its first sector): a power loss cut write-back
+**     short (sectors reach the disk out of order; one whose new data never
+**     landed keeps its old contents, zeros past the old end of file) —
+**     stop, LSM_OK: the intact prefix is what was durable (point-in-time
+**     recovery);
+**   - any other damage: mid-log corruption, LSM_CORRUPT naming the file and
+**     the record's offset.
+** Lengths are never trusted for allocation before the checksum is known to
+** be good when they are large: a record longer than VERIFY_FIRST_LIMIT is
+** checksummed by streaming it through the window first, so a corrupted
+** length costs a read, not a huge allocation (an intact giant record is
+** therefore read twice, which is rare and cheap next to applying it).
 **
 ** An lsm_wal is not thread-safe: the engine serialises appends to its log.
 **
@@ -80,16 +83,16 @@ struct lsm_wal {
   lsm_buffer rec;     /* scratch space for assembling one record */
 };
 
-/* checksum32 of (len4 || payload) without concatenating them: streaming
-** xxHash32 with seed 0 gives the same value as lsm_checksum32() over the
-** concatenation. */
-static uint32_t record_checksum(const unsigned char len4[4],
-                                const unsigned char *payload, size_t n) {
-  XXH32_state_t st;
-  XXH32_reset(&st, 0);
-  XXH32_update(&st, len4, 4);
-  if (n > 0) XXH32_update(&st, payload, n);
-  return XXH32_digest(&st);
+/* Fill the 12-byte record header for a payload of n bytes. */
+static void put_record_header(unsigned char *h, const unsigned char *payload, size_t n) {
+  lsm_put_u32(h, (uint32_t)n);
+  lsm_put_u32(h + 4, lsm_checksum32(payload, n));
+  lsm_put_u32(h + 8, lsm_checksum32(h, 8));
+}
+
+/* 1 if the header's own checksum holds (its length can be trusted). */
+static int header_ok(const unsigned char *h) {
+  return lsm_get_u32(h + 8) == lsm_checksum32(h, 8);
 }
 
 static const char *base_name(const char *path) {
@@ -159,7 +162,7 @@ int lsm_wal_append(lsm_wal *w, lsm_slice payload, int sync) {
   if (w->err != LSM_OK) return w->err;
   /* An argument the format cannot represent is rejected before any I/O and
   ** leaves the writer usable. */
-  if ((uint64_t)payload.n > UINT32_MAX ||
+  if ((uint64_t)payload.n > LSM_WAL_MAX_PAYLOAD ||
       payload.n > SIZE_MAX - LSM_WAL_RECORD_HEADER_SIZE) {
     return LSM_MISUSE;
   }
@@ -169,10 +172,8 @@ int lsm_wal_append(lsm_wal *w, lsm_slice payload, int sync) {
   rc = lsm_buffer_reserve(&w->rec, rec_len);
   if (rc != LSM_OK) goto done;
   rec = w->rec.data;
-  lsm_put_u32(rec, (uint32_t)payload.n);
   if (payload.n > 0) memcpy(rec + LSM_WAL_RECORD_HEADER_SIZE, payload.p, payload.n);
-  lsm_put_u32(rec + 4, record_checksum(rec, rec + LSM_WAL_RECORD_HEADER_SIZE,
-                                       payload.n));
+  put_record_header(rec, rec + LSM_WAL_RECORD_HEADER_SIZE, payload.n);
 
   rc = w->env->append(w->env, w->file, rec, rec_len);
   if (rc != LSM_OK) goto done;
@@ -290,14 +291,72 @@ static int tail_is_zero(wal_reader *r, uint64_t from, int *zero) {
   return LSM_OK;
 }
 
+/* 1 if the n bytes at off (clipped to the file) are all zero and n > 0. */
+static int zero_run(wal_reader *r, uint64_t off, size_t n, int *rc) {
+  const unsigned char *p;
+  size_t i;
+  if (off >= r->file_size) return 0;
+  if ((uint64_t)n > r->file_size - off) n = (size_t)(r->file_size - off);
+  *rc = reader_fetch(r, off, n, &p);
+  if (*rc != LSM_OK) return 0;
+  for (i = 0; i < n && p[i] == 0; i++) {}
+  return i == n;
+}
+
+/* *found = 1 if the damaged region [from, to] shows a sector that never
+** reached the disk.  That is what a power loss leaves in a log whose tail
+** was not fsynced: file systems may make a file's new size durable before
+** all of its new data, and a sector whose new data never landed still
+** holds its old contents, which past the old end of the file are zeros.
+** So, at some 512-byte boundary b of the file within the region, either
+** the UNWRITTEN_RUN bytes before b are zero (the old end of file fell in
+** that sector) or the sector starting at b is zero (to end of file).  Bit
+** flips and garbage do not look like this. */
+#define SECTOR 512
+#define UNWRITTEN_RUN 16
+static int has_unwritten_gap(wal_reader *r, uint64_t from, uint64_t to, int *found) {
+  uint64_t b;
+  int rc = LSM_OK;
+  *found = 0;
+  for (b = from - from % SECTOR + SECTOR; b <= to && b <= r->file_size; b += SECTOR) {
+    if ((b - from >= UNWRITTEN_RUN && zero_run(r, b - UNWRITTEN_RUN, UNWRITTEN_RUN, &rc)) ||
+        zero_run(r, b, SECTOR, &rc)) {
+      *found = 1;
+    }
+    if (rc != LSM_OK || *found) return rc;
+  }
+  return rc;
+}
+
+/* *found = 1 if an intact record starts at off: then the damaged record
+** before it sits inside the log, not at its cut end, and is corruption. */
+static int intact_record_at(wal_reader *r, uint64_t off, int *found) {
+  const unsigned char *p;
+  uint32_t len, crc;
+  int rc;
+  *found = 0;
+  if (off > r->file_size || r->file_size - off < LSM_WAL_RECORD_HEADER_SIZE) return LSM_OK;
+  rc = reader_fetch(r, off, LSM_WAL_RECORD_HEADER_SIZE, &p);
+  if (rc != LSM_OK) return rc;
+  if (!header_ok(p)) return LSM_OK;
+  len = lsm_get_u32(p);
+  crc = lsm_get_u32(p + 4);
+  if (len > r->file_size - off - LSM_WAL_RECORD_HEADER_SIZE || len > VERIFY_FIRST_LIMIT) {
+    return LSM_OK;
+  }
+  rc = reader_fetch(r, off, LSM_WAL_RECORD_HEADER_SIZE + (size_t)len, &p);
+  if (rc != LSM_OK) return rc;
+  *found = lsm_checksum32(p + LSM_WAL_RECORD_HEADER_SIZE, len) == crc;
+  return LSM_OK;
+}
+
 /* Checksum the len-byte payload at off chunk by chunk, without holding it
 ** all in memory.  *ok = 1 if it matches want. */
-static int verify_streaming(wal_reader *r, const unsigned char len4[4],
-                            uint64_t off, uint32_t len, uint32_t want, int *ok) {
+static int verify_streaming(wal_reader *r, uint64_t off, uint32_t len,
+                            uint32_t want, int *ok) {
   XXH32_state_t st;
   uint64_t end = off + len;
   XXH32_reset(&st, 0);
-  XXH32_update(&st, len4, 4);
   while (off < end) {
     const unsigned char *p;
     size_t n = READ_CHUNK;
@@ -381,23 +440,34 @@ int lsm_wal_replay(lsm_env *env, const char *path, lsm_wal_record_fn fn,
   /* Invariant: off <= file_size and [0, off) has been delivered. */
   for (;;) {
     const unsigned char *p;
-    unsigned char len4[4];
     uint32_t len, crc;
-    uint64_t rec_end;
+    uint64_t rec_end, first_boundary = off - off % SECTOR + SECTOR;
     int ok, zero;
 
     if (r.file_size - off < LSM_WAL_RECORD_HEADER_SIZE) break; /* end or torn */
     rc = reader_fetch(&r, off, LSM_WAL_RECORD_HEADER_SIZE, &p);
     if (rc != LSM_OK) goto done;
-    memcpy(len4, p, 4);
+    if (!header_ok(p)) {
+      /* A header never written (zeros to the end, or an unwritten sector)
+      ** ends the log; any other damage to it is corruption. */
+      rc = tail_is_zero(&r, off, &zero);
+      if (rc == LSM_OK && !zero) rc = has_unwritten_gap(&r, off, first_boundary, &zero);
+      if (rc != LSM_OK) goto done;
+      if (zero) break;
+      set_errmsg(errmsg, "lsm: corrupt WAL record header in %s at offset %llu",
+                 r.name, (unsigned long long)off);
+      rc = LSM_CORRUPT;
+      goto done;
+    }
     len = lsm_get_u32(p);
     crc = lsm_get_u32(p + 4);
+    /* The header is intact, so a length past the end of the file is an
+    ** append cut short by a crash. */
     if (len > r.file_size - off - LSM_WAL_RECORD_HEADER_SIZE) break; /* torn */
     rec_end = off + LSM_WAL_RECORD_HEADER_SIZE + len;
 
     if (len > VERIFY_FIRST_LIMIT) {
-      rc = verify_streaming(&r, len4, off + LSM_WAL_RECORD_HEADER_SIZE, len,
-                            crc, &ok);
+      rc = verify_streaming(&r, off + LSM_WAL_RECORD_HEADER_SIZE, len, crc, &ok);
       if (rc != LSM_OK) goto done;
       if (ok) {
         rc = reader_fetch(&r, off, LSM_WAL_RECORD_HEADER_SIZE + (size_t)len, &p);
@@ -406,13 +476,25 @@ int lsm_wal_replay(lsm_env *env, const char *path, lsm_wal_record_fn fn,
     } else {
       rc = reader_fetch(&r, off, LSM_WAL_RECORD_HEADER_SIZE + (size_t)len, &p);
       if (rc != LSM_OK) goto done;
-      ok = record_checksum(len4, p + LSM_WAL_RECORD_HEADER_SIZE, len) == crc;
+      ok = lsm_checksum32(p + LSM_WAL_RECORD_HEADER_SIZE, len) == crc;
     }
 
     if (!ok) {
-      rc = tail_is_zero(&r, rec_end, &zero);
+      /* Damage followed by an intact record is inside the log:
+      ** corruption.  Otherwise damage that shows an unwritten sector (a
+      ** zero run up to a sector boundary, looking at least to the end of
+      ** the record's first sector) means the log was cut by a power loss
+      ** before write-back finished: its intact prefix is what survived,
+      ** what follows was never durable (point-in-time recovery).  Any other
+      ** damage is corruption. */
+      rc = intact_record_at(&r, rec_end, &zero);
       if (rc != LSM_OK) goto done;
-      if (zero) break; /* torn final record or zero-filled tail */
+      if (!zero) {
+        rc = has_unwritten_gap(&r, off, rec_end > first_boundary ? rec_end : first_boundary,
+                               &zero);
+        if (rc != LSM_OK) goto done;
+        if (zero) break;
+      }
       set_errmsg(errmsg, "lsm: corrupt WAL record in %s at offset %llu",
                  r.name, (unsigned long long)off);
       rc = LSM_CORRUPT;

@@ -7,14 +7,18 @@
 **            u32 checksum32 of the first 12 bytes
 **   records  back to back:
 **              u32 payload length n
-**              u32 checksum32 of (the 4 length bytes || payload)
+**              u32 checksum32 of the payload
+**              u32 checksum32 of the 8 bytes above (so a damaged length is
+**                  told from an append cut short by a crash)
 **              n bytes payload
 **
 ** Recovery (lsm_wal_replay) hands each intact record to a callback in
 ** order.  It stops cleanly, reporting LSM_OK, at a torn tail: a record
 ** header or payload that runs past end of file, or a final record whose
 ** checksum fails and which extends exactly to the end of the file, or a
-** tail of zero bytes.  A record that fails its checksum but is followed by
+** tail of zero bytes, or a damaged record that looks cut by a power loss (a
+** run of zeros up to a sector boundary) and that no intact record
+** follows.  Any other record that fails its checksum but is followed by
 ** further bytes is mid-log corruption: LSM_CORRUPT.  A half-written batch is
 ** therefore never applied.
 **
@@ -27,7 +31,8 @@
 #include "coding.h"
 
 #define LSM_WAL_HEADER_SIZE 16
-#define LSM_WAL_RECORD_HEADER_SIZE 8
+#define LSM_WAL_RECORD_HEADER_SIZE 12
+#define LSM_WAL_MAX_PAYLOAD 0xffffffffu
 
 typedef struct lsm_wal lsm_wal;
 

@@ -227,20 +227,21 @@ START_TEST(wal_append_lays_out_record_as_documented) {
   ck_assert_int_eq(lsm_wal_create(lsm_env_default(), "layout.log", &w), LSM_OK);
   ck_assert_int_eq(lsm_wal_append(w, lsm_slice_make("abc", 3), 0), LSM_OK);
   ck_assert_int_eq(lsm_wal_append(w, lsm_slice_make(NULL, 0), 0), LSM_OK);
-  ck_assert_uint_eq(lsm_wal_size(w), 16 + 8 + 3 + 8);
+  ck_assert_uint_eq(lsm_wal_size(w), 16 + 12 + 3 + 12);
   ck_assert_int_eq(lsm_wal_close(w), LSM_OK);
   p = read_whole("layout.log", &n);
-  ck_assert_uint_eq(n, 16 + 8 + 3 + 8);
-  /* Record 1: len 3, checksum32("\3\0\0\0abc"), "abc". */
+  ck_assert_uint_eq(n, 16 + 12 + 3 + 12);
+  (void)cat;
+  /* Record 1: len 3, checksum32("abc"), checksum32 of those 8 bytes, "abc". */
   ck_assert_uint_eq(lsm_get_u32(p + 16), 3);
-  memcpy(cat, p + 16, 4);
-  memcpy(cat + 4, "abc", 3);
-  ck_assert_uint_eq(lsm_get_u32(p + 20), lsm_checksum32(cat, 7));
-  ck_assert(memcmp(p + 24, "abc", 3) == 0);
-  /* Record 2: empty payload, checksum of the four zero length bytes. */
-  ck_assert_uint_eq(lsm_get_u32(p + 27), 0);
-  ck_assert_uint_eq(lsm_get_u32(p + 31), lsm_checksum32(p + 27, 4));
-  ck_assert_uint_ne(lsm_get_u32(p + 31), 0);
+  ck_assert_uint_eq(lsm_get_u32(p + 20), lsm_checksum32("abc", 3));
+  ck_assert_uint_eq(lsm_get_u32(p + 24), lsm_checksum32(p + 16, 8));
+  ck_assert(memcmp(p + 28, "abc", 3) == 0);
+  /* Record 2: empty payload; the header checksum is never zero. */
+  ck_assert_uint_eq(lsm_get_u32(p + 31), 0);
+  ck_assert_uint_eq(lsm_get_u32(p + 35), lsm_checksum32("", 0));
+  ck_assert_uint_eq(lsm_get_u32(p + 39), lsm_checksum32(p + 31, 8));
+  ck_assert_uint_ne(lsm_get_u32(p + 39), 0);
   free(p);
 }
 END_TEST
@@ -347,21 +348,29 @@ START_TEST(wal_replay_stops_at_torn_tail_at_every_offset) {
 }
 END_TEST
 
-START_TEST(wal_replay_accepts_garbage_final_record_ending_at_eof) {
+START_TEST(wal_replay_reports_garbage_final_record) {
+  /* A crash leaves a prefix of what was written, or zeros: never garbage.
+  ** A final record with a valid header and a garbled payload reaching EOF,
+  ** or a garbled header, is corruption. */
   size_t sizes[3] = {40, 50, 60};
   test_log lg;
   collected c = {0};
   uint64_t valid;
-  unsigned char rec[8 + 25];
+  unsigned char rec[12 + 25];
   make_log("garbage_tail.log", 3, sizes, g_seed, &lg);
-  /* A plausible header whose length reaches exactly EOF, wrong checksum. */
   memset(rec, 0x5a, sizeof rec);
   lsm_put_u32(rec, 25);
   lsm_put_u32(rec + 4, 0x12345678);
+  lsm_put_u32(rec + 8, lsm_checksum32(rec, 8));
   append_raw("garbage_tail.log", rec, sizeof rec);
-  ck_assert_int_eq(replay("garbage_tail.log", &c, &valid, NULL), LSM_OK);
+  ck_assert_int_eq(replay("garbage_tail.log", &c, &valid, NULL), LSM_CORRUPT);
   assert_prefix(&c, &lg, 3);
   ck_assert_uint_eq(valid, lg.size);
+  collected_free(&c);
+  /* The same with its header garbled too. */
+  flip_byte("garbage_tail.log", lg.size + 1, 0x10);
+  ck_assert_int_eq(replay("garbage_tail.log", &c, &valid, NULL), LSM_CORRUPT);
+  assert_prefix(&c, &lg, 3);
   collected_free(&c);
   test_log_free(&lg);
 }
@@ -370,7 +379,7 @@ END_TEST
 START_TEST(wal_replay_accepts_zero_filled_tail) {
   size_t sizes[3] = {40, 0, 60};
   test_log lg;
-  unsigned char zeros[5000], torn[8 + 20];
+  unsigned char zeros[5000], torn[12 + 20];
   size_t tails[] = {1, 7, 8, 9, 4096, 5000};
   size_t i, n;
   unsigned char *base;
@@ -395,6 +404,7 @@ START_TEST(wal_replay_accepts_zero_filled_tail) {
     memset(torn, 0, sizeof torn);
     lsm_put_u32(torn, 20);
     lsm_put_u32(torn + 4, 0xdeadbeef);
+    lsm_put_u32(torn + 8, lsm_checksum32(torn, 8));
     write_file("zero_tail.log", base, n);
     append_raw("zero_tail.log", torn, sizeof torn);
     append_raw("zero_tail.log", zeros, 4000);
@@ -408,16 +418,22 @@ START_TEST(wal_replay_accepts_zero_filled_tail) {
 }
 END_TEST
 
-START_TEST(wal_replay_treats_length_past_eof_as_torn_tail) {
-  /* A length field that points beyond the end of the file is what a torn
-  ** append looks like, wherever it is: replay ends cleanly there. */
+START_TEST(wal_replay_tells_torn_append_from_damaged_length) {
+  /* An intact header whose length runs past end of file is an append cut
+  ** short: replay ends cleanly there.  A damaged length fails the header's
+  ** own checksum: corruption, though it too points past end of file. */
   size_t sizes[4] = {30, 31, 32, 33};
   test_log lg;
   collected c = {0};
   uint64_t valid;
   make_log("len_past.log", 4, sizes, g_seed, &lg);
-  flip_byte("len_past.log", lg.off[2] + 3, 0x40); /* length + 2^30 */
+  ck_assert_int_eq(truncate("len_past.log", (off_t)(lg.off[3] + 12 + 10)), 0);
   ck_assert_int_eq(replay("len_past.log", &c, &valid, NULL), LSM_OK);
+  assert_prefix(&c, &lg, 3);
+  ck_assert_uint_eq(valid, lg.off[3]);
+  collected_free(&c);
+  flip_byte("len_past.log", lg.off[2] + 3, 0x40); /* length + 2^30 */
+  ck_assert_int_eq(replay("len_past.log", &c, &valid, NULL), LSM_CORRUPT);
   assert_prefix(&c, &lg, 2);
   ck_assert_uint_eq(valid, lg.off[2]);
   collected_free(&c);
@@ -441,7 +457,7 @@ START_TEST(wal_replay_reports_corrupt_payload_in_middle) {
     char want[128];
     /* The path has a directory; the message names only the file. */
     make_log("corrupt_dir/000007.log", N, sizes, g_seed, &lg);
-    flip_byte("corrupt_dir/000007.log", lg.off[bad] + 8 + lg.len[bad] / 2,
+    flip_byte("corrupt_dir/000007.log", lg.off[bad] + 12 + lg.len[bad] / 2,
               0x01);
     ck_assert_int_eq(replay("corrupt_dir/000007.log", &c, &valid, &msg),
                      LSM_CORRUPT);
@@ -624,7 +640,7 @@ START_TEST(wal_replay_handles_records_beyond_streaming_limit) {
   ck_assert_uint_eq(valid, lg.size);
   collected_free(&c);
   /* Damage deep inside the big record, with a record after it. */
-  flip_byte("big.log", lg.off[1] + 8 + 16u * 1024 * 1024 + 7, 0x04);
+  flip_byte("big.log", lg.off[1] + 12 + 16u * 1024 * 1024 + 7, 0x04);
   ck_assert_int_eq(replay("big.log", &c, &valid, &msg), LSM_CORRUPT);
   assert_prefix(&c, &lg, 1);
   ck_assert_uint_eq(valid, lg.off[1]);
@@ -641,31 +657,45 @@ START_TEST(wal_replay_handles_records_beyond_streaming_limit) {
 END_TEST
 
 START_TEST(wal_replay_checks_huge_length_that_fits_file) {
-  /* A sparse file: one good record, then a header claiming 70 MiB that
-  ** the file does hold (as zeros), then nonzero bytes at the very end.  The
-  ** length is checked by checksum, not trusted; nonzero bytes after the
-  ** bad record make it corruption. */
+  /* One good record, then a header claiming 20 MiB (more than replay
+  ** checksums in one piece) that the file does hold, as nonzero garbage,
+  ** then more bytes.  The length is checked by checksum, not trusted;
+  ** nonzero bytes after the bad record make it corruption. */
   size_t sizes[1] = {10};
   test_log lg;
   collected c = {0};
   lsm_buffer msg = {0};
   uint64_t valid, hdr_off;
-  unsigned char hdr[8];
-  const uint32_t huge = 70u * 1024 * 1024;
+  unsigned char hdr[12];
+  const uint32_t huge = 20u * 1024 * 1024;
+  unsigned char *garbage = malloc(huge + 100);
+  ck_assert_ptr_nonnull(garbage);
+  memset(garbage, 0x5a, huge + 100);
   make_log("huge.log", 1, sizes, g_seed, &lg);
   hdr_off = lg.size;
   lsm_put_u32(hdr, huge);
   lsm_put_u32(hdr + 4, 0x0badf00d);
-  append_raw("huge.log", hdr, 8);
-  ck_assert_int_eq(truncate("huge.log", (off_t)(hdr_off + 8 + huge + 100)), 0);
+  lsm_put_u32(hdr + 8, lsm_checksum32(hdr, 8));
+  append_raw("huge.log", hdr, 12);
+  append_raw("huge.log", garbage, huge + 100);
+  free(garbage);
   append_raw("huge.log", "tail", 4);
   ck_assert_int_eq(replay("huge.log", &c, &valid, &msg), LSM_CORRUPT);
   assert_prefix(&c, &lg, 1);
   ck_assert_uint_eq(valid, hdr_off);
   collected_free(&c);
   lsm_buffer_free(&msg);
+  /* The same length over a sparse (zero) region, then nonzero bytes: the
+  ** zero sectors are what a power loss leaves, so replay stops cleanly. */
+  ck_assert_int_eq(truncate("huge.log", (off_t)(hdr_off + 12)), 0);
+  ck_assert_int_eq(truncate("huge.log", (off_t)(hdr_off + 12 + huge + 100)), 0);
+  append_raw("huge.log", "tail", 4);
+  ck_assert_int_eq(replay("huge.log", &c, &valid, NULL), LSM_OK);
+  assert_prefix(&c, &lg, 1);
+  ck_assert_uint_eq(valid, hdr_off);
+  collected_free(&c);
   /* Same, but only zeros after it: a torn tail. */
-  ck_assert_int_eq(truncate("huge.log", (off_t)(hdr_off + 8 + huge + 100)), 0);
+  ck_assert_int_eq(truncate("huge.log", (off_t)(hdr_off + 12 + huge + 100)), 0);
   ck_assert_int_eq(replay("huge.log", &c, &valid, NULL), LSM_OK);
   assert_prefix(&c, &lg, 1);
   ck_assert_uint_eq(valid, hdr_off);
@@ -715,7 +745,7 @@ START_TEST(wal_sync_flag_calls_env_sync) {
   /* Each record went out in exactly one append call. */
   ck_assert_uint_eq(lsm_fault_env_calls(&fe, LSM_FAULT_APPEND), 3);
   ck_assert_uint_eq(lsm_fault_env_bytes_appended(&fe), lsm_wal_size(w));
-  ck_assert_uint_eq(lsm_wal_size(w), 16 + 9 + 10);
+  ck_assert_uint_eq(lsm_wal_size(w), 16 + 13 + 14);
   ck_assert_int_eq(lsm_wal_close(w), LSM_OK);
   ck_assert_uint_eq(lsm_fault_env_calls(&fe, LSM_FAULT_CLOSE), 1);
 }
@@ -792,7 +822,7 @@ START_TEST(wal_failed_sync_poisons_writer) {
   lsm_fault_env_fail(&fe, LSM_FAULT_SYNC, 1, 0);
   /* The record reached the file but its sync failed: the commit failed. */
   ck_assert_int_eq(lsm_wal_append(w, lsm_slice_make("x", 1), 1), LSM_IOERR);
-  ck_assert_uint_eq(lsm_wal_size(w), 16 + 9);
+  ck_assert_uint_eq(lsm_wal_size(w), 16 + 13);
   ck_assert_int_eq(lsm_wal_append(w, lsm_slice_make("y", 1), 0), LSM_IOERR);
   ck_assert_int_eq(lsm_wal_sync(w), LSM_IOERR);
   ck_assert_uint_eq(lsm_fault_env_calls(&fe, LSM_FAULT_SYNC), 1);
@@ -934,9 +964,9 @@ static Suite *wal_suite(void) {
   tcase_add_test(tc, wal_replay_of_header_only_log_delivers_nothing);
   tcase_add_test(tc, wal_replay_reads_in_large_chunks);
   tcase_add_test(tc, wal_replay_stops_at_torn_tail_at_every_offset);
-  tcase_add_test(tc, wal_replay_accepts_garbage_final_record_ending_at_eof);
+  tcase_add_test(tc, wal_replay_reports_garbage_final_record);
   tcase_add_test(tc, wal_replay_accepts_zero_filled_tail);
-  tcase_add_test(tc, wal_replay_treats_length_past_eof_as_torn_tail);
+  tcase_add_test(tc, wal_replay_tells_torn_append_from_damaged_length);
   tcase_add_test(tc, wal_replay_reports_corrupt_payload_in_middle);
   tcase_add_test(tc, wal_replay_reports_corrupt_length_in_middle);
   tcase_add_test(tc, wal_replay_rejects_bad_file_header);
