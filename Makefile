@@ -24,7 +24,7 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard unit-tests/*.c))
 
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
 
-.PHONY: all demo test asan clean setup unit sql crash summary-reset
+.PHONY: all demo test asan clean setup unit sql crash summary-reset bench bench-peers
 .SECONDARY:
 
 all: setup lsm_vtab.so
@@ -114,6 +114,26 @@ test: summary-reset
 	@$(MAKE) --no-print-directory sql || echo "sql-make 0 1" >> $(RESULTS)
 	@$(MAKE) --no-print-directory asan || echo "asan-make 0 1" >> $(RESULTS)
 	@sh scripts/summary.sh $(RESULTS)
+
+# ---------------------------------------------------------------- benchmark
+# make bench: the standard suite, N=1000000 rows (N=10000000 make bench for
+# the large run); leveldb/rocksdb columns when their -dev packages are
+# installed, which make bench-peers does.
+BENCH_PEER_PKGS := libleveldb-dev librocksdb-dev
+
+bench: setup lsm_vtab.so
+	@CC="$(CC)" CFLAGS="$(CFLAGS)" sh bench/run.sh --n $(or $(N),1000000) --ext ./lsm_vtab.so $(BENCH_FLAGS)
+
+bench-peers: setup
+	@missing=""; for p in $(BENCH_PEER_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else echo "missing packages:$$missing"; echo "install them with: sudo apt-get install$$missing"; exit 1; fi; \
+	fi
+	@$(MAKE) --no-print-directory bench
 
 clean:
 	rm -rf build lsm_vtab.so
