@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coding.h"
 #include "fault_env.h"
 #include "wal.h"
 #include "workload.h"
@@ -131,20 +132,20 @@ static void build_pristine_n(pristine *p, int n) {
   }
   lsm_env_free_list(names, n_names);
   lsm_test_remove_tree("pristine");
-  /* The log: 16-byte header, then u32 length, u32 checksum, payload. */
+  /* The log: a header, then records that start with their u32 length. */
   for (i = 0; i < p->n_files; i++) {
     const image *im = &p->files[i];
-    size_t off = 16;
+    size_t off = LSM_WAL_HEADER_SIZE;
     if (im->kind != K_LOG) continue;
     ck_assert_int_eq(p->n_records, 0);   /* one live log */
-    while (off + 8 <= im->n) {
+    while (off + LSM_WAL_RECORD_HEADER_SIZE <= im->n) {
       size_t len = (size_t)im->data[off] | (size_t)im->data[off + 1] << 8 |
                    (size_t)im->data[off + 2] << 16 | (size_t)im->data[off + 3] << 24;
       ck_assert_int_lt(p->n_records, MAX_RECORDS);
       p->rec_start[p->n_records] = off;
-      p->rec_end[p->n_records] = off + 8 + len;
+      p->rec_end[p->n_records] = off + LSM_WAL_RECORD_HEADER_SIZE + len;
       p->n_records++;
-      off += 8 + len;
+      off += LSM_WAL_RECORD_HEADER_SIZE + len;
     }
     ck_assert_uint_eq(off, im->n);
   }
@@ -492,7 +493,7 @@ static void plan_kind(const pristine *p, int kind, plan *out) {
 START_TEST(corruption_sweep_never_returns_wrong_rows) {
   static pristine p;
   plan plans[K_N];
-  size_t next[K_N], done_kind[K_N], files_of[K_N];
+  size_t next[K_N], done_kind[K_N], files_of[K_N], removes[K_N];
   long outcomes[K_N][OUT_N], failures = 0, cases = 0;
   double start = lsm_test_now(), budget = lsm_test_budget(14);
   char msg[1024];
@@ -501,7 +502,7 @@ START_TEST(corruption_sweep_never_returns_wrong_rows) {
   memset(outcomes, 0, sizeof outcomes);
   for (kind = 0; kind < K_N; kind++) {
     plan_kind(&p, kind, &plans[kind]);
-    next[kind] = done_kind[kind] = files_of[kind] = 0;
+    next[kind] = done_kind[kind] = files_of[kind] = removes[kind] = 0;
   }
   for (f = 0; f < p.n_files; f++) files_of[p.files[f].kind]++;
   /* Deleting a file: the manifest and every table. */
@@ -511,6 +512,8 @@ START_TEST(corruption_sweep_never_returns_wrong_rows) {
     if (p.files[f].kind == K_LOG) continue;   /* a lost log cannot be detected */
     rc = lsm_test_forked(corruption_case, &d, 20, msg, sizeof msg);
     cases++;
+    done_kind[p.files[f].kind]++;
+    removes[p.files[f].kind]++;
     if (rc < 0) {
       failures++;
       if (printed++ < 10) printf("corruption: FAIL remove %s: %s\n", p.files[f].name, msg);
@@ -549,19 +552,21 @@ START_TEST(corruption_sweep_never_returns_wrong_rows) {
     }
   }
   for (kind = 0; kind < K_N; kind++) {
-    printf("corruption:   %-8s %2zu file%s, %6zu of %6zu byte cases:", kind_names[kind],
-           files_of[kind], files_of[kind] == 1 ? " " : "s", done_kind[kind], plans[kind].n);
+    printf("corruption:   %-8s %2zu file%s, %6zu of %6zu cases:", kind_names[kind],
+           files_of[kind], files_of[kind] == 1 ? " " : "s", done_kind[kind],
+           plans[kind].n + removes[kind]);
     for (o = 0; o < OUT_N; o++) {
       if (outcomes[kind][o]) printf(" %ld %s,", outcomes[kind][o], outcome_names[o]);
     }
     printf("\n");
     free(plans[kind].cases);
   }
-  printf("coverage: corruption: %ld cases over %d files (flip, zero 8, zero tail, truncate at "
-         "each position%s; delete), %ld wrong-row or crash failures, %.1f s\n",
-         cases, p.n_files,
-         done_kind[0] + done_kind[1] + done_kind[2] < plans[0].n + plans[1].n + plans[2].n
-             ? " sampled by time budget; LSM_TORTURE=1 for all" : "",
+  printf("coverage: corruption: %ld of %zu cases over %d files (flip, zero 8, zero tail, "
+         "truncate at each byte position%s; delete), %ld failures, %.1f s\n",
+         cases, plans[0].n + plans[1].n + plans[2].n + removes[0] + removes[1] + removes[2],
+         p.n_files,
+         next[0] + next[1] + next[2] < plans[0].n + plans[1].n + plans[2].n
+             ? ", sampled evenly within the time budget; LSM_TORTURE=1 for all" : "",
          failures, lsm_test_now() - start);
   fflush(stdout);
   free_pristine(&p);
@@ -659,6 +664,53 @@ START_TEST(missing_manifest_with_tables_present_is_corruption) {
 }
 END_TEST
 
+/* A MANIFEST whose checksum is right but whose last_seq is beyond the
+** largest sequence number (found by fuzz_manifest).  Opening must fail with
+** LSM_CORRUPT; it used to open, and the first read tripped an assertion in
+** the memtable (an abort of the host process). */
+static int open_manifest_with_last_seq(void *arg, char *msg, size_t msg_size) {
+  uint64_t last_seq = *(const uint64_t *)arg;
+  lsm_db *db = NULL;
+  lsm_batch *b = NULL;
+  unsigned char buf[4096];
+  size_t n;
+  FILE *f;
+  int rc;
+  lsm_test_remove_tree("bigseq");
+  if (lsm_open("bigseq", NULL, &db) != LSM_OK || lsm_batch_new(&b) != LSM_OK) return -1;
+  lsm_batch_put(b, "k", 1, "v", 1);
+  if (lsm_write(db, b, 0) != LSM_OK || lsm_flush(db) != LSM_OK) return -1;
+  lsm_batch_free(b);
+  lsm_close(db);
+  f = fopen("bigseq/MANIFEST", "r+b");
+  if (f == NULL) return -1;
+  n = fread(buf, 1, sizeof buf, f);
+  lsm_put_u64(buf + 24, last_seq);                       /* last_seq */
+  lsm_put_u64(buf + n - 8, lsm_checksum64(buf, n - 8));  /* still valid */
+  fseek(f, 0, SEEK_SET);
+  fwrite(buf, 1, n, f);
+  fclose(f);
+  db = NULL;
+  rc = lsm_open("bigseq", NULL, &db);
+  if (rc == LSM_OK) {
+    rc = lsm_get(db, NULL, "k", 1, NULL);
+    snprintf(msg, msg_size, "opened; lsm_get returned %d", rc);
+    lsm_close(db);
+    return -1;
+  }
+  snprintf(msg, msg_size, "%s", lsm_errmsg(db));
+  lsm_close(db);
+  return rc;
+}
+
+START_TEST(manifest_last_seq_out_of_range_is_corruption) {
+  uint64_t seq = (uint64_t)1 << 58;
+  char msg[1024];
+  int rc = lsm_test_forked(open_manifest_with_last_seq, &seq, 20, msg, sizeof msg);
+  ck_assert_msg(rc == LSM_CORRUPT && strstr(msg, "MANIFEST"), "status %d: %s", rc, msg);
+}
+END_TEST
+
 static Suite *corruption_suite(void) {
   Suite *s = suite_create("corruption");
   TCase *tc = tcase_create("corruption");
@@ -666,6 +718,7 @@ static Suite *corruption_suite(void) {
   tcase_add_test(tc, flipped_table_byte_is_reported_naming_the_table);
   tcase_add_test(tc, wal_length_flipped_past_eof_in_a_middle_record_is_corruption);
   tcase_add_test(tc, missing_manifest_with_tables_present_is_corruption);
+  tcase_add_test(tc, manifest_last_seq_out_of_range_is_corruption);
   tcase_add_test(tc, corruption_sweep_never_returns_wrong_rows);
   suite_add_tcase(s, tc);
   return s;

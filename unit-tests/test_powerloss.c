@@ -16,11 +16,6 @@
 **
 **   sync=full, power loss     every acknowledged commit is there; the
 **                             applied batches are a prefix of the script.
-**                             The three power-loss modes (unsynced data
-**                             dropped, kept in order up to a random point,
-**                             kept sector by sector at random) rotate over
-**                             the points; LSM_TORTURE=1 runs all three at
-**                             every point with several seeds.
 **   sync=normal, kill -9      every acknowledged commit is there (a killed
 **                             process loses nothing the OS was given; a
 **                             write() at the crash point may be torn).
@@ -29,6 +24,12 @@
 **                             every batch acknowledged before the last
 **                             successful flush, compaction or reopen.
 **   sync=off, kill -9         every acknowledged commit is there.
+**
+** The power-loss modes are those of fault_env.h: unsynced data dropped,
+** kept in order up to a random point (then zeros), or kept sector by sector
+** at random (write-back out of order); every point runs in each mode, and
+** while the budget lasts further rounds rerun the random modes with new
+** seeds.
 **
 ** Each loop prints a "coverage:" line.  The default run keeps each loop to
 ** a time budget (LSM_TEST_BUDGET seconds overrides it), visiting crash
@@ -355,10 +356,9 @@ static uint64_t count_points(int sync_mode, int n_batches) {
 
 /* Crash at every point (visited in spread order) in each of the given
 ** modes; then again with new random seeds for the torn tails while the time
-** budget lasts.  Returns the number of failed cases (0 when enforce is 0:
-** the failures are then only reported). */
+** budget lasts.  Returns the number of failed cases. */
 static int crash_loop(const char *label, int sync_mode, const int *modes, int n_modes,
-                      double budget, int enforce) {
+                      double budget) {
   int torture = lsm_test_torture();
   int n_batches = torture ? 200 : 60, max_rounds = torture ? 1000 : 20;
   uint64_t points = count_points(sync_mode, n_batches);
@@ -396,9 +396,8 @@ static int crash_loop(const char *label, int sync_mode, const int *modes, int n_
           failures++;
           if (strstr(msg, "LOST COMMIT")) lost++;
           if (printed++ < 6) {
-            printf("%s: %s crash at mutating call #%llu (%s, seed %d): %s\n", label,
-                   enforce ? "FAIL" : "(not enforced)", (unsigned long long)s.point,
-                   mode_names[s.mode], round, msg);
+            printf("%s: FAIL crash at mutating call #%llu (%s, seed %d): %s\n", label,
+                   (unsigned long long)s.point, mode_names[s.mode], round, msg);
             printf("%s:   replay: LSM_CRASH_ONLY=%d:%s:%llu:%d\n", label, sync_mode,
                    mode_names[s.mode], (unsigned long long)s.point, round);
           }
@@ -420,53 +419,37 @@ static int crash_loop(const char *label, int sync_mode, const int *modes, int n_
          visited < points ? " (time budget; LSM_TORTURE=1 for all)" : "", n_modes,
          n_modes > 1 ? "s" : "");
   for (m = 0; m < n_modes; m++) printf("%s%s", m ? "/" : "", mode_names[modes[m]]);
-  printf("), %ld cases, %d full round%s, %ld lost commits, %ld failures%s, %.1f s\n", cases,
-         rounds_done, rounds_done == 1 ? "" : "s", lost, failures,
-         enforce || failures == 0 ? "" : " (reported, not enforced)", lsm_test_now() - start);
+  printf("), %ld cases, %d full round%s, %ld lost commits, %ld failures, %.1f s\n", cases,
+         rounds_done, rounds_done == 1 ? "" : "s", lost, failures, lsm_test_now() - start);
   fflush(stdout);
-  return enforce ? (int)failures : 0;
+  return (int)failures;
 }
 
 static const int power_modes[] = {LSM_CRASH_POWER_DROP, LSM_CRASH_POWER_PREFIX,
                                   LSM_CRASH_POWER_SECTORS};
-static const int in_order_modes[] = {LSM_CRASH_POWER_DROP, LSM_CRASH_POWER_PREFIX};
-static const int sector_mode[] = {LSM_CRASH_POWER_SECTORS};
 static const int kill_mode[] = {LSM_CRASH_KILL};
 
 START_TEST(power_loss_sync_full_keeps_every_acknowledged_commit) {
-  int f = crash_loop("power-loss(sync=full)", LSM_SYNC_FULL, power_modes, 3, lsm_test_budget(6), 1);
+  int f = crash_loop("power-loss(sync=full)", LSM_SYNC_FULL, power_modes, 3, lsm_test_budget(6));
   ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
 }
 END_TEST
 
 START_TEST(kill_sync_normal_keeps_every_acknowledged_commit) {
-  int f = crash_loop("kill(sync=normal)", LSM_SYNC_NORMAL, kill_mode, 1, lsm_test_budget(3), 1);
+  int f = crash_loop("kill(sync=normal)", LSM_SYNC_NORMAL, kill_mode, 1, lsm_test_budget(3));
   ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
 }
 END_TEST
 
 START_TEST(kill_sync_off_keeps_every_acknowledged_commit) {
-  int f = crash_loop("kill(sync=off)", LSM_SYNC_OFF, kill_mode, 1, lsm_test_budget(2), 1);
+  int f = crash_loop("kill(sync=off)", LSM_SYNC_OFF, kill_mode, 1, lsm_test_budget(2));
   ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
 }
 END_TEST
 
 START_TEST(power_loss_sync_normal_opens_with_a_prefix_of_commits) {
-  /* Write-back in order (the file loses a tail): the README's promise. */
-  int f = crash_loop("power-loss(sync=normal)", LSM_SYNC_NORMAL, in_order_modes, 2,
-                     lsm_test_budget(3), 1);
-  ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
-}
-END_TEST
-
-START_TEST(power_loss_sync_normal_out_of_order_writeback_is_reported) {
-  /* Sectors of the unsynced log tail persisted out of order leave a hole
-  ** before intact data, which the log reader must call mid-log corruption:
-  ** reported, not enforced (see the report line), until the engine decides
-  ** what sync=normal promises here.  LSM_STRICT_NORMAL=1 enforces it. */
-  const char *strict = getenv("LSM_STRICT_NORMAL");
-  int f = crash_loop("power-loss(sync=normal, out-of-order write-back)", LSM_SYNC_NORMAL,
-                     sector_mode, 1, lsm_test_budget(2), strict && strcmp(strict, "0") != 0);
+  int f = crash_loop("power-loss(sync=normal)", LSM_SYNC_NORMAL, power_modes, 3,
+                     lsm_test_budget(5));
   ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
 }
 END_TEST
@@ -487,7 +470,6 @@ static Suite *powerloss_suite(void) {
   tcase_add_test(loops, kill_sync_normal_keeps_every_acknowledged_commit);
   tcase_add_test(loops, kill_sync_off_keeps_every_acknowledged_commit);
   tcase_add_test(loops, power_loss_sync_normal_opens_with_a_prefix_of_commits);
-  tcase_add_test(loops, power_loss_sync_normal_out_of_order_writeback_is_reported);
   suite_add_tcase(s, loops);
   return s;
 }

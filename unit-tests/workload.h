@@ -115,7 +115,9 @@ size_t lsm_workload_writer_value(int writer, char *out);
 ** reported instead of ending the test.  Returns fn's return value when fn
 ** returned (>= 0 is success; what it means is the caller's), or -1 with msg
 ** set when fn failed or the child died ("killed by signal 11", "timed out
-** after 30 s", "exited with status 23": a sanitizer report is on stderr). */
+** after 30 s", "exited with status 23": a sanitizer report is on stderr).
+** One child in LSM_TEST_LEAK_EVERY (default 8, every one under
+** LSM_TORTURE) exits through exit(), so that LeakSanitizer checks it. */
 int lsm_test_forked(int (*fn)(void *arg, char *msg, size_t msg_size), void *arg,
                     unsigned timeout_s, char *msg, size_t msg_size);
 /* Move to a fresh directory on a RAM file system (/dev/shm) when there is
