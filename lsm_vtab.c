@@ -112,6 +112,7 @@ SQLITE_EXTENSION_INIT1
 #include "plan.h"
 #include "registry.h"
 #include "stats.h"
+#include "quirks.h"
 
 /* Parent directories created on the way to a table directory, so a failed
 ** CREATE can remove exactly what it created. */
@@ -140,6 +141,8 @@ typedef struct lsm_cursor lsm_cursor;
 ** has connected, so lsm_stats can find their engines. */
 struct lsm_conn {
   lsm_vtab *tabs;
+  int limit_ok;                /* this SQLite offers LIMIT/OFFSET safely
+                                  (ext/quirks.h) */
 };
 
 struct lsm_vtab {
@@ -1020,6 +1023,8 @@ static int xBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *info) {
     pc->usable = c->usable;
     pc->in_list = 0;
     pc->key_pos = -1;
+    pc->exact = 1;
+    pc->keeps_check = 0;
     switch (c->op) {
       case SQLITE_INDEX_CONSTRAINT_EQ:
       case SQLITE_INDEX_CONSTRAINT_IS: pc->op = LSMX_OP_EQ; break;
@@ -1033,10 +1038,14 @@ static int xBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *info) {
 #endif
       default: pc->op = LSMX_OP_OTHER; break;
     }
-    if (pc->op == LSMX_OP_OTHER || pc->op == LSMX_OP_LIMIT ||
-        pc->op == LSMX_OP_OFFSET) {
+    if (pc->op == LSMX_OP_LIMIT || pc->op == LSMX_OP_OFFSET) {
+      /* Not where SQLite may offer them past terms the table never sees
+      ** (ext/quirks.h): a cursor stopping after LIMIT rows would lose
+      ** rows SQLite then filters out. */
+      if (!tab->conn || !tab->conn->limit_ok) pc->usable = 0;
       continue;
     }
+    if (pc->op == LSMX_OP_OTHER) continue;
     pc->key_pos = column_key_pos(tab, c->iColumn);
     if (pc->key_pos >= 0 && !(is_rowid_kind(tab))) {
       /* Key order is the key column's collation; another needs SQLite. */
@@ -1050,8 +1059,6 @@ static int xBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *info) {
         c->op == SQLITE_INDEX_CONSTRAINT_EQ) {
       pc->in_list = sqlite3_vtab_in(info, i, -1);
     }
-    pc->exact = 1;
-    pc->keeps_check = 0;
     if (c->op == SQLITE_INDEX_CONSTRAINT_GE || c->op == SQLITE_INDEX_CONSTRAINT_LE) {
       /* SQLite turns (a, b) > (x, y) into a >= x for a virtual table and
       ** checks the whole comparison itself; such a bound has no right-hand
@@ -2434,6 +2441,7 @@ int sqlite3_lsmvtab_init(sqlite3 *db, char **pzErrMsg,
   memset(conn, 0, sizeof(*conn));
   /* SQLite frees conn (sqlite3_free) when the module goes: when the
   ** connection closes, after every table has been disconnected. */
+  conn->limit_ok = lsmx_limit_pushdown_safe(db);
   rc = sqlite3_create_module_v2(db, "lsm", &lsm_module, conn, sqlite3_free);
   if (rc == SQLITE_OK) rc = lsmx_stats_register(db, stats_lookup, conn);
   return rc;

@@ -1,7 +1,8 @@
 -- IN (...) on the key (a series of point lookups, in key order), and
--- LIMIT / OFFSET (applied by the scan when nothing else filters), in every
--- combination with ranges, ORDER BY and other constraints.  Expected
--- output: the native twin's.
+-- LIMIT / OFFSET (applied by the scan when nothing else filters, on SQLite
+-- versions that allow it), in every combination with ranges, ORDER BY and
+-- other constraints, including filters SQLite keeps to itself (a column
+-- compared with another).  Expected output: the native twin's.
 .load ./lsm_vtab
 CREATE VIRTUAL TABLE t USING lsm(k INT PRIMARY KEY, v, memtable_size=1024);
 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<100)
@@ -45,6 +46,9 @@ SELECT k FROM t LIMIT :lim OFFSET :off;
 SELECT k FROM t LIMIT 'x';
 SELECT k FROM t LIMIT 2.5;
 SELECT k FROM t LIMIT '2';
+SELECT k FROM t WHERE k >= 2 * length(v) LIMIT 3 OFFSET 1;
+SELECT k FROM t WHERE length(v) * 40 > k ORDER BY k DESC LIMIT 3 OFFSET 2;
+SELECT k FROM t WHERE k > 0 UNION ALL SELECT k FROM t WHERE k < 10 LIMIT 3 OFFSET 99;
 -- Composite keys: IN on any prefix column, with ranges and ORDER BY.
 CREATE VIRTUAL TABLE c USING lsm(a, b, v, PRIMARY KEY(a, b));
 WITH RECURSIVE x(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM x WHERE i<29)
