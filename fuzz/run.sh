@@ -1,10 +1,14 @@
 #!/bin/sh
 # fuzz/run.sh — build the libFuzzer targets and run each one for a while.
 #
-#   sh fuzz/run.sh [SECONDS]   run every target for SECONDS (default 10) and
+#   sh fuzz/run.sh [--results FILE] [SECONDS]
+#                              run every target for SECONDS (default 10) and
 #                              print one summary line per target, then a
 #                              "coverage: fuzz: ..." line; exit 1 if any
-#                              target crashed, leaked or failed to build
+#                              target crashed, leaked or failed to build.
+#                              With --results, also append one line per
+#                              target, "fuzz/<target> <passed> <failed>", to
+#                              FILE (the format of make test's summary)
 #   sh fuzz/run.sh --seeds     regenerate the committed seed corpora
 #                              (fuzz/corpus/<target>/) with fuzz/gen_seeds.c
 #
@@ -49,6 +53,7 @@ if ! echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) {
     $CC -x c -fsanitize=fuzzer - -o "$OUT/probe" >/dev/null 2>&1; then
   echo "fuzz: $CC cannot build libFuzzer targets; install clang and libclang-rt-14-dev (apt-get install clang libclang-rt-14-dev)"
   echo "coverage: fuzz: not run (no libFuzzer), 1 failure"
+  if [ "${1:-}" = "--results" ]; then echo "fuzz 0 1" >> "$2"; fi
   exit 1
 fi
 rm -f "$OUT/probe"
@@ -83,6 +88,11 @@ if [ "${1:-}" = "--seeds" ]; then
   exit 0
 fi
 
+RESULTS=""
+if [ "${1:-}" = "--results" ]; then
+  RESULTS=$2
+  shift 2
+fi
 SECS=${1:-10}
 total_runs=0
 failures=0
@@ -92,6 +102,7 @@ for t in $TARGETS; do
   if ! build "$t" >"$OUT/$t.build.log" 2>&1; then
     echo "fuzz: $t: FAILED to build"; cat "$OUT/$t.build.log"
     failures=$((failures + 1))
+    [ -n "$RESULTS" ] && echo "fuzz/$t 0 1" >> "$RESULTS"
     continue
   fi
   case $t in
@@ -114,9 +125,11 @@ for t in $TARGETS; do
     failures=$((failures + 1))
     art=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$OUT/$t.log" | tail -n 1)
     echo "fuzz: $t: FAILED after $runs runs (exit $rc)${art:+, input saved as $art}"
-    grep -E 'ERROR|SUMMARY|^#[0-9]+ +0x|abort|runtime error|^[a-z].*:' "$OUT/$t.log" | head -n 25
+    grep -E 'ERROR|SUMMARY|^ +#[0-9]+ +0x|Assertion|runtime error' "$OUT/$t.log" | head -n 25
+    [ -n "$RESULTS" ] && echo "fuzz/$t 0 1" >> "$RESULTS"
   else
     echo "fuzz: $t: $runs runs in $SECS s, no crash, corpus $seeds seeds + $after found ($((after - before)) new)"
+    [ -n "$RESULTS" ] && echo "fuzz/$t 1 0" >> "$RESULTS"
   fi
 done
 echo "coverage: fuzz: $n targets x $SECS s, $total_runs runs, $failures failures"

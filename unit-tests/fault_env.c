@@ -71,8 +71,10 @@ typedef struct tdir {
   entries cur, dur;
 } tdir;
 
+/* Directories are allocated one by one, so a tdir pointer stays valid when
+** more directories are tracked. */
 struct lsm_fault_track {
-  tdir *dirs;
+  tdir **dirs;
   int n_dirs, cap_dirs;
 };
 
@@ -280,23 +282,26 @@ static int track_dir(lsm_fault_env *fe, const char *path, tdir **out) {
   int n_names = 0, k, rc;
   tdir *d;
   for (k = 0; k < tr->n_dirs; k++) {
-    if (strcmp(tr->dirs[k].path, path) == 0) {
-      *out = &tr->dirs[k];
+    if (strcmp(tr->dirs[k]->path, path) == 0) {
+      *out = tr->dirs[k];
       return LSM_OK;
     }
   }
   if (tr->n_dirs == tr->cap_dirs) {
     int cap = tr->cap_dirs ? tr->cap_dirs * 2 : 8;
-    tdir *q = realloc(tr->dirs, (size_t)cap * sizeof *q);
+    tdir **q = realloc(tr->dirs, (size_t)cap * sizeof *q);
     if (q == NULL) return LSM_NOMEM;
     tr->dirs = q;
     tr->cap_dirs = cap;
   }
-  d = &tr->dirs[tr->n_dirs];
-  memset(d, 0, sizeof *d);
+  d = calloc(1, sizeof *d);
+  if (d == NULL) return LSM_NOMEM;
   d->path = strdup(path);
-  if (d->path == NULL) return LSM_NOMEM;
-  tr->n_dirs++;
+  if (d->path == NULL) {
+    free(d);
+    return LSM_NOMEM;
+  }
+  tr->dirs[tr->n_dirs++] = d;
   rc = fe->target->list(fe->target, path, &names, &n_names);
   if (rc == LSM_NOTFOUND) rc = LSM_OK;   /* not created yet */
   for (k = 0; k < n_names && rc == LSM_OK; k++) {
@@ -404,7 +409,7 @@ static int power_loss(lsm_fault_env *fe, int mode) {
   bytes content = {0};
   int k, j, rc = LSM_OK;
   for (k = 0; k < tr->n_dirs; k++) {
-    tdir *d = &tr->dirs[k];
+    tdir *d = tr->dirs[k];
     char **names = NULL;
     int n_names = 0;
     if (t->list(t, d->path, &names, &n_names) == LSM_OK) {
@@ -877,11 +882,13 @@ void lsm_fault_env_free(lsm_fault_env *fe) {
   pthread_mutex_lock(&fe->mu);
   if (fe->track) {
     for (k = 0; k < fe->track->n_dirs; k++) {
-      entries_clear(&fe->track->dirs[k].cur);
-      entries_clear(&fe->track->dirs[k].dur);
-      free(fe->track->dirs[k].cur.e);
-      free(fe->track->dirs[k].dur.e);
-      free(fe->track->dirs[k].path);
+      tdir *d = fe->track->dirs[k];
+      entries_clear(&d->cur);
+      entries_clear(&d->dur);
+      free(d->cur.e);
+      free(d->dur.e);
+      free(d->path);
+      free(d);
     }
     free(fe->track->dirs);
     free(fe->track);

@@ -18,11 +18,15 @@
 ** An I/O error is not a power loss: every acknowledged commit must be
 ** there whatever the sync mode.
 **
-** Each loop prints one "coverage:" line saying what it covered.  The
-** default run keeps to a time budget (LSM_TEST_BUDGET seconds per loop,
-** default 8); LSM_TORTURE=1 covers every point, adds sticky faults (a disk
-** that stays broken) and torn appends, and a longer workload.
-** LSM_FAULT_ONLY=kind:N runs one case in-process, for debugging.
+** Three loops: sync=full; sync=normal with torn appends (a failed append
+** leaves part of its buffer in the file); sync=full with sticky faults (the
+** disk stays broken from the Nth call on).  Each prints one "coverage:"
+** line saying what it covered.  The default run keeps each loop to a time
+** budget (8, 5 and 4 s; LSM_TEST_BUDGET=seconds overrides), visiting the
+** points in an order spread over every kind and the whole script;
+** LSM_TORTURE=1 visits every point of a 200-batch script.
+** LSM_FAULT_ONLY=kind:N[:sync[:sticky[:partial]]] runs one case in-process,
+** for debugging.
 */
 #include <check.h>
 #include <stdio.h>

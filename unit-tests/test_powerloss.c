@@ -4,7 +4,9 @@
 **
 ** First, fault_env's model of a power loss is itself tested on plain files
 ** (unsynced bytes and directory changes vanish, synced ones stay, torn
-** tails hold only written bytes or zeros).
+** tails hold only written bytes or zeros), and the log reader on the case
+** the loops first found: a sync=full record whose first sector never
+** reached the disk must read as a torn tail.
 **
 ** Then the loops (issue 5).  The workload of workload.c (batches, flushes,
 ** compactions, a reopen) is run once under a tracking fault_env to count
@@ -32,9 +34,11 @@
 ** seeds.
 **
 ** Each loop prints a "coverage:" line.  The default run keeps each loop to
-** a time budget (LSM_TEST_BUDGET seconds overrides it), visiting crash
-** points in an order spread over the whole script; LSM_TORTURE=1 visits
-** every point.  LSM_CRASH_ONLY=sync:mode:N runs one case in-process.
+** a time budget (6, 3, 2 and 5 s; LSM_TEST_BUDGET=seconds overrides),
+** visiting crash points in an order spread over the whole script;
+** LSM_TORTURE=1 visits every point of a 200-batch script, then reruns the
+** random modes with new seeds for 30 times the budget.
+** LSM_CRASH_ONLY=sync:mode:N[:seed] runs one case in-process.
 */
 #include <check.h>
 #include <stdio.h>

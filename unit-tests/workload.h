@@ -3,9 +3,10 @@
 ** shared by the fault-injection, power-loss and corruption tests
 ** (test_faults.c, test_powerloss.c, test_corruption.c).
 **
-** The script: open a database with tiny options (2 KiB memtable, 256-byte
-** blocks, compaction after 2 level-0 files) so that a few dozen commits
-** cross flushes, compactions and several levels; commit n_batches batches;
+** The script: open a database with tiny options (a memtable of one 4 KiB
+** arena block, about a dozen batches; 256-byte blocks; compaction after 2
+** level-0 files; 4 KiB level 1) so that a few dozen commits cross flushes,
+** compactions and three levels; commit n_batches batches;
 ** in between, lsm_flush, lsm_compact, a close and reopen, point reads and
 ** full scans checked against the model; finally close.  Everything is
 ** deterministic, so two runs make the same engine calls in the same order:
