@@ -6,7 +6,7 @@
 **   bit array   n_bits/8 bytes; bit j is (byte j/8) >> (j%8) & 1
 **   u8 k        number of probes, 1..30
 **
-** Hashing: h = XXH64(user key, seed 0) (lsm_checksum64).  h1 = low 32 bits,
+** Hashing: h = XXH3-64(user key, seed 0) (lsm_checksum64).  h1 = low 32 bits,
 ** h2 = high 32 bits with the lowest bit forced on (odd, so successive probes
 ** never collapse onto one position when n_bits is a power of two).  Probe i
 ** (0 <= i < k) sets / tests bit (h1 + i*h2) mod n_bits, computed in 64-bit

@@ -105,9 +105,9 @@ int lsm_buffer_append_u64(lsm_buffer *b, uint64_t v) {
 }
 
 uint32_t lsm_checksum32(const void *p, size_t n) {
-  return XXH32(p, n, 0);
+  return (uint32_t)XXH3_64bits(p, n);
 }
 
 uint64_t lsm_checksum64(const void *p, size_t n) {
-  return XXH64(p, n, 0);
+  return XXH3_64bits(p, n);
 }

@@ -58,7 +58,21 @@ typedef struct merge_it {
   int n;
   int current;             /* index of the child at the merged position, -1 */
   int direction;
+  int rc;                  /* first error of a child, sticky */
 } merge_it;
+
+/* A child reports an error only by becoming invalid, so errors are looked
+** for where a child may have become invalid: every child after a
+** repositioning of all of them, the moved child after next/prev.  This
+** keeps status() O(1) on the hot path of scans. */
+static void note_status(merge_it *m, lsm_it *c) {
+  if (m->rc == LSM_OK && !lsm_it_valid(c)) m->rc = lsm_it_status(c);
+}
+
+static void note_all(merge_it *m) {
+  int i;
+  for (i = 0; i < m->n && m->rc == LSM_OK; i++) note_status(m, m->children[i]);
+}
 
 static void find_smallest(merge_it *m) {
   int i, best = -1;
@@ -96,6 +110,7 @@ static void merge_first(lsm_it *it) {
   merge_it *m = (merge_it *)it;
   int i;
   for (i = 0; i < m->n; i++) lsm_it_first(m->children[i]);
+  note_all(m);
   find_smallest(m);
   m->direction = FORWARD;
 }
@@ -104,6 +119,7 @@ static void merge_last(lsm_it *it) {
   merge_it *m = (merge_it *)it;
   int i;
   for (i = 0; i < m->n; i++) lsm_it_last(m->children[i]);
+  note_all(m);
   find_largest(m);
   m->direction = REVERSE;
 }
@@ -112,6 +128,7 @@ static void merge_seek(lsm_it *it, lsm_slice target) {
   merge_it *m = (merge_it *)it;
   int i;
   for (i = 0; i < m->n; i++) lsm_it_seek(m->children[i], target);
+  note_all(m);
   find_smallest(m);
   m->direction = FORWARD;
 }
@@ -120,6 +137,7 @@ static void merge_seek_le(lsm_it *it, lsm_slice target) {
   merge_it *m = (merge_it *)it;
   int i;
   for (i = 0; i < m->n; i++) lsm_it_seek_le(m->children[i], target);
+  note_all(m);
   find_largest(m);
   m->direction = REVERSE;
 }
@@ -136,10 +154,12 @@ static void merge_next(lsm_it *it) {
       if (c == cur) continue;
       lsm_it_seek(c, key);
       if (lsm_it_valid(c) && lsm_ikey_cmp(key, lsm_it_key(c)) == 0) lsm_it_next(c);
+      note_status(m, c);
     }
     m->direction = FORWARD;
   }
   lsm_it_next(cur);
+  note_status(m, cur);
   find_smallest(m);
 }
 
@@ -155,10 +175,12 @@ static void merge_prev(lsm_it *it) {
       if (c == cur) continue;
       lsm_it_seek_le(c, key);
       if (lsm_it_valid(c) && lsm_ikey_cmp(key, lsm_it_key(c)) == 0) lsm_it_prev(c);
+      note_status(m, c);
     }
     m->direction = REVERSE;
   }
   lsm_it_prev(cur);
+  note_status(m, cur);
   find_largest(m);
 }
 
@@ -173,13 +195,7 @@ static lsm_slice merge_value(lsm_it *it) {
 }
 
 static int merge_status(lsm_it *it) {
-  merge_it *m = (merge_it *)it;
-  int i;
-  for (i = 0; i < m->n; i++) {
-    int rc = lsm_it_status(m->children[i]);
-    if (rc != LSM_OK) return rc;
-  }
-  return LSM_OK;
+  return ((merge_it *)it)->rc;
 }
 
 static void merge_free(lsm_it *it) {
@@ -208,5 +224,6 @@ lsm_it *lsm_it_new_merging(lsm_it **children, int n) {
   m->n = n;
   m->current = -1;
   m->direction = FORWARD;
+  m->rc = LSM_OK;
   return &m->base;
 }

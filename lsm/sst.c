@@ -603,7 +603,7 @@ int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
   /* The first index entry >= target names the only block that can hold
   ** the first entry >= target: its last key is >= target and every
   ** earlier block ends below it. */
-  index = lsm_block_iter_new(t->index, NULL, NULL);
+  index = lsm_block_iter_new_trusted(t->index);
   if (index == NULL) {
     rc = LSM_NOMEM;
     goto done;
@@ -827,7 +827,7 @@ lsm_it *lsm_sst_iter_new_ex(lsm_sst *t, int fill_cache) {
   if (it == NULL) return NULL;
   it->mode = fill_cache ? READ_CACHED : READ_NO_FILL;
   it->base.m = &sst_iter_methods;
-  it->index = lsm_block_iter_new(t->index, NULL, NULL);
+  it->index = lsm_block_iter_new_trusted(t->index);
   if (it->index == NULL) {
     free(it);
     return NULL;

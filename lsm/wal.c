@@ -12,7 +12,7 @@
 **                4  u32 checksum32 of the n payload bytes
 **                4  u32 checksum32 of the 8 bytes above
 **                n  payload (an encoded batch; opaque here)
-**   (checksum32 = xxHash32, seed 0: lsm_checksum32())
+**   (checksum32 = low 32 bits of XXH3-64, seed 0: lsm_checksum32())
 **
 ** Writer.  Each record is assembled in a per-writer buffer and handed to the
 ** environment in ONE append call, so a crash in the middle leaves at most a
@@ -309,9 +309,10 @@ static int zero_run(wal_reader *r, uint64_t off, size_t n, int *rc) {
 ** all of its new data, and a sector whose new data never landed still
 ** holds its old contents, which past the old end of the file are zeros.
 ** So, at some 512-byte boundary b of the file within the region, either
-** the UNWRITTEN_RUN bytes before b are zero (the old end of file fell in
-** that sector) or the sector starting at b is zero (to end of file).  Bit
-** flips and garbage do not look like this. */
+** the bytes before b are zero from the damaged record's start or for at
+** least UNWRITTEN_RUN bytes (the old end of file fell in that sector), or
+** the sector starting at b is zero (to end of file).  Bit flips and garbage
+** do not look like this. */
 #define SECTOR 512
 #define UNWRITTEN_RUN 16
 static int has_unwritten_gap(wal_reader *r, uint64_t from, uint64_t to, int *found) {
@@ -319,8 +320,8 @@ static int has_unwritten_gap(wal_reader *r, uint64_t from, uint64_t to, int *fou
   int rc = LSM_OK;
   *found = 0;
   for (b = from - from % SECTOR + SECTOR; b <= to && b <= r->file_size; b += SECTOR) {
-    if ((b - from >= UNWRITTEN_RUN && zero_run(r, b - UNWRITTEN_RUN, UNWRITTEN_RUN, &rc)) ||
-        zero_run(r, b, SECTOR, &rc)) {
+    size_t before = b - from < UNWRITTEN_RUN ? (size_t)(b - from) : UNWRITTEN_RUN;
+    if (zero_run(r, b - before, before, &rc) || zero_run(r, b, SECTOR, &rc)) {
       *found = 1;
     }
     if (rc != LSM_OK || *found) return rc;
@@ -354,9 +355,9 @@ static int intact_record_at(wal_reader *r, uint64_t off, int *found) {
 ** all in memory.  *ok = 1 if it matches want. */
 static int verify_streaming(wal_reader *r, uint64_t off, uint32_t len,
                             uint32_t want, int *ok) {
-  XXH32_state_t st;
+  XXH3_state_t st;
   uint64_t end = off + len;
-  XXH32_reset(&st, 0);
+  XXH3_64bits_reset(&st);
   while (off < end) {
     const unsigned char *p;
     size_t n = READ_CHUNK;
@@ -364,10 +365,10 @@ static int verify_streaming(wal_reader *r, uint64_t off, uint32_t len,
     if ((uint64_t)n > end - off) n = (size_t)(end - off);
     rc = reader_fetch(r, off, n, &p);
     if (rc != LSM_OK) return rc;
-    XXH32_update(&st, p, n);
+    XXH3_64bits_update(&st, p, n);
     off += n;
   }
-  *ok = XXH32_digest(&st) == want;
+  *ok = (uint32_t)XXH3_64bits_digest(&st) == want;
   return LSM_OK;
 }
 

@@ -134,7 +134,7 @@ START_TEST(bloom_malformed_filter_answers_may_contain) {
 }
 END_TEST
 
-START_TEST(bloom_hash_is_xxh64_of_the_user_key) {
+START_TEST(bloom_hash_is_checksum64_of_the_user_key) {
   ck_assert_uint_eq(lsm_bloom_hash(lsm_slice_make("abc", 3)), lsm_checksum64("abc", 3));
   ck_assert_uint_eq(lsm_bloom_hash(lsm_slice_make(NULL, 0)), lsm_checksum64("", 0));
   ck_assert_uint_ne(lsm_bloom_hash(lsm_slice_make("abc", 3)),
@@ -151,7 +151,7 @@ static Suite *bloom_suite(void) {
   tcase_add_test(tc, bloom_encoded_size_and_probe_count);
   tcase_add_test(tc, bloom_empty_filter_over_no_keys_rules_everything_out);
   tcase_add_test(tc, bloom_malformed_filter_answers_may_contain);
-  tcase_add_test(tc, bloom_hash_is_xxh64_of_the_user_key);
+  tcase_add_test(tc, bloom_hash_is_checksum64_of_the_user_key);
   suite_add_tcase(s, tc);
   return s;
 }
