@@ -462,6 +462,7 @@ static Suite *powerloss_suite(void) {
   Suite *s = suite_create("powerloss");
   TCase *model = tcase_create("model");
   TCase *loops = tcase_create("loops");
+  tcase_set_timeout(model, 60);
   tcase_add_test(model, power_loss_keeps_synced_bytes_and_drops_the_rest);
   tcase_add_test(model, power_loss_undoes_directory_changes_not_synced);
   tcase_add_test(model, power_loss_after_directory_sync_keeps_the_rename);
