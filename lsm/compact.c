@@ -19,8 +19,9 @@
 ** l0_compaction_trigger files (all of them, plus the overlapping level-1
 ** files); otherwise the level L >= 1 whose size most exceeds its target
 ** (l1_target_bytes * level_multiplier^(L-1)), taking one file round-robin
-** by key plus its overlap in L+1.  A lone file with no overlap below moves
-** down without being rewritten.
+** by key plus its overlap in L+1.  Inputs that share no user key with each
+** other nor with the level below (a lone file; level-0 files of a
+** sequential load) move down without being rewritten.
 **
 ** Everything here runs with the db mutex held (synchronously inside
 ** lsm_write for now; the state it touches is all in lsm_db, so moving it to
@@ -324,6 +325,21 @@ static int pick_compaction(lsm_db *db, compaction *c, int *rc) {
   return *rc == LSM_OK;
 }
 
+/* 1 if no two of files share a user key (level-0 files of a sequential
+** load, typically), so they can move down a level as they are. */
+static int pairwise_disjoint(lsm_file_meta **files, int n) {
+  int i, j;
+  for (i = 0; i < n; i++) {
+    for (j = i + 1; j < n; j++) {
+      if (lsm_slice_cmp(user_largest(files[i]), user_smallest(files[j])) >= 0 &&
+          lsm_slice_cmp(user_largest(files[j]), user_smallest(files[i])) >= 0) {
+        return 0;
+      }
+    }
+  }
+  return 1;
+}
+
 static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
   lsm_version_edit edit;
   lsm_it **children = NULL, *merged = NULL;
@@ -340,9 +356,12 @@ static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
       read_bytes += c->inputs[which][i]->size;
     }
   }
-  if (allow_move && c->level > 0 && c->n_inputs[0] == 1 && c->n_inputs[1] == 0) {
-    /* Trivial move: same file, one level down. */
-    rc = lsm_version_edit_add_file(&edit, c->out_level, c->inputs[0][0]);
+  if (allow_move && c->n_inputs[1] == 0 && pairwise_disjoint(c->inputs[0], c->n_inputs[0])) {
+    /* Trivial move: the same files, one level down (version.h invariant 3
+    ** holds: they share no user key with each other or with the level). */
+    for (i = 0; i < c->n_inputs[0] && rc == LSM_OK; i++) {
+      rc = lsm_version_edit_add_file(&edit, c->out_level, c->inputs[0][i]);
+    }
     read_bytes = 0;
   } else {
     children = calloc((size_t)n, sizeof(lsm_it *));

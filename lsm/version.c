@@ -141,7 +141,7 @@ int lsm_version_edit_delete_file(lsm_version_edit *e, int level, uint64_t number
 int lsm_version_edit_add_file(lsm_version_edit *e, int level, lsm_file_meta *meta) {
   void *p = realloc(e->added, sizeof(*e->added) * (size_t)(e->n_added + 1));
   if (p == NULL) {
-    lsm_file_meta_free(meta);
+    if (meta->refs == 0) lsm_file_meta_free(meta);   /* a moved file stays live */
     return LSM_NOMEM;
   }
   e->added = p;

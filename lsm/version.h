@@ -112,7 +112,8 @@ void lsm_version_ref(lsm_version *v);
 ** files no version lists any more (invariant 1). */
 void lsm_version_unref(lsm_vset *vs, lsm_version *v);
 
-/* Edits.  _add_file takes ownership of meta. */
+/* Edits.  _add_file takes ownership of a new meta (refs == 0); a meta that
+** versions already list (a file moving between levels) stays theirs. */
 void lsm_version_edit_init(lsm_version_edit *e);
 int lsm_version_edit_delete_file(lsm_version_edit *e, int level, uint64_t number);
 int lsm_version_edit_add_file(lsm_version_edit *e, int level, lsm_file_meta *meta);
