@@ -124,6 +124,11 @@ SQLITE_EXTENSION_INIT1
 #define MAX_KEY_COLS 32
 #define NEGZERO_SHIFT 32
 
+/* The first byte after every TEXT that looks like a number: SQLite's
+** NUMERIC affinity converts text that starts (after whitespace 0x09-0x0D,
+** 0x20) with a sign, a digit or '.', all below ':'. */
+#define AFTER_NUMERIC_TEXT ':'
+
 /* Rows assumed when the engine is not open (for planning only). */
 #define UNKNOWN_ROWS 1000000.0
 
@@ -1162,6 +1167,17 @@ static int item_cmp(const void *a, const void *b) {
   return key_cmp(x->p, x->n, y->p, y->n);
 }
 
+/* The item "every TEXT value that may look like a number" (those below
+** ':', see AFTER_NUMERIC_TEXT): the single byte LSMX_KEY_TEXT. */
+static int is_class_item(const unsigned char *v, size_t n) {
+  return n == 1 && v[0] == LSMX_KEY_TEXT;
+}
+
+/* Does the class item cover encoded value v? */
+static int class_covers(const unsigned char *v, size_t n) {
+  return n >= 2 && v[0] == LSMX_KEY_TEXT && v[1] < AFTER_NUMERIC_TEXT;
+}
+
 /* Sort the list in key order and drop duplicates. */
 static int list_sort(value_list *l) {
   item_ref *refs;
@@ -1174,10 +1190,10 @@ static int list_sort(value_list *l) {
   qsort(refs, (size_t)l->n, sizeof(item_ref), item_cmp);
   for (i = 0; i < l->n && rc == LSM_OK; i++) {
     if (i > 0 && item_cmp(&refs[i - 1], &refs[i]) == 0) continue;
-    /* Values covered by an "every TEXT value" item (it sorts first). */
-    if (n > 0 && sorted.len - l->off[n - 1] == 1 &&
-        sorted.data[l->off[n - 1]] == LSMX_KEY_TEXT &&
-        refs[i].p[0] == LSMX_KEY_TEXT) {
+    /* Values covered by the class item (which sorts before them). */
+    if (n > 0 && is_class_item(sorted.data + l->off[n - 1],
+                               sorted.len - l->off[n - 1]) &&
+        class_covers(refs[i].p, refs[i].n)) {
       continue;
     }
     rc = buf_append(&sorted, refs[i].p, refs[i].n);
@@ -1264,10 +1280,6 @@ static lsm_batch *txn_overlay(lsm_vtab *tab) {
 
 static void cursor_row_reset(lsm_cursor *cur) {
   cur->key_decoded = cur->row_parsed = cur->cols_decoded = 0;
-}
-
-static int is_class_item(const unsigned char *v, size_t n) {
-  return n == 1 && v[0] == LSMX_KEY_TEXT;
 }
 
 /* Positions of the odometer that matter: up to the first "every TEXT"
@@ -1371,9 +1383,11 @@ static int lookup_target(lsm_cursor *cur, int *found) {
 static int build_interval(lsm_cursor *cur, int exact) {
   int rc = buf_set(&cur->lower, cur->target.data, cur->target.len);
   if (!exact) {
-    /* A class prefix: every key that starts with it, no bounds. */
+    /* Ends in the class item: the TEXT values below ':', no bounds. */
+    static const unsigned char end = AFTER_NUMERIC_TEXT;
     if (rc == LSM_OK) rc = buf_set(&cur->upper, cur->target.data, cur->target.len);
-    if (rc == LSM_OK) cur->has_upper = lsmx_key_successor(&cur->upper);
+    if (rc == LSM_OK) rc = buf_append(&cur->upper, &end, 1);
+    cur->has_upper = 1;
     return rc;
   }
   if (rc == LSM_OK && cur->has_lo) {
@@ -1491,15 +1505,13 @@ static int cursor_seek_row(lsm_cursor *cur, int first) {
   }
 }
 
-/* Read one fixed key column's argument: a value, or an IN list handed
-** over whole.  Values get the key column's affinity; NULLs match nothing
-** and are dropped. */
 /* Add the key values that `= v` can match to list l (key position p).
-** exact: v compares as a literal would.  Otherwise (v may carry an
-** affinity of its own) a number compared with a TEXT key can match any
-** TEXT value (NUMERIC affinity applied to the key), and with an untyped
-** key the number itself or any TEXT value: the list gets the class item
-** "every TEXT value", and SQLite checks each row. */
+** exact: v compares as a literal would.  Otherwise v may carry an
+** affinity of its own: a number compared with a TEXT or untyped key may
+** then also match TEXT keys that look like numbers (NUMERIC affinity
+** applied to the key), so the list also gets the class item (the TEXT
+** values below ':'), and SQLite checks each row.  A text v matches only
+** itself whatever its affinity. */
 static int add_fixed_value(const lsm_vtab *tab, int p, sqlite3_value *v,
                            int exact, value_list *l) {
   int t = sqlite3_value_type(v), is_null = 0, rc = LSM_OK;
@@ -1507,10 +1519,12 @@ static int add_fixed_value(const lsm_vtab *tab, int p, sqlite3_value *v,
   size_t before = l->data.len;
   if (!exact && (t == SQLITE_INTEGER || t == SQLITE_FLOAT) &&
       (aff == 'A' || aff == 'B')) {
+    /* The texts that may look like numbers, and v as the key's affinity
+    ** makes it (its text may sort above ':': "Inf"). */
     unsigned char c = LSMX_KEY_TEXT;
     rc = buf_append(&l->data, &c, 1);
     if (rc == LSM_OK) rc = list_commit_item(l);
-    if (rc != LSM_OK || aff == 'B') return rc;
+    if (rc != LSM_OK) return rc;
     before = l->data.len;
   }
   rc = append_key_arg(tab, p, v, &l->data, &is_null, 1);
@@ -1547,21 +1561,57 @@ static int read_fixed_arg(lsm_cursor *cur, int p, sqlite3_value *arg) {
   return rc == LSM_OK ? SQLITE_OK : vtab_fail(tab, rc, 0);
 }
 
-/* Whether an inexact bound (key position p) must be dropped.  With a
-** TEXT or untyped key, which rows `k < v` or `k > v` select depends on
-** v's own affinity: compared with a NUMERIC column, TEXT keys that look
-** like numbers become numbers, smaller than any text; compared with an
-** untyped column, a TEXT key is greater than any number.  So an upper
-** bound that is not a blob, and a numeric lower bound on a TEXT key, may
-** let through keys outside their range.  Dropping the bound reads a
-** superset; SQLite checks each row. */
-static int drop_bound(const lsm_vtab *tab, int p, sqlite3_value *v,
-                      int is_upper) {
+/* Whether text v compares with a TEXT or untyped key the same whatever
+** affinity v brings: it looks like a number (so no numeric column holds
+** it as text), or it sorts after every text that looks like a number. */
+static int text_is_unambiguous(sqlite3_value *v) {
+  const unsigned char *z = sqlite3_value_text(v);
+  sqlite3_value *d;
+  int numeric;
+  if (!z) return 0;
+  if (z[0] > '9') return 1;
+  d = sqlite3_value_dup(v);
+  if (!d) return 0;
+  numeric = sqlite3_value_numeric_type(d) != SQLITE_TEXT;
+  sqlite3_value_free(d);
+  return numeric;
+}
+
+enum { BOUND_KEEP, BOUND_DROP, BOUND_NUMERIC_TEXT };
+
+/* What to do with an inexact bound v on key position p.  With a TEXT or
+** untyped key, which rows `k < v` or `k > v` select may depend on v's own
+** affinity: compared with a NUMERIC column's value, TEXT keys that look
+** like numbers become numbers (smaller than any text); compared with an
+** untyped column's number, every TEXT key is greater.  So:
+**   lower bound   a number on a TEXT key: drop it; else keep it (what the
+**                 other rules select lies within it);
+**   upper bound   a number, or a text that is not unambiguous: raise it
+**                 to "every TEXT below ':'" (BOUND_NUMERIC_TEXT), which
+**                 covers the texts that look like numbers.
+** The cursor then reads a superset; SQLite checks each row. */
+static int widen_bound(const lsm_vtab *tab, int p, sqlite3_value *v,
+                       int is_upper) {
   int t = sqlite3_value_type(v);
   char aff = tab->key_aff[p];
-  if (aff != 'A' && aff != 'B') return 0;
-  if (is_upper) return t != SQLITE_BLOB;
-  return aff == 'B' && (t == SQLITE_INTEGER || t == SQLITE_FLOAT);
+  if (aff != 'A' && aff != 'B') return BOUND_KEEP;
+  if (t == SQLITE_BLOB) return BOUND_KEEP;
+  if (t == SQLITE_TEXT && text_is_unambiguous(v)) return BOUND_KEEP;
+  if (!is_upper) {
+    return (aff == 'B' && t != SQLITE_TEXT) ? BOUND_DROP : BOUND_KEEP;
+  }
+  return BOUND_NUMERIC_TEXT;
+}
+
+/* Append the encoding of the TEXT value ":" (AFTER_NUMERIC_TEXT). */
+static int append_numeric_text_end(lsm_buffer *out) {
+  static const unsigned char colon = AFTER_NUMERIC_TEXT;
+  lsmx_value v;
+  memset(&v, 0, sizeof v);
+  v.type = SQLITE_TEXT;
+  v.p = &colon;
+  v.n = 1;
+  return lsmx_key_append(out, &v);
 }
 
 /* A LIMIT / OFFSET argument as SQLite evaluates it; -1 if it is not an
@@ -1652,7 +1702,8 @@ static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
     if (argi >= argc) return SQLITE_ERROR;
     v = argv[argi++];
     if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
-    if (cur->n_eq >= cur->inexact_from && drop_bound(tab, cur->n_eq, v, 0)) {
+    if (cur->n_eq >= cur->inexact_from &&
+        widen_bound(tab, cur->n_eq, v, 0) == BOUND_DROP) {
       cur->has_lo = 0;
     } else {
       /* no key compares true with NULL */
@@ -1666,8 +1717,20 @@ static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
     if (argi >= argc) return SQLITE_ERROR;
     v = argv[argi++];
     if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
-    if (cur->n_eq >= cur->inexact_from && drop_bound(tab, cur->n_eq, v, 1)) {
-      cur->has_hi = 0;
+    if (cur->n_eq >= cur->inexact_from &&
+        widen_bound(tab, cur->n_eq, v, 1) == BOUND_NUMERIC_TEXT) {
+      /* k < ':' (as TEXT), or the bound itself if it is larger. */
+      lsm_buffer b = {0};
+      rc = append_numeric_text_end(&cur->hi);
+      if (rc == LSM_OK) rc = append_key_arg(tab, cur->n_eq, v, &b, &is_null, 1);
+      if (rc == LSM_OK && !is_null &&
+          key_cmp(b.data, b.len, cur->hi.data, cur->hi.len) >= 0) {
+        rc = buf_set(&cur->hi, b.data, b.len);
+      } else {
+        cur->hi_incl = 0;
+      }
+      lsm_buffer_free(&b);
+      if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
     } else {
       rc = append_key_arg(tab, cur->n_eq, v, &cur->hi, &is_null, 1);
       if (rc != LSM_OK) return vtab_fail(tab, rc, 0);

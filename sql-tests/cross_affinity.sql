@@ -13,6 +13,11 @@ INSERT INTO uk VALUES(8, 'int eight'), (8.5, 'real'), (-1, 'minus one');
 INSERT INTO nk VALUES(8, 'eight'), ('9', 'nine'), ('abc', 'letters'), (x'38', 'blob');
 CREATE TABLE other(i INTEGER, t TEXT, n, r REAL, b BLOB);
 INSERT INTO other VALUES(8, '8', 8, 8.0, '8'), (9, '9', '9', 9.0, x'38');
+-- Texts a numeric column keeps as text (they do not look like numbers),
+-- some sorting among the texts that do; and an infinite real.
+INSERT INTO other VALUES('+x', ' 8x', '', '', '-'), (1e999, 'Inf', 1e999, -1e999, 'z');
+INSERT INTO tk VALUES('+', 'plus'), ('Inf', 'inf'), ('-Inf', 'minus inf'), ('zz', 'zz');
+INSERT INTO uk VALUES('+', 'plus'), (1e999, 'real inf'), ('Inf', 'text inf');
 -- Joins: each key compared with columns of every affinity.
 SELECT 'tk=i', o.i, t.v FROM other AS o JOIN tk AS t ON t.k = o.i ORDER BY 2, 3;
 SELECT 'tk=t', o.t, t.v FROM other AS o JOIN tk AS t ON t.k = o.t ORDER BY 2, 3;
@@ -29,6 +34,12 @@ SELECT 'uk=n', o.n, u.v FROM other AS o JOIN uk AS u ON u.k = o.n ORDER BY 2, 3;
 SELECT 'uk<=i', o.i, u.v FROM other AS o JOIN uk AS u ON u.k <= o.i ORDER BY 2, 3;
 SELECT 'uk>r', o.r, u.v FROM other AS o JOIN uk AS u ON u.k > o.r ORDER BY 2, 3;
 SELECT 'nk=t', o.t, x.v FROM other AS o JOIN nk AS x ON x.k = o.t ORDER BY 2, 3;
+SELECT 'tk<=i', o.i, t.v FROM other AS o JOIN tk AS t ON t.k <= o.i ORDER BY 2, 3;
+SELECT 'tk<r', o.r, t.v FROM other AS o JOIN tk AS t ON t.k < o.r ORDER BY 2, 3;
+SELECT 'tk>r', o.r, t.v FROM other AS o JOIN tk AS t ON t.k > o.r ORDER BY 2, 3;
+SELECT 'uk<i', o.i, u.v FROM other AS o JOIN uk AS u ON u.k < o.i ORDER BY 2, 3;
+SELECT 'uk=r', o.r, u.v FROM other AS o JOIN uk AS u ON u.k = o.r ORDER BY 2, 3;
+SELECT 'tk=i', o.i, t.v FROM other AS o JOIN tk AS t ON t.k = o.i WHERE o.i > 100 ORDER BY 2, 3;
 SELECT 'nk=b', o.b, x.v FROM other AS o JOIN nk AS x ON x.k = o.b ORDER BY 2, 3;
 -- Subqueries.
 SELECT 'in-i', v FROM tk WHERE k IN (SELECT i FROM other) ORDER BY 2;
