@@ -8,7 +8,8 @@
 **                4  u32 format version (1)
 **                4  u32 checksum32 of the 12 bytes above
 **   offset 16  records, back to back, each
-**                4  u32 payload length n
+**                4  u32 payload length n (bits 0..30); bit 31 set when the
+**                   record was fsynced before its commit was acknowledged
 **                4  u32 checksum32 of the n payload bytes
 **                4  u32 checksum32 of the 8 bytes above
 **                n  payload (an encoded batch; opaque here)
@@ -26,23 +27,19 @@
 ** Reader.  Replay reads the file sequentially through a window buffer
 ** (pread in chunks of at least READ_CHUNK bytes) and classifies the end of
 ** the intact prefix.  The header's own checksum makes its length
-** trustworthy, which is what tells a torn append from a damaged record:
+** trustworthy, which tells a torn append from a damaged record:
 **   - fewer than 12 bytes left, or an intact header whose length runs past
 **     end of file: an append cut short by a crash — stop, LSM_OK;
-**   - a damaged header followed by nothing but zero bytes: a zero-filled
-**     tail left by a crash (a file system may extend a file with zeros
-**     before the data lands) — stop, LSM_OK.  A real header is never all
-**     zero (its checksum of eight zero bytes is not zero), so a zero tail
-**     cannot hide an intact record;
-**   - a damaged header or payload that no intact record follows and that
-**     holds a run of zeros ending at a 512-byte sector boundary (looking at
-**     least to the end of its first sector): a power loss cut write-back
-**     short (sectors reach the disk out of order; one whose new data never
-**     landed keeps its old contents, zeros past the old end of file) —
-**     stop, LSM_OK: the intact prefix is what was durable (point-in-time
-**     recovery);
-**   - any other damage: mid-log corruption, LSM_CORRUPT naming the file and
-**     the record's offset.
+**   - a damaged header or payload that shows what a power loss leaves — a
+**     sector that never reached the disk (zeros from the damage to the end
+**     of the file, a zero run up to a 512-byte boundary, or a zero sector)
+**     — and after which no intact record carries the synced bit: stop,
+**     LSM_OK.  The intact prefix is what was durable; nothing after it was
+**     acknowledged as durable (point-in-time recovery).  A real header is
+**     never all zero (its checksum of eight zero bytes is not zero);
+**   - any other damage (bit flips, garbage, or an unwritten-looking hole
+**     before a commit acknowledged as durable): mid-log corruption,
+**     LSM_CORRUPT naming the file and the record's offset.
 ** Lengths are never trusted for allocation before the checksum is known to
 ** be good when they are large: a record longer than VERIFY_FIRST_LIMIT is
 ** checksummed by streaming it through the window first, so a corrupted
@@ -83,9 +80,11 @@ struct lsm_wal {
   lsm_buffer rec;     /* scratch space for assembling one record */
 };
 
-/* Fill the 12-byte record header for a payload of n bytes. */
-static void put_record_header(unsigned char *h, const unsigned char *payload, size_t n) {
-  lsm_put_u32(h, (uint32_t)n);
+/* Fill the 12-byte record header for a payload of n bytes; synced: the
+** record is fsynced before its commit is acknowledged. */
+static void put_record_header(unsigned char *h, const unsigned char *payload, size_t n,
+                              int synced) {
+  lsm_put_u32(h, (uint32_t)n | (synced ? LSM_WAL_SYNCED_FLAG : 0));
   lsm_put_u32(h + 4, lsm_checksum32(payload, n));
   lsm_put_u32(h + 8, lsm_checksum32(h, 8));
 }
@@ -173,7 +172,7 @@ int lsm_wal_append(lsm_wal *w, lsm_slice payload, int sync) {
   if (rc != LSM_OK) goto done;
   rec = w->rec.data;
   if (payload.n > 0) memcpy(rec + LSM_WAL_RECORD_HEADER_SIZE, payload.p, payload.n);
-  put_record_header(rec, rec + LSM_WAL_RECORD_HEADER_SIZE, payload.n);
+  put_record_header(rec, rec + LSM_WAL_RECORD_HEADER_SIZE, payload.n, sync);
 
   rc = w->env->append(w->env, w->file, rec, rec_len);
   if (rc != LSM_OK) goto done;
@@ -329,26 +328,51 @@ static int has_unwritten_gap(wal_reader *r, uint64_t from, uint64_t to, int *fou
   return rc;
 }
 
-/* *found = 1 if an intact record starts at off: then the damaged record
-** before it sits inside the log, not at its cut end, and is corruption. */
-static int intact_record_at(wal_reader *r, uint64_t off, int *found) {
-  const unsigned char *p;
-  uint32_t len, crc;
-  int rc;
+/* *found = 1 if an intact record written with LSM_WAL_SYNCED_FLAG starts
+** anywhere in [from, end of file): its commit was acknowledged as durable,
+** so every byte before it was on disk, and damage there is not a power loss
+** artefact.  Recovery with damage only: every offset is tried (a header
+** checksum is cheap; a payload is checked only behind a valid header). */
+static int synced_record_after(wal_reader *r, uint64_t from, int *found) {
+  uint64_t pos;
   *found = 0;
-  if (off > r->file_size || r->file_size - off < LSM_WAL_RECORD_HEADER_SIZE) return LSM_OK;
-  rc = reader_fetch(r, off, LSM_WAL_RECORD_HEADER_SIZE, &p);
-  if (rc != LSM_OK) return rc;
-  if (!header_ok(p)) return LSM_OK;
-  len = lsm_get_u32(p);
-  crc = lsm_get_u32(p + 4);
-  if (len > r->file_size - off - LSM_WAL_RECORD_HEADER_SIZE || len > VERIFY_FIRST_LIMIT) {
-    return LSM_OK;
+  for (pos = from; r->file_size - pos >= LSM_WAL_RECORD_HEADER_SIZE && pos < r->file_size; pos++) {
+    const unsigned char *p;
+    uint32_t word, len;
+    int rc = reader_fetch(r, pos, LSM_WAL_RECORD_HEADER_SIZE, &p);
+    if (rc != LSM_OK) return rc;
+    word = lsm_get_u32(p);
+    if (!(word & LSM_WAL_SYNCED_FLAG) || !header_ok(p)) continue;
+    len = word & ~LSM_WAL_SYNCED_FLAG;
+    if (len > r->file_size - pos - LSM_WAL_RECORD_HEADER_SIZE || len > VERIFY_FIRST_LIMIT) continue;
+    {
+      uint32_t crc = lsm_get_u32(p + 4);
+      rc = reader_fetch(r, pos, LSM_WAL_RECORD_HEADER_SIZE + (size_t)len, &p);
+      if (rc != LSM_OK) return rc;
+      if (lsm_checksum32(p + LSM_WAL_RECORD_HEADER_SIZE, len) == crc) {
+        *found = 1;
+        return LSM_OK;
+      }
+    }
   }
-  rc = reader_fetch(r, off, LSM_WAL_RECORD_HEADER_SIZE + (size_t)len, &p);
-  if (rc != LSM_OK) return rc;
-  *found = lsm_checksum32(p + LSM_WAL_RECORD_HEADER_SIZE, len) == crc;
   return LSM_OK;
+}
+
+/* Classify damage found at off, whose suspect bytes reach to `to`: *torn = 1
+** when it is what a power loss leaves (an unwritten sector, and no later
+** commit was acknowledged as durable), so replay ends cleanly there
+** (point-in-time recovery); else it is corruption. */
+static int damage_is_power_loss(wal_reader *r, uint64_t off, uint64_t to, int *torn) {
+  uint64_t first_boundary = off - off % SECTOR + SECTOR;
+  int gap, rc = tail_is_zero(r, off, &gap);
+  *torn = 0;
+  if (rc == LSM_OK && !gap) {
+    rc = has_unwritten_gap(r, off, to > first_boundary ? to : first_boundary, &gap);
+  }
+  if (rc != LSM_OK || !gap) return rc;
+  rc = synced_record_after(r, off + 1, torn);
+  *torn = !*torn;
+  return rc;
 }
 
 /* Checksum the len-byte payload at off chunk by chunk, without holding it
@@ -442,25 +466,22 @@ int lsm_wal_replay(lsm_env *env, const char *path, lsm_wal_record_fn fn,
   for (;;) {
     const unsigned char *p;
     uint32_t len, crc;
-    uint64_t rec_end, first_boundary = off - off % SECTOR + SECTOR;
-    int ok, zero;
+    uint64_t rec_end;
+    int ok, torn;
 
     if (r.file_size - off < LSM_WAL_RECORD_HEADER_SIZE) break; /* end or torn */
     rc = reader_fetch(&r, off, LSM_WAL_RECORD_HEADER_SIZE, &p);
     if (rc != LSM_OK) goto done;
     if (!header_ok(p)) {
-      /* A header never written (zeros to the end, or an unwritten sector)
-      ** ends the log; any other damage to it is corruption. */
-      rc = tail_is_zero(&r, off, &zero);
-      if (rc == LSM_OK && !zero) rc = has_unwritten_gap(&r, off, first_boundary, &zero);
+      rc = damage_is_power_loss(&r, off, off + LSM_WAL_RECORD_HEADER_SIZE, &torn);
       if (rc != LSM_OK) goto done;
-      if (zero) break;
+      if (torn) break;
       set_errmsg(errmsg, "lsm: corrupt WAL record header in %s at offset %llu",
                  r.name, (unsigned long long)off);
       rc = LSM_CORRUPT;
       goto done;
     }
-    len = lsm_get_u32(p);
+    len = lsm_get_u32(p) & ~LSM_WAL_SYNCED_FLAG;
     crc = lsm_get_u32(p + 4);
     /* The header is intact, so a length past the end of the file is an
     ** append cut short by a crash. */
@@ -481,21 +502,9 @@ int lsm_wal_replay(lsm_env *env, const char *path, lsm_wal_record_fn fn,
     }
 
     if (!ok) {
-      /* Damage followed by an intact record is inside the log:
-      ** corruption.  Otherwise damage that shows an unwritten sector (a
-      ** zero run up to a sector boundary, looking at least to the end of
-      ** the record's first sector) means the log was cut by a power loss
-      ** before write-back finished: its intact prefix is what survived,
-      ** what follows was never durable (point-in-time recovery).  Any other
-      ** damage is corruption. */
-      rc = intact_record_at(&r, rec_end, &zero);
+      rc = damage_is_power_loss(&r, off, rec_end, &torn);
       if (rc != LSM_OK) goto done;
-      if (!zero) {
-        rc = has_unwritten_gap(&r, off, rec_end > first_boundary ? rec_end : first_boundary,
-                               &zero);
-        if (rc != LSM_OK) goto done;
-        if (zero) break;
-      }
+      if (torn) break;
       set_errmsg(errmsg, "lsm: corrupt WAL record in %s at offset %llu",
                  r.name, (unsigned long long)off);
       rc = LSM_CORRUPT;

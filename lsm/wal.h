@@ -6,7 +6,8 @@
 **   header   16 bytes: magic "LSMWAL\0\1" (8), u32 format version (1),
 **            u32 checksum32 of the first 12 bytes
 **   records  back to back:
-**              u32 payload length n
+**              u32 payload length n (bits 0..30), bit 31 set when the
+**                  record was fsynced before its commit was acknowledged
 **              u32 checksum32 of the payload
 **              u32 checksum32 of the 8 bytes above (so a damaged length is
 **                  told from an append cut short by a crash)
@@ -16,9 +17,9 @@
 ** order.  It stops cleanly, reporting LSM_OK, at a torn tail: a record
 ** header or payload that runs past end of file, or a final record whose
 ** checksum fails and which extends exactly to the end of the file, or a
-** tail of zero bytes, or a damaged record that looks cut by a power loss (a
-** run of zeros up to a sector boundary) and that no intact record
-** follows.  Any other record that fails its checksum but is followed by
+** tail of zero bytes, or a damaged record that looks cut by a power loss (an
+** unwritten sector) and after which no intact record carries the synced
+** bit.  Any other record that fails its checksum but is followed by
 ** further bytes is mid-log corruption: LSM_CORRUPT.  A half-written batch is
 ** therefore never applied.
 **
@@ -32,7 +33,8 @@
 
 #define LSM_WAL_HEADER_SIZE 16
 #define LSM_WAL_RECORD_HEADER_SIZE 12
-#define LSM_WAL_MAX_PAYLOAD 0xffffffffu
+#define LSM_WAL_SYNCED_FLAG 0x80000000u   /* in the length word */
+#define LSM_WAL_MAX_PAYLOAD 0x7fffffffu
 
 typedef struct lsm_wal lsm_wal;
 
