@@ -7,8 +7,9 @@
 ** with mode bit 0 set the harness appends the correct checksum64, so the
 ** fuzzer reaches the field decoding (levels, file numbers and sizes, key
 ** ranges); clear, the bytes are used as they are.  The fixture's tables and
-** log plus the fuzzed MANIFEST are written to a scratch directory (on
-** /dev/shm when there is one) and opened with lsm_open; if that succeeds,
+** log plus the fuzzed MANIFEST are written to a scratch directory (under
+** $FUZZ_TMPDIR, else /dev/shm when there is one, else /tmp; removed at
+** exit) and opened with lsm_open; if that succeeds,
 ** the database is scanned both ways, probed with lsm_get and checked with
 ** lsm_check, then closed.  Any status is fine; a crash, a sanitizer report
 ** or a hang is a bug.
@@ -20,7 +21,8 @@
 
 #define MAX_FIXTURE_FILES 64
 
-static char scratch[128];        /* the directory each input is opened in */
+static char base[128];           /* this process's directory, removed at exit */
+static char scratch[160];        /* the directory each input is opened in */
 static struct {
   char name[64];
   unsigned char *data;
@@ -41,17 +43,26 @@ static void clear_dir(const char *dir) {
   lsm_env_free_list(names, n);
 }
 
+static void remove_base(void) {
+  clear_dir(scratch);
+  rmdir(scratch);
+  rmdir(base);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  char fixture_dir[160];
+  char fixture_dir[200];
+  const char *tmp = getenv("FUZZ_TMPDIR");
   lsm_env *env = lsm_env_default();
   char **names = NULL;
   int n = 0, i;
   (void)argc;
   (void)argv;
-  snprintf(scratch, sizeof scratch, "%s/lsm-fuzz-manifest-XXXXXX",
-           access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-  if (mkdtemp(scratch) == NULL) abort();
-  snprintf(fixture_dir, sizeof fixture_dir, "%s/fixture", scratch);
+  if (tmp == NULL || tmp[0] == 0) tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+  snprintf(base, sizeof base, "%s/lsm-fuzz-manifest-XXXXXX", tmp);
+  if (mkdtemp(base) == NULL) abort();
+  snprintf(scratch, sizeof scratch, "%s/db", base);
+  atexit(remove_base);
+  snprintf(fixture_dir, sizeof fixture_dir, "%s/fixture", base);
   if (build_fixture(fixture_dir) != LSM_OK) abort();
   if (env->list(env, fixture_dir, &names, &n) != LSM_OK) abort();
   for (i = 0; i < n && n_fixture < MAX_FIXTURE_FILES; i++) {
@@ -69,7 +80,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   lsm_env_free_list(names, n);
   clear_dir(fixture_dir);
   rmdir(fixture_dir);
-  snprintf(scratch + strlen(scratch), sizeof scratch - strlen(scratch), "/db");
   mkdir(scratch, 0755);
   return 0;
 }

@@ -94,6 +94,10 @@ if [ "${1:-}" = "--results" ]; then
   shift 2
 fi
 SECS=${1:-10}
+# Scratch space of the targets that need real files (fuzz_manifest).
+FUZZ_TMPDIR=$(mktemp -d /dev/shm/lsm-fuzz-XXXXXX 2>/dev/null || mktemp -d)
+export FUZZ_TMPDIR
+trap 'rm -rf "$FUZZ_TMPDIR"' EXIT
 total_runs=0
 failures=0
 n=0
