@@ -24,7 +24,8 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard unit-tests/*.c))
 
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
 
-.PHONY: all demo test asan clean setup unit sql crash summary-reset bench bench-peers
+.PHONY: all demo test asan clean setup unit sql crash summary-reset bench bench-peers \
+        fuzz fuzz-short torture setup-fuzz
 .SECONDARY:
 
 all: setup lsm_vtab.so
@@ -45,6 +46,24 @@ build/.setup-ok:
 	  fi; \
 	fi
 	@mkdir -p build && touch $@
+
+# The fuzzers need clang's libFuzzer runtime; kept apart so `make demo`
+# stays light.
+FUZZ_PKGS := clang libclang-rt-14-dev
+setup-fuzz: build/.setup-fuzz-ok
+build/.setup-fuzz-ok: | build/.setup-ok
+	@missing=""; for p in $(FUZZ_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing packages:$$missing"; \
+	    echo "install them with: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+	@touch $@
 
 # ---------------------------------------------------------------- builds
 # $(1) = output dir, $(2) = extra flags
@@ -113,6 +132,25 @@ test: summary-reset
 	@$(MAKE) --no-print-directory unit || echo "unit-make 0 1" >> $(RESULTS)
 	@$(MAKE) --no-print-directory sql || echo "sql-make 0 1" >> $(RESULTS)
 	@$(MAKE) --no-print-directory asan || echo "asan-make 0 1" >> $(RESULTS)
+	@$(MAKE) --no-print-directory fuzz-short || grep -q '^fuzz' $(RESULTS) || echo "fuzz-make 0 1" >> $(RESULTS)
+	@sh scripts/summary.sh $(RESULTS)
+
+# ---------------------------------------------------------------- fuzzing, torture
+# make fuzz: every libFuzzer target for FUZZ_SECONDS each; make test runs
+# them for a few seconds.  make torture: the fault, power-loss and
+# corruption loops over every point of a longer script, then long fuzz runs.
+FUZZ_SECONDS ?= 120
+fuzz: setup setup-fuzz
+	@sh fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-short: setup setup-fuzz
+	@sh fuzz/run.sh --results $(RESULTS) 3
+
+TORTURE_BINS := build/unit/test_faults build/unit/test_powerloss build/unit/test_corruption
+torture: summary-reset
+	@$(MAKE) --no-print-directory setup setup-fuzz $(TORTURE_BINS)
+	@LSM_TORTURE=1 sh scripts/run-unit.sh build/unit $(RESULTS) $(TORTURE_BINS) || true
+	@sh fuzz/run.sh --results $(RESULTS) $${TORTURE_FUZZ_SECONDS:-600} || true
 	@sh scripts/summary.sh $(RESULTS)
 
 # ---------------------------------------------------------------- benchmark

@@ -28,6 +28,7 @@ for bin in "$@"; do
     echo "FAIL $bindir/$name"; cat "$out"
   else
     echo "ok   $bindir/$name ($good checks)"
+    grep '^coverage: ' "$out" | sed 's/^/       /'
   fi
   echo "$bindir/$name $good $bad" >> "$results"
   rm -f "$out"
