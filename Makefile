@@ -25,7 +25,7 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard unit-tests/*.c))
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
 
 .PHONY: all demo test asan clean setup unit sql crash summary-reset bench bench-peers \
-        fuzz fuzz-short torture setup-fuzz
+        fuzz fuzz-short torture setup-fuzz difftest fuzz-sql
 .SECONDARY:
 
 all: setup lsm_vtab.so
@@ -121,6 +121,24 @@ unit: setup $(UNIT_BINS)
 sql: setup lsm_vtab.so
 	@sh sql-tests/run.sh ./lsm_vtab.so $(RESULTS) sql
 
+# The differential test: seeded random SQL on an lsm table and its native
+# twin, stopping at the first difference (sql-tests/difftest.md).  make test
+# runs a fixed set of seeds; make fuzz-sql new seeds for SECONDS.
+DIFFTEST_SEEDS ?= 1-24
+DIFFTEST_OPS ?= 1000
+build/difftest: sql-tests/difftest.c | build/.setup-ok
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -o $@ $< -lsqlite3
+
+difftest: setup lsm_vtab.so build/difftest
+	@mkdir -p build; if build/difftest --so ./lsm_vtab.so --seeds $(DIFFTEST_SEEDS) --ops $(DIFFTEST_OPS) > build/difftest.log 2>&1; \
+	then tail -n 1 build/difftest.log; \
+	  echo "difftest $$(tail -n 1 build/difftest.log | sed -E 's/^difftest: ([0-9]+) seeds.*/\1/') 0" >> $(RESULTS); \
+	else cat build/difftest.log; echo "difftest 0 1" >> $(RESULTS); exit 1; fi
+
+SECONDS ?= 300
+fuzz-sql: setup lsm_vtab.so build/difftest
+	@build/difftest --so ./lsm_vtab.so --seconds $(SECONDS)
+
 asan: setup $(ASAN_UNIT_BINS) build/asan/lsm_vtab.so
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh scripts/run-unit.sh build/asan/unit $(RESULTS) $(ASAN_UNIT_BINS)
@@ -131,6 +149,7 @@ test: summary-reset
 	@$(MAKE) --no-print-directory setup
 	@$(MAKE) --no-print-directory unit || echo "unit-make 0 1" >> $(RESULTS)
 	@$(MAKE) --no-print-directory sql || echo "sql-make 0 1" >> $(RESULTS)
+	@$(MAKE) --no-print-directory difftest || grep -q '^difftest' $(RESULTS) || echo "difftest-make 0 1" >> $(RESULTS)
 	@$(MAKE) --no-print-directory asan || echo "asan-make 0 1" >> $(RESULTS)
 	@$(MAKE) --no-print-directory fuzz-short || grep -q '^fuzz' $(RESULTS) || echo "fuzz-make 0 1" >> $(RESULTS)
 	@sh scripts/summary.sh $(RESULTS)
