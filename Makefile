@@ -139,11 +139,16 @@ SECONDS ?= 300
 fuzz-sql: setup lsm_vtab.so build/difftest
 	@build/difftest --so ./lsm_vtab.so --seconds $(SECONDS)
 
+# Unit and SQL tests under AddressSanitizer (with LeakSanitizer) and
+# UndefinedBehaviorSanitizer; the sqlite3 shell loads the instrumented
+# extension with the ASan runtime preloaded.  Both suites always run.
 asan: setup $(ASAN_UNIT_BINS) build/asan/lsm_vtab.so
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  sh scripts/run-unit.sh build/asan/unit $(RESULTS) $(ASAN_UNIT_BINS)
-	@LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0 \
-	  sh sql-tests/run.sh ./build/asan/lsm_vtab.so $(RESULTS) sql-asan
+	@status=0; \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  sh scripts/run-unit.sh build/asan/unit $(RESULTS) $(ASAN_UNIT_BINS) || status=1; \
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=1 \
+	  sh sql-tests/run.sh ./build/asan/lsm_vtab.so $(RESULTS) sql-asan || status=1; \
+	exit $$status
 
 test: summary-reset
 	@$(MAKE) --no-print-directory setup

@@ -68,6 +68,7 @@ static int open_output(output_state *o) {
   path = lsm_file_path(o->db->dir, o->number, "sst");
   if (path == NULL) return LSM_NOMEM;
   rc = lsm_sst_builder_new(o->db->env, path, &so, &o->builder);
+  if (rc == LSM_NOTFOUND) rc = LSM_IOERR;   /* the directory vanished */
   if (rc) lsm_db_error(o->db, rc, "lsm: cannot create table %s", path);
   free(path);
   return rc;

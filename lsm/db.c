@@ -220,6 +220,7 @@ static int create_log(lsm_db *db, uint64_t number, lsm_wal **out) {
       *out = NULL;
     }
   }
+  if (rc == LSM_NOTFOUND) rc = LSM_IOERR;   /* the directory vanished */
   if (rc) lsm_db_error(db, rc, "lsm: cannot create log %s", path);
   free(path);
   return rc;
