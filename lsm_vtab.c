@@ -2261,7 +2261,9 @@ static int xUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
       }
     }
   }
-  if (key_changed) {
+  /* INSERT OR REPLACE is a blind write: whether the key exists changes
+  ** nothing (the put overwrites it), so it costs no lookup. */
+  if (key_changed && !(is_insert && mode == SQLITE_REPLACE)) {
     lrc = key_exists(tab, &tab->key, &exists);
     if (lrc != LSM_OK) { rc = vtab_fail(tab, lrc, 1); goto done; }
     if (exists) {
