@@ -148,6 +148,8 @@ struct lsm_conn {
   lsm_vtab *tabs;
   int limit_ok;                /* this SQLite offers LIMIT/OFFSET safely
                                   (ext/quirks.h) */
+  int allow_any_dir;           /* lsm_allow_any_dir(1) was called: dir= may
+                                  leave the database file's directory */
 };
 
 struct lsm_vtab {
@@ -579,9 +581,59 @@ static void map_options(lsm_vtab *tab) {
 
 /* Decide where the table's data lives (no file system changes except a
 ** private temporary directory). */
-static int choose_dir(lsm_vtab *tab, char **pzErr) {
+/* Untrusted database files.  A schema comes from whoever made the database
+** file, so its dir= must not make this process touch files elsewhere:
+** unless the connection opted in with lsm_allow_any_dir(1), dir= must be a
+** relative path without "..", and the directory it names (or, before it
+** exists, its deepest existing ancestor) must resolve, symbolic links
+** followed, inside the database file's directory. */
+static int dir_is_confined(const char *dir, const char *db_file) {
+  char *base, *probe, *real_base = NULL, *real_probe = NULL;
+  const char *slash = strrchr(db_file, '/');
+  int ok = 0;
+  base = slash ? sqlite3_mprintf("%.*s", (int)(slash - db_file), db_file)
+               : sqlite3_mprintf(".");
+  probe = sqlite3_mprintf("%s", dir);
+  if (!base || !probe) goto done;
+  real_base = realpath(base[0] ? base : "/", NULL);
+  while (real_base && !(real_probe = realpath(probe, NULL))) {
+    char *cut = strrchr(probe, '/');
+    if (errno != ENOENT || !cut || cut == probe) break;
+    *cut = 0;
+  }
+  if (real_base && real_probe) {
+    size_t n = strlen(real_base);
+    ok = strncmp(real_probe, real_base, n) == 0 &&
+         (real_probe[n] == '/' || real_probe[n] == 0 || strcmp(real_base, "/") == 0);
+  }
+done:
+  free(real_base);
+  free(real_probe);
+  sqlite3_free(base);
+  sqlite3_free(probe);
+  return ok;
+}
+
+static int has_dotdot(const char *path) {
+  const char *p = path;
+  while ((p = strstr(p, "..")) != NULL) {
+    if ((p == path || p[-1] == '/') && (p[2] == 0 || p[2] == '/')) return 1;
+    p += 2;
+  }
+  return 0;
+}
+
+static int choose_dir(lsm_vtab *tab, const lsm_conn *conn, char **pzErr) {
   const char *db_file = sqlite3_db_filename(tab->db, tab->schema);
+  int allow_any = conn && conn->allow_any_dir;
   if (!db_file) db_file = "";
+  if (tab->def.dir && tab->def.dir[0] && db_file[0] && !allow_any &&
+      (tab->def.dir[0] == '/' || has_dotdot(tab->def.dir))) {
+    *pzErr = sqlite3_mprintf("lsm: dir='%s' of table %s leaves the database file's "
+                             "directory (run SELECT lsm_allow_any_dir(1) on this "
+                             "connection to allow it)", tab->def.dir, tab->name);
+    return SQLITE_ERROR;
+  }
   if (tab->def.dir && tab->def.dir[0]) {
     if (tab->def.dir[0] == '/' || !db_file[0]) {
       tab->dir = sqlite3_mprintf("%s", tab->def.dir);
@@ -593,6 +645,16 @@ static int choose_dir(lsm_vtab *tab, char **pzErr) {
       } else {
         tab->dir = sqlite3_mprintf("%s", tab->def.dir);
       }
+    }
+    if (tab->dir && db_file[0] && !allow_any &&
+        !dir_is_confined(tab->dir, db_file)) {
+      *pzErr = sqlite3_mprintf("lsm: dir='%s' of table %s resolves outside the "
+                               "database file's directory (run SELECT "
+                               "lsm_allow_any_dir(1) on this connection to allow it)",
+                               tab->def.dir, tab->name);
+      sqlite3_free(tab->dir);
+      tab->dir = NULL;
+      return SQLITE_ERROR;
     }
   } else if (db_file[0]) {
     tab->dir = default_dir(db_file, tab->name);
@@ -842,7 +904,7 @@ static int vtab_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   /* 2. The directory and the engine.  A table whose directory is gone
   ** connects anyway, so that DROP TABLE still works; every read or write
   ** reports the missing data. */
-  rc = choose_dir(tab, pzErr);
+  rc = choose_dir(tab, (const lsm_conn *)aux, pzErr);
   if (rc != SQLITE_OK) goto done;
   if (create || tab->dir_is_temp || dir_exists(tab->dir)) {
     rc = open_engine(tab, create || tab->dir_is_temp, pzErr);
@@ -2492,6 +2554,18 @@ static int stats_lookup(void *ctx, sqlite3 *db, const char *schema,
   return SQLITE_OK;
 }
 
+/* SELECT lsm_allow_any_dir(flag): let this connection's lsm tables use a
+** dir= outside the database file's directory (see dir_is_confined).
+** Returns the previous setting.  SQLITE_DIRECTONLY: a schema (trigger,
+** view) cannot call it, only the application. */
+static void allow_any_dir_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  lsm_conn *conn = sqlite3_user_data(ctx);
+  int prev = conn->allow_any_dir;
+  (void)argc;
+  conn->allow_any_dir = sqlite3_value_int(argv[0]) != 0;
+  sqlite3_result_int(ctx, prev);
+}
+
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
@@ -2509,5 +2583,10 @@ int sqlite3_lsmvtab_init(sqlite3 *db, char **pzErrMsg,
   conn->limit_ok = lsmx_limit_pushdown_safe(db);
   rc = sqlite3_create_module_v2(db, "lsm", &lsm_module, conn, sqlite3_free);
   if (rc == SQLITE_OK) rc = lsmx_stats_register(db, stats_lookup, conn);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_create_function(db, "lsm_allow_any_dir", 1,
+                                 SQLITE_UTF8 | SQLITE_DIRECTONLY, conn,
+                                 allow_any_dir_func, NULL, NULL);
+  }
   return rc;
 }
