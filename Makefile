@@ -95,13 +95,19 @@ ASAN_UNIT_BINS := $(patsubst unit-tests/%.c,build/asan/unit/%,$(UNIT_SRC))
 UNIT_HELPER_OBJS      := $(patsubst %.c,build/%.o,$(UNIT_HELPERS))
 ASAN_UNIT_HELPER_OBJS := $(patsubst %.c,build/asan/%.o,$(UNIT_HELPERS))
 
+# test_oom fails the Nth allocation by wrapping the allocator at link time
+# (unit-tests/test_oom.c defines the __wrap_ functions).
+OOM_LDWRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+build/unit/test_oom: LDWRAP := $(OOM_LDWRAP)
+build/asan/unit/test_oom: LDWRAP := $(OOM_LDWRAP)
+
 build/unit/%: unit-tests/%.c $(LIB_OBJS) $(UNIT_HELPER_OBJS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(UNIT_HELPER_OBJS) $(CHECK_LIBS) -lsqlite3 -lpthread -lm
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(UNIT_HELPER_OBJS) $(LDWRAP) $(CHECK_LIBS) -lsqlite3 -lpthread -lm
 
 build/asan/unit/%: unit-tests/%.c $(ASAN_LIB_OBJS) $(ASAN_UNIT_HELPER_OBJS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -o $@ $< $(ASAN_LIB_OBJS) $(ASAN_UNIT_HELPER_OBJS) $(CHECK_LIBS) -lsqlite3 -lpthread -lm
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -o $@ $< $(ASAN_LIB_OBJS) $(ASAN_UNIT_HELPER_OBJS) $(LDWRAP) $(CHECK_LIBS) -lsqlite3 -lpthread -lm
 
 # ---------------------------------------------------------------- demo
 demo: setup lsm_vtab.so
