@@ -282,6 +282,7 @@ static void key_range(lsm_file_meta **files, int n, lsm_slice *lo, lsm_slice *hi
 static int setup_compaction(lsm_db *db, int level, lsm_file_meta **files, int n,
                             compaction *c) {
   lsm_slice lo, hi;
+  int rc;
   memset(c, 0, sizeof *c);
   c->level = level;
   c->out_level = level + 1;
@@ -290,8 +291,10 @@ static int setup_compaction(lsm_db *db, int level, lsm_file_meta **files, int n,
   memcpy(c->inputs[0], files, sizeof(lsm_file_meta *) * (size_t)n);
   c->n_inputs[0] = n;
   key_range(files, n, &lo, &hi);
-  return lsm_version_overlapping(db->vset.current, level + 1, lo, hi, &c->inputs[1],
-                                 &c->n_inputs[1]);
+  rc = lsm_version_overlapping(db->vset.current, level + 1, lo, hi, &c->inputs[1],
+                               &c->n_inputs[1]);
+  if (rc) compaction_free(c);
+  return rc;
 }
 
 /* Returns 1 and fills c when there is work to do. */
@@ -363,6 +366,7 @@ static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
     for (i = 0; i < c->n_inputs[0] && rc == LSM_OK; i++) {
       rc = lsm_version_edit_add_file(&edit, c->out_level, c->inputs[0][i]);
     }
+    if (rc) goto done;   /* never apply an edit that deletes but does not add */
     read_bytes = 0;
   } else {
     children = calloc((size_t)n, sizeof(lsm_it *));

@@ -645,20 +645,20 @@ int lsm_iter_new(lsm_db *db, const lsm_snapshot *snap, lsm_batch *overlay,
     if (rv.v->n_files[level] == 0) continue;
     if ((children[n++] = lsm_level_iter_new(rv.v, level)) == NULL) goto nomem;
   }
-  merged = lsm_it_new_merging(children, n);
+  merged = lsm_it_new_merging(children, n);   /* frees children on failure */
   children = NULL;
+  n = 0;
   if (merged == NULL) goto nomem;
+  /* From here the iterator owns the view's references, even on failure. */
   it = lsm_db_iter_new(db, merged, rv.seq, overlay != NULL,
                        overlay ? lsm_batch_mark(overlay) : 0, rv.mem, rv.imm, rv.v);
-  if (it == NULL) goto nomem;   /* it took over and released the references */
+  if (it == NULL) return LSM_NOMEM;
   *out = it;
   return LSM_OK;
 nomem:
-  if (children) {
-    for (i = 0; i < n; i++) lsm_it_free(children[i]);
-    free(children);
-    view_release(db, &rv);
-  }
+  for (i = 0; i < n; i++) lsm_it_free(children[i]);
+  free(children);
+  view_release(db, &rv);
   return LSM_NOMEM;
 }
 
