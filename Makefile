@@ -145,15 +145,20 @@ SECONDS ?= 300
 fuzz-sql: setup lsm_vtab.so build/difftest
 	@build/difftest --so ./lsm_vtab.so --seconds $(SECONDS)
 
-# Unit and SQL tests under AddressSanitizer (with LeakSanitizer) and
-# UndefinedBehaviorSanitizer; the sqlite3 shell loads the instrumented
-# extension with the ASan runtime preloaded.  Both suites always run.
-asan: setup $(ASAN_UNIT_BINS) build/asan/lsm_vtab.so
+# Unit, SQL and differential tests under AddressSanitizer (with
+# LeakSanitizer) and UndefinedBehaviorSanitizer; the sqlite3 shell and the
+# difftest load the instrumented extension with the ASan runtime preloaded.
+# Every suite always runs.
+ASAN_PRELOAD = LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=1
+asan: setup $(ASAN_UNIT_BINS) build/asan/lsm_vtab.so build/difftest
 	@status=0; \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh scripts/run-unit.sh build/asan/unit $(RESULTS) $(ASAN_UNIT_BINS) || status=1; \
-	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=1 \
-	  sh sql-tests/run.sh ./build/asan/lsm_vtab.so $(RESULTS) sql-asan || status=1; \
+	$(ASAN_PRELOAD) sh sql-tests/run.sh ./build/asan/lsm_vtab.so $(RESULTS) sql-asan || status=1; \
+	if $(ASAN_PRELOAD) build/difftest --so ./build/asan/lsm_vtab.so --seeds 1-6 --ops 500 \
+	     > build/difftest-asan.log 2>&1; then \
+	  tail -n 1 build/difftest-asan.log; echo "difftest-asan 6 0" >> $(RESULTS); \
+	else cat build/difftest-asan.log; echo "difftest-asan 0 1" >> $(RESULTS); status=1; fi; \
 	exit $$status
 
 test: summary-reset
