@@ -211,22 +211,7 @@ int lsm_db_flush_imm(lsm_db *db) {
   db->flushes++;
   lsm_mem_unref(db->imm);
   db->imm = NULL;
-  /* Delete the logs the manifest no longer needs. */
-  {
-    char **names = NULL;
-    int n = 0, i;
-    if (db->env->list(db->env, db->dir, &names, &n) == LSM_OK) {
-      for (i = 0; i < n; i++) {
-        const char *dot = strrchr(names[i], '.');
-        if (dot && strcmp(dot, ".log") == 0 && strtoull(names[i], NULL, 10) < db->wal_number) {
-          char *path = lsm_file_path(db->dir, strtoull(names[i], NULL, 10), "log");
-          if (path) db->env->remove(db->env, path);
-          free(path);
-        }
-      }
-      lsm_env_free_list(names, n);
-    }
-  }
+  lsm_db_delete_old_logs(db);
   return LSM_OK;
 }
 

@@ -226,6 +226,21 @@ static int create_log(lsm_db *db, uint64_t number, lsm_wal **out) {
   return rc;
 }
 
+void lsm_db_delete_old_logs(lsm_db *db) {
+  char **names = NULL;
+  int n = 0, i;
+  if (db->env->list(db->env, db->dir, &names, &n) != LSM_OK) return;
+  for (i = 0; i < n; i++) {
+    uint64_t number;
+    if (parse_file_name(names[i], "log", &number) && number < db->wal_number) {
+      char *path = lsm_file_path(db->dir, number, "log");
+      if (path) db->env->remove(db->env, path);
+      free(path);
+    }
+  }
+  lsm_env_free_list(names, n);
+}
+
 static int open_new_log(lsm_db *db) {
   return create_log(db, db->wal_number, &db->wal);
 }

@@ -66,6 +66,11 @@ struct lsm_db {
 /* Record an error message (printf-style) on db; returns rc. */
 int lsm_db_error(lsm_db *db, int rc, const char *fmt, ...);
 
+/* Remove the logs numbered below the current one: the durable manifest's
+** log_number retired them (version.h invariant 4).  Best effort: a log
+** left behind is deleted at the next open.  Mutex held. */
+void lsm_db_delete_old_logs(lsm_db *db);
+
 /* Oldest sequence number any snapshot can read (mutex held). */
 uint64_t lsm_db_smallest_snapshot(lsm_db *db);
 
