@@ -335,11 +335,42 @@ static int vtab_error(lsm_vtab *tab, int sqlite_rc, const char *msg) {
   return sqlite_rc;
 }
 
+/* NOCASE text holding a NUL byte (see append_key_value): after the folded
+** bytes before the first NUL, a 0x00 and the whole length, 8 bytes
+** big-endian. */
+static int append_nul_and_length(lsm_buffer *b, size_t n) {
+  size_t at = b->len;
+  int i;
+  if (b->cap - b->len < 9) {
+    size_t cap = b->len + 9 + 16;
+    unsigned char *d = realloc(b->data, cap);
+    if (!d) return LSM_NOMEM;
+    b->data = d;
+    b->cap = cap;
+  }
+  b->data[at] = 0;
+  for (i = 0; i < 8; i++) {
+    b->data[at + 1 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+  }
+  b->len = at + 9;
+  return LSM_OK;
+}
+
 /* Append the encoding of v as key column p.  A TEXT value of a NOCASE or
 ** RTRIM key column is encoded folded (ASCII upper case to lower case, or
 ** trailing spaces dropped: what the collation compares), so values the
 ** collation calls equal are one engine key and the key order is the
-** collation's.  The original text is kept in the row (orig_idx). */
+** collation's.  The original text is kept in the row (orig_idx).
+**
+** NOCASE and NUL: SQLite's NOCASE compares the folded bytes only up to the
+** first NUL of either side (within the shorter length), then the lengths.
+** So it orders text as the pair (folded bytes before the first NUL, whole
+** length).  Text without a NUL is encoded as its folded bytes, as always;
+** text with one as the folded bytes before it, then 0x00, then the length
+** (append_nul_and_length).  memcmp of the escaped encodings orders these
+** as the pair: a 0x00 (escaped 0x00 0xFF) sorts after the terminator of a
+** NUL-free text with the same prefix (whose length is the prefix length,
+** so smaller) and before any further text byte (never 0x00). */
 static int append_key_value(const lsm_vtab *tab, int p, const lsmx_value *v,
                             lsm_buffer *out) {
   lsmx_value w;
@@ -353,12 +384,15 @@ static int append_key_value(const lsm_vtab *tab, int p, const lsmx_value *v,
     return lsmx_key_append(out, &w);
   }
   if (w.n > 0) {
-    rc = buf_set(&folded, v->p, v->n);
-    if (rc != LSM_OK) return rc;
-    for (i = 0; i < folded.len; i++) {
+    const unsigned char *nul = memchr(v->p, 0, v->n);
+    rc = buf_set(&folded, v->p, nul ? (size_t)(nul - v->p) : v->n);
+    for (i = 0; rc == LSM_OK && i < folded.len; i++) {
       if (folded.data[i] >= 'A' && folded.data[i] <= 'Z') folded.data[i] += 32;
     }
+    if (rc == LSM_OK && nul) rc = append_nul_and_length(&folded, v->n);
+    if (rc != LSM_OK) { lsm_buffer_free(&folded); return rc; }
     w.p = folded.data;
+    w.n = folded.len;
   }
   rc = lsmx_key_append(out, &w);
   lsm_buffer_free(&folded);

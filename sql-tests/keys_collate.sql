@@ -39,3 +39,14 @@ INSERT INTO c VALUES('X', 1, 'dup');
 SELECT * FROM c;
 SELECT v FROM c WHERE a = 'X' AND b >= 1;
 SELECT v FROM c WHERE a = 'x' COLLATE BINARY;
+-- NOCASE compares only up to the first NUL byte of either side, then the
+-- lengths: 'a\0b' and 'A\0c' are one key, 'a\0' sorts after 'a'.
+CREATE VIRTUAL TABLE z USING lsm(k TEXT COLLATE NOCASE PRIMARY KEY, v);
+INSERT INTO z VALUES(CAST(x'610062' AS TEXT), 1), ('A', 2), (CAST(x'4100' AS TEXT), 3), ('ab', 4), (CAST(x'00' AS TEXT), 5), ('', 6), (CAST(x'6162006161' AS TEXT), 7);
+INSERT INTO z VALUES(CAST(x'410063' AS TEXT), 8);
+INSERT OR REPLACE INTO z VALUES(CAST(x'41006300' AS TEXT), 9);
+SELECT hex(k), v FROM z;
+SELECT hex(k), v FROM z ORDER BY k DESC;
+SELECT v FROM z WHERE k = CAST(x'410078' AS TEXT);
+SELECT v FROM z WHERE k > CAST(x'6100' AS TEXT) AND k < 'AC';
+SELECT v FROM z WHERE k IN (CAST(x'6100' AS TEXT), 'a', CAST(x'61004100' AS TEXT));
