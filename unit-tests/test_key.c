@@ -30,40 +30,9 @@ static uint64_t g_seed;
 /* ------------------------------------------------------------------ */
 /* Helpers. */
 
-static uint64_t rng_next(uint64_t *s) {   /* splitmix64 */
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
-static int rng_int(uint64_t *s, int n) { return (int)(rng_next(s) % (uint64_t)n); }
+static int rng_int(uint64_t *s, int n) { return (int)(lsmx_test_rng(s) % (uint64_t)n); }
 
-static lsmx_value v_null(void) {
-  lsmx_value v;
-  memset(&v, 0, sizeof v);
-  v.type = SQLITE_NULL;
-  return v;
-}
-static lsmx_value v_int(sqlite3_int64 i) {
-  lsmx_value v = v_null();
-  v.type = SQLITE_INTEGER;
-  v.i = i;
-  return v;
-}
-static lsmx_value v_real(double r) {
-  lsmx_value v = v_null();
-  v.type = SQLITE_FLOAT;
-  v.r = r;
-  return v;
-}
-static lsmx_value v_bytes(int type, const void *p, size_t n) {
-  lsmx_value v = v_null();
-  v.type = type;
-  v.p = (const unsigned char *)p;
-  v.n = n;
-  return v;
-}
 
 /* Encode one value into a fresh buffer. */
 static lsm_buffer enc(lsmx_value v) {
@@ -211,7 +180,7 @@ static void gen_random(uint64_t *s, gen_value *g) {
       g->v = v_int(special_ints[rng_int(
           s, (int)(sizeof special_ints / sizeof special_ints[0]))]);
       break;
-    case 2: g->v = v_int((sqlite3_int64)rng_next(s)); break;
+    case 2: g->v = v_int((sqlite3_int64)lsmx_test_rng(s)); break;
     case 3: g->v = v_int(rng_int(s, 201) - 100); break;
     case 4: g->v = v_int(9007199254740992LL * (rng_int(s, 2) ? 1 : -1) +
                          rng_int(s, 9) - 4);
@@ -221,7 +190,7 @@ static void gen_random(uint64_t *s, gen_value *g) {
     case 7: g->v = v_real((double)edge_int(s)); break;
     case 8:
       do {
-        bits = rng_next(s);
+        bits = lsmx_test_rng(s);
         memcpy(&d, &bits, sizeof d);
       } while (isnan(d));
       g->v = v_real(d);
@@ -749,19 +718,6 @@ static Suite *key_suite(void) {
 }
 
 int main(void) {
-  const char *env = getenv("LSM_TEST_SEED");
-  SRunner *sr;
-  int failed;
-  g_seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-  printf("test_key: seed %llu (set LSM_TEST_SEED to replay)\n",
-         (unsigned long long)g_seed);
-  if (lsmx_test_init_sqlite_api() != SQLITE_OK) {
-    fprintf(stderr, "test_key: cannot obtain the SQLite routine table\n");
-    return 1;
-  }
-  sr = srunner_create(key_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  g_seed = lsmx_test_seed("test_key");
+  return lsmx_test_main("test_key", key_suite());
 }

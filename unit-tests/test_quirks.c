@@ -99,21 +99,15 @@ START_TEST(quirks_check_leaves_no_module_behind) {
 }
 END_TEST
 
-int main(void) {
+static Suite *quirks_suite(void) {
   Suite *s = suite_create("quirks");
   TCase *tc = tcase_create("core");
-  SRunner *sr;
-  int failed;
-  if (lsmx_test_init_sqlite_api() != SQLITE_OK) {
-    fprintf(stderr, "test_quirks: cannot obtain the SQLite routine table\n");
-    return 1;
-  }
   tcase_add_test(tc, quirks_limit_check_agrees_with_this_sqlite);
   tcase_add_test(tc, quirks_check_leaves_no_module_behind);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return s;
+}
+
+int main(void) {
+  return lsmx_test_main("test_quirks", quirks_suite());
 }

@@ -470,15 +470,5 @@ static Suite *registry_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr;
-  int failed;
-  if (lsmx_test_init_sqlite_api() != SQLITE_OK) {
-    fprintf(stderr, "cannot obtain the SQLite API table\n");
-    return 1;
-  }
-  sr = srunner_create(registry_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return lsmx_test_main("test_registry", registry_suite());
 }

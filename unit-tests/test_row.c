@@ -24,38 +24,7 @@
 
 static uint64_t g_seed;
 
-static uint64_t rng_next(uint64_t *s) {   /* splitmix64 */
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
-static lsmx_value v_null(void) {
-  lsmx_value v;
-  memset(&v, 0, sizeof v);
-  v.type = SQLITE_NULL;
-  return v;
-}
-static lsmx_value v_int(sqlite3_int64 i) {
-  lsmx_value v = v_null();
-  v.type = SQLITE_INTEGER;
-  v.i = i;
-  return v;
-}
-static lsmx_value v_real(double r) {
-  lsmx_value v = v_null();
-  v.type = SQLITE_FLOAT;
-  v.r = r;
-  return v;
-}
-static lsmx_value v_bytes(int type, const void *p, size_t n) {
-  lsmx_value v = v_null();
-  v.type = type;
-  v.p = (const unsigned char *)p;
-  v.n = n;
-  return v;
-}
 
 static void assert_same_value(const lsmx_value *got, const lsmx_value *want,
                               int col) {
@@ -360,22 +329,22 @@ START_TEST(row_random_rows_round_trip) {
     lsmx_value cols[40], out[40];
     lsm_buffer b = {0};
     lsmx_row row;
-    int n = (int)(rng_next(&s) % 40), i;
-    sqlite3_uint64 mask = rng_next(&s);
+    int n = (int)(lsmx_test_rng(&s) % 40), i;
+    sqlite3_uint64 mask = lsmx_test_rng(&s);
     for (i = 0; i < n; i++) {
-      uint64_t r = rng_next(&s);
+      uint64_t r = lsmx_test_rng(&s);
       size_t len = (size_t)(r >> 40) % 16, j;
       double d;
       switch (r % 5) {
         case 0: cols[i] = v_null(); break;
-        case 1: cols[i] = v_int((sqlite3_int64)rng_next(&s) >> (r >> 58)); break;
+        case 1: cols[i] = v_int((sqlite3_int64)lsmx_test_rng(&s) >> (r >> 58)); break;
         case 2:
-          r = rng_next(&s);
+          r = lsmx_test_rng(&s);
           memcpy(&d, &r, sizeof d);
           cols[i] = v_real(d);              /* any bits, NaN included */
           break;
         default:
-          for (j = 0; j < len; j++) bytes[i][j] = (unsigned char)rng_next(&s);
+          for (j = 0; j < len; j++) bytes[i][j] = (unsigned char)lsmx_test_rng(&s);
           cols[i] = v_bytes(r % 5 == 3 ? SQLITE_TEXT : SQLITE_BLOB, bytes[i], len);
           break;
       }
@@ -477,19 +446,6 @@ static Suite *row_suite(void) {
 }
 
 int main(void) {
-  const char *env = getenv("LSM_TEST_SEED");
-  SRunner *sr;
-  int failed;
-  g_seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-  printf("test_row: seed %llu (set LSM_TEST_SEED to replay)\n",
-         (unsigned long long)g_seed);
-  if (lsmx_test_init_sqlite_api() != SQLITE_OK) {
-    fprintf(stderr, "test_row: cannot obtain the SQLite routine table\n");
-    return 1;
-  }
-  sr = srunner_create(row_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  g_seed = lsmx_test_seed("test_row");
+  return lsmx_test_main("test_row", row_suite());
 }
