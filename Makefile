@@ -24,7 +24,7 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard unit-tests/*.c))
 
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
 
-.PHONY: all demo test asan clean setup unit sql crash summary-reset bench bench-peers \
+.PHONY: all demo test asan clean setup unit sql crash summary-reset bench bench-peers concurrency \
         fuzz fuzz-short torture setup-fuzz difftest fuzz-sql
 .SECONDARY:
 
@@ -141,6 +141,20 @@ difftest: setup lsm_vtab.so build/difftest
 	  echo "difftest $$(tail -n 1 build/difftest.log | sed -E 's/^difftest: ([0-9]+) seeds.*/\1/') 0" >> $(RESULTS); \
 	else cat build/difftest.log; echo "difftest 0 1" >> $(RESULTS); exit 1; fi
 
+# Connections of several threads (and, with CONC_PROCS, processes) reading
+# and writing one table, every read checked (sql-tests/concurrency.c).
+CONC_OPS ?= 2000
+build/concurrency: sql-tests/concurrency.c | build/.setup-ok
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -o $@ $< -lsqlite3 -lpthread
+
+concurrency: setup lsm_vtab.so build/concurrency
+	@mkdir -p build; status=0; \
+	for mode in --threads; do \
+	  if build/concurrency --so ./lsm_vtab.so $$mode 4 --ops $(CONC_OPS) > build/concurrency.log 2>&1; \
+	  then tail -n 1 build/concurrency.log; echo "concurrency$$mode 1 0" >> $(RESULTS); \
+	  else cat build/concurrency.log; echo "concurrency$$mode 0 1" >> $(RESULTS); status=1; fi; \
+	done; exit $$status
+
 SECONDS ?= 300
 fuzz-sql: setup lsm_vtab.so build/difftest
 	@build/difftest --so ./lsm_vtab.so --seconds $(SECONDS)
@@ -166,6 +180,7 @@ test: summary-reset
 	@$(MAKE) --no-print-directory unit || echo "unit-make 0 1" >> $(RESULTS)
 	@$(MAKE) --no-print-directory sql || echo "sql-make 0 1" >> $(RESULTS)
 	@$(MAKE) --no-print-directory difftest || grep -q '^difftest' $(RESULTS) || echo "difftest-make 0 1" >> $(RESULTS)
+	@$(MAKE) --no-print-directory concurrency || grep -q '^concurrency' $(RESULTS) || echo "concurrency-make 0 1" >> $(RESULTS)
 	@$(MAKE) --no-print-directory asan || echo "asan-make 0 1" >> $(RESULTS)
 	@$(MAKE) --no-print-directory fuzz-short || grep -q '^fuzz' $(RESULTS) || echo "fuzz-make 0 1" >> $(RESULTS)
 	@sh scripts/summary.sh $(RESULTS)
