@@ -6,7 +6,7 @@
 ** test program, including those that never touch ext/ code.  That is what
 ** we need: the ext/ objects are in every program and reference
 ** `sqlite3_api`, so exactly one definition must exist there.  This file
-** defines nothing else with external linkage but the lsmx_test_* functions.
+** defines nothing else with external linkage but lsmx_test_init_sqlite_api.
 **
 ** How the table is obtained: SQLite passes it to every extension entry
 ** point.  We register an auto-extension whose entry point records it, open
@@ -15,9 +15,6 @@
 ** straight to libsqlite3.
 */
 #include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
 #include <sqlite3.h>
 #include "ext_test_support.h"
 
@@ -50,24 +47,3 @@ int lsmx_test_init_sqlite_api(void) {
   return rc;
 }
 
-int lsmx_test_main(const char *prog, Suite *s) {
-  SRunner *sr;
-  int failed;
-  if (lsmx_test_init_sqlite_api() != SQLITE_OK) {
-    fprintf(stderr, "%s: cannot obtain the SQLite routine table\n", prog);
-    return 1;
-  }
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
-}
-
-uint64_t lsmx_test_seed(const char *prog) {
-  const char *env = getenv("LSM_TEST_SEED");
-  uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-  printf("%s: seed %llu (set LSM_TEST_SEED to replay)\n", prog,
-         (unsigned long long)seed);
-  return seed;
-}
