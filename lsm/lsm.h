@@ -107,7 +107,43 @@ struct lsm_env {
   ** waiting; LSM_BUSY if another holder has it.  Released by unlock. */
   int (*lock)(lsm_env *env, const char *path, lsm_file **out);
   int (*unlock)(lsm_env *env, lsm_file *lock);
+
+  /* ---- Sharing a directory between processes (lsm/shm.c). ---- */
+  /* Open path for reading and writing, creating it empty if it is missing;
+  ** never truncates.  Used for LOCK (byte-range locks) and SHM (mapped).
+  ** Release with close, which also drops every lock taken through it. */
+  int (*open_shared)(lsm_env *env, const char *path, lsm_file **out);
+  /* Set the lock on bytes [off, off+len) of f to op (LSM_LOCK_UNLOCK,
+  ** LSM_LOCK_SHARED or LSM_LOCK_EXCLUSIVE).  Locks belong to the open file
+  ** f, not to a process or thread: threads using one f never conflict;
+  ** two opens of the same file conflict even inside one process; they are
+  ** released when f is closed or its process dies.  Converting a range
+  ** between shared and exclusive is atomic, and a refused conversion keeps
+  ** the lock already held.  wait == 0: LSM_BUSY at once if another open
+  ** file holds a conflicting lock.  wait != 0: block until granted (never
+  ** wait for a lock the same thread holds through another open file).
+  ** Unlocking a range not locked is LSM_OK. */
+  int (*lock_range)(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len,
+                    int op, int wait);
+  /* *held = 1 if another open file holds any lock on a byte of
+  ** [off, off+len), else 0.  Takes no lock; f's own locks never count. */
+  int (*lock_held)(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len,
+                   int *held);
+  /* *same = 1 if path currently names the file f is open on, 0 if it
+  ** names another file or nothing (the file was removed or replaced). */
+  int (*same_file)(lsm_env *env, lsm_file *f, const char *path, int *same);
+  /* Map the first n bytes of f read-write and shared (every process
+  ** mapping the file sees every store), first growing f to n bytes with
+  ** zeros if it is shorter (never shrinking it).  *out is page-aligned. */
+  int (*shm_map)(lsm_env *env, lsm_file *f, size_t n, void **out);
+  /* Undo shm_map (p and n as mapped). */
+  int (*shm_unmap)(lsm_env *env, void *p, size_t n);
 };
+
+/* Operations of lsm_env.lock_range. */
+#define LSM_LOCK_UNLOCK    0
+#define LSM_LOCK_SHARED    1
+#define LSM_LOCK_EXCLUSIVE 2
 
 /* The POSIX environment.  Stateless; shared by every caller. */
 lsm_env *lsm_env_default(void);

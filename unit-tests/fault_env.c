@@ -837,6 +837,97 @@ static int f_unlock(lsm_env *env, lsm_file *lock) {
   return fail ? fault_status(fe) : rc;
 }
 
+/* Like lock: creating the file is a mutating call, and a tracked directory
+** gains an empty, unsynced entry when the file is new. */
+static int f_open_shared(lsm_env *env, const char *path, lsm_file **out) {
+  lsm_fault_env *fe = fault_of(env);
+  lsm_file *inner = NULL;
+  tdir *d = NULL;
+  const char *name = NULL;
+  int rc = LSM_OK;
+  pthread_mutex_lock(&fe->mu);
+  if (frozen(fe)) {
+    rc = LSM_IOERR;
+  } else if (crash_point(fe)) {
+    do_crash(fe, atomic_load(&fe->crash_mode));
+    rc = LSM_IOERR;
+  } else if (hit(fe, LSM_FAULT_OPEN_SHARED)) {
+    rc = fault_status(fe);
+  }
+  if (rc) goto done;
+  if (fe->track) rc = track_path(fe, path, &d, &name);
+  if (rc) goto done;
+  rc = fe->target->open_shared(fe->target, path, &inner);
+  if (rc) goto done;
+  if (fe->track && entries_find(&d->cur, name) == NULL) {
+    inode *ino = inode_new();
+    int r = LSM_NOMEM;
+    if (ino) {
+      inode_ref(ino);
+      r = entries_set(&d->cur, name, ino);
+      inode_unref(ino);
+    }
+    if (r) {
+      fe->target->close(fe->target, inner);
+      rc = r;
+      goto done;
+    }
+  }
+  rc = wrap(inner, NULL, out);
+  if (rc) fe->target->close(fe->target, inner);
+done:
+  pthread_mutex_unlock(&fe->mu);
+  return rc;
+}
+
+/* An unlock is passed on even when it fails or the environment is frozen,
+** like unlock: the caller is letting go whatever the status. */
+static int f_lock_range(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len, int op,
+                        int wait) {
+  lsm_fault_env *fe = fault_of(env);
+  int fail;
+  if (op == LSM_LOCK_UNLOCK) {
+    int rc;
+    fail = frozen(fe) || hit(fe, LSM_FAULT_LOCK_RANGE);
+    rc = fe->target->lock_range(fe->target, f->inner, off, len, op, 0);
+    if (frozen(fe)) return LSM_IOERR;
+    return fail ? fault_status(fe) : rc;
+  }
+  if (frozen(fe)) return LSM_IOERR;
+  if (hit(fe, LSM_FAULT_LOCK_RANGE)) return fault_status(fe);
+  return fe->target->lock_range(fe->target, f->inner, off, len, op, wait);
+}
+
+static int f_lock_held(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len, int *held) {
+  lsm_fault_env *fe = fault_of(env);
+  if (frozen(fe)) return LSM_IOERR;
+  if (hit(fe, LSM_FAULT_LOCK_HELD)) return fault_status(fe);
+  return fe->target->lock_held(fe->target, f->inner, off, len, held);
+}
+
+static int f_same_file(lsm_env *env, lsm_file *f, const char *path, int *same) {
+  lsm_fault_env *fe = fault_of(env);
+  if (frozen(fe)) return LSM_IOERR;
+  if (hit(fe, LSM_FAULT_SAME_FILE)) return fault_status(fe);
+  return fe->target->same_file(fe->target, f->inner, path, same);
+}
+
+static int f_shm_map(lsm_env *env, lsm_file *f, size_t n, void **out) {
+  lsm_fault_env *fe = fault_of(env);
+  if (frozen(fe)) return LSM_IOERR;
+  if (hit(fe, LSM_FAULT_SHM_MAP)) return fault_status(fe);
+  return fe->target->shm_map(fe->target, f->inner, n, out);
+}
+
+/* Like close: the mapping is released even when the fault fires. */
+static int f_shm_unmap(lsm_env *env, void *p, size_t n) {
+  lsm_fault_env *fe = fault_of(env);
+  int fail = frozen(fe) || hit(fe, LSM_FAULT_SHM_UNMAP);
+  int rc = fe->target->shm_unmap(fe->target, p, n);
+  if (frozen(fe)) return LSM_IOERR;
+  return fail ? fault_status(fe) : rc;
+}
+
 /* ---------------------------------------------------------------- API */
 
 void lsm_fault_env_init(lsm_fault_env *fe, lsm_env *target) {
@@ -856,6 +947,12 @@ void lsm_fault_env_init(lsm_fault_env *fe, lsm_env *target) {
   fe->base.sync_dir = f_sync_dir;
   fe->base.lock = f_lock;
   fe->base.unlock = f_unlock;
+  fe->base.open_shared = f_open_shared;
+  fe->base.lock_range = f_lock_range;
+  fe->base.lock_held = f_lock_held;
+  fe->base.same_file = f_same_file;
+  fe->base.shm_map = f_shm_map;
+  fe->base.shm_unmap = f_shm_unmap;
   fe->target = target ? target : lsm_env_default();
   for (k = 0; k < LSM_FAULT_NKINDS; k++) {
     atomic_init(&fe->calls[k], 0);

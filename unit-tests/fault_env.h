@@ -66,16 +66,21 @@
 **        reopened under a new tracking environment.
 **
 **    Mutating calls, the crash points, are: open_append, append, sync,
-**    rename, remove, mkdir, rmdir, sync_dir and lock.  Reads, size, list,
-**    close and unlock change nothing durable, so a crash before one of them
-**    is the same as a crash before the next mutating call.  In power-loss
+**    rename, remove, mkdir, rmdir, sync_dir, lock and open_shared.  Reads,
+**    size, list, close, unlock and the byte-range lock and shared-memory
+**    calls change nothing durable, so a crash before one of them is the
+**    same as a crash before the next mutating call.  Stores into a shm_map
+**    mapping bypass the environment: a mapped file (SHM) keeps whatever the
+**    real file holds, or disappears at a power loss if its creation was
+**    never made durable (the engine treats it as a rebuildable cache).  In power-loss
 **    modes an append that is the crash point counts as written but unsynced
 **    (it may survive in part); any other crash-point call does not happen.
 **
 ** Frozen environment: after a crash every call fails with LSM_IOERR,
-** except that close and unlock still release the real descriptor or lock
-** (then report LSM_IOERR), so the code under test can be closed without
-** leaking anything and the directory reopened with a clean environment.
+** except that close, unlock, lock_range(LSM_LOCK_UNLOCK) and shm_unmap
+** still release the real descriptor, lock or mapping (then report
+** LSM_IOERR), so the code under test can be closed without leaking
+** anything and the directory reopened with a clean environment.
 **
 ** Handles: the lsm_file pointers handed out are the wrapper's own (they
 ** remember which shadow file they write); pass them only back to this
@@ -120,6 +125,12 @@ typedef enum lsm_fault_kind {
   LSM_FAULT_SYNC_DIR,
   LSM_FAULT_LOCK,
   LSM_FAULT_UNLOCK,
+  LSM_FAULT_OPEN_SHARED,
+  LSM_FAULT_LOCK_RANGE,
+  LSM_FAULT_LOCK_HELD,
+  LSM_FAULT_SAME_FILE,
+  LSM_FAULT_SHM_MAP,
+  LSM_FAULT_SHM_UNMAP,
   LSM_FAULT_NKINDS
 } lsm_fault_kind;
 

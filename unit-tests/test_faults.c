@@ -39,6 +39,7 @@
 static const char *kind_names[LSM_FAULT_NKINDS] = {
   "open_read", "open_append", "pread", "append", "sync", "size", "close", "rename",
   "remove", "mkdir", "rmdir", "list", "sync_dir", "lock", "unlock",
+  "open_shared", "lock_range", "lock_held", "same_file", "shm_map", "shm_unmap",
 };
 
 typedef struct fault_spec {
