@@ -93,6 +93,7 @@
 SQLITE_EXTENSION_INIT1
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -453,12 +454,24 @@ static int dir_exists(const char *path) {
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* fsync directory path, so that an entry just created in it survives a
+** power loss.  Returns 0 or an errno value. */
+static int sync_dir_path(const char *path) {
+  int fd = open(path[0] ? path : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = 0;
+  if (fd < 0) return errno;
+  if (fsync(fd) != 0) err = errno;
+  close(fd);
+  return err;
+}
+
 /* Create every missing ancestor directory of path (not path itself: the
-** engine creates that).  Records what it created in created[] (outermost
-** first) so the caller can undo.  Returns 0 or an errno value. */
-static int make_parents(const char *path, char **created, int *n_created) {
+** engine creates that, durably).  Records what it created in created[]
+** (outermost first) so the caller can undo.  Unless sync is 0, each new
+** directory is made durable in its parent (fsync of the parent), as the
+** engine does for the directory itself.  Returns 0 or an errno value. */
+static int make_parents(const char *path, char **created, int *n_created, int sync) {
   char *p = sqlite3_mprintf("%s", path);
-  char *slash;
+  char *slash, *parent_end;
   int err = 0;
   if (!p) return ENOMEM;
   /* Drop trailing slashes, then the last component. */
@@ -469,22 +482,33 @@ static int make_parents(const char *path, char **created, int *n_created) {
     if (!slash || slash == p) { sqlite3_free(p); return 0; }
     *slash = 0;
   }
+  parent_end = p[0] == '/' ? p + 1 : p;     /* the parent of the first name */
   for (slash = p + 1; ; slash++) {
     int at_end = (*slash == 0);
     if (*slash == '/' || at_end) {
       char save = *slash;
       *slash = 0;
       if (!dir_exists(p)) {
+        char keep;
         if (mkdir(p, 0777) != 0 && errno != EEXIST) {
           err = errno;
           break;
         }
-        if (*n_created < MAX_CREATED_DIRS) {
-          created[*n_created] = sqlite3_mprintf("%s", p);
-          if (created[*n_created]) (*n_created)++;
+        if (*n_created >= MAX_CREATED_DIRS ||
+            !(created[*n_created] = sqlite3_mprintf("%s", p))) {
+          rmdir(p);                       /* cannot record it: undo */
+          err = *n_created >= MAX_CREATED_DIRS ? ENAMETOOLONG : ENOMEM;
+          break;
         }
+        (*n_created)++;
+        keep = *parent_end;
+        *parent_end = 0;
+        err = sync ? sync_dir_path(p) : 0;
+        *parent_end = keep;
+        if (err) break;
       }
       *slash = save;
+      parent_end = slash;
       if (at_end) break;
     }
   }
@@ -743,11 +767,13 @@ static int open_engine(lsm_vtab *tab, int create, char **pzErr) {
     return SQLITE_CANTOPEN;
   }
   if (create && !existed) {
-    int e = make_parents(tab->dir, created, &n_created);
+    int e = make_parents(tab->dir, created, &n_created,
+                         tab->opts.sync_mode != LSM_SYNC_OFF);
     if (e) {
+      remove_created(created, n_created);
+      if (e == ENOMEM) return SQLITE_NOMEM;
       *pzErr = sqlite3_mprintf("lsm: cannot create directory for table %s "
                                "(%s): %s", tab->name, tab->dir, strerror(e));
-      remove_created(created, n_created);
       return SQLITE_CANTOPEN;
     }
   }
@@ -911,9 +937,9 @@ static int vtab_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   if (!tab->name || !tab->schema) { rc = SQLITE_NOMEM; goto done; }
 
   /* 1. Everything that can be checked without touching the disk. */
-  if (lsmx_args_parse(argc - 3, argv + 3, &tab->def, pzErr)) {
-    if (!*pzErr) *pzErr = sqlite3_mprintf("lsm: bad arguments");
-    rc = SQLITE_ERROR;
+  rc = lsmx_args_parse(argc - 3, argv + 3, &tab->def, pzErr);
+  if (rc != SQLITE_OK) {
+    if (rc != SQLITE_NOMEM && !*pzErr) *pzErr = sqlite3_mprintf("lsm: bad arguments");
     goto done;
   }
   if (tab->def.n_cols == 0) {

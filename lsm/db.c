@@ -84,18 +84,58 @@ static char *join_path(const char *dir, const char *name) {
   return p;
 }
 
-/* mkdir -p */
-static int make_dirs(lsm_env *env, const char *dir) {
-  char *p = strdup(dir), *s;
-  int rc = LSM_OK;
+/* Whether directory path exists: LSM_OK with *exists set, or an error.
+** The environment has no stat(); list() tells a missing directory
+** (LSM_NOTFOUND) from an existing one. */
+static int dir_exists(lsm_env *env, const char *path, int *exists) {
+  char **names = NULL;
+  int n = 0, rc = env->list(env, path, &names, &n);
+  lsm_env_free_list(names, n);
+  *exists = rc == LSM_OK;
+  return rc == LSM_NOTFOUND ? LSM_OK : rc;
+}
+
+/* mkdir -p, durably: each directory this creates is made durable in its
+** parent (sync_dir of the parent) unless sync is 0, so that a database
+** created in a new directory does not vanish with it at a power loss.  The
+** deepest existing ancestor is found first (from the bottom up); only the
+** components below it are created. */
+static int make_dirs(lsm_env *env, const char *dir, int sync) {
+  char *p = strdup(dir);
+  size_t n, end, parent_end;
+  int rc = LSM_OK, exists = 0;
   if (p == NULL) return LSM_NOMEM;
-  for (s = p + 1; *s && rc == LSM_OK; s++) {
-    if (*s != '/') continue;
-    *s = 0;
-    rc = env->mkdir(env, p);
-    *s = '/';
+  n = strlen(p);
+  while (n > 1 && p[n - 1] == '/') p[--n] = 0;
+  /* p[0..end) is the deepest existing directory ("" for the current one). */
+  for (end = n; end > 0; ) {
+    char save = p[end];
+    p[end] = 0;
+    rc = dir_exists(env, p, &exists);
+    p[end] = save;
+    if (rc || exists) break;
+    while (end > 0 && p[end - 1] != '/') end--;        /* drop the last name */
+    while (end > 1 && p[end - 1] == '/') end--;        /* and its slashes */
+    if (end == 1 && p[0] == '/') break;                /* the root exists */
   }
-  if (rc == LSM_OK) rc = env->mkdir(env, p);
+  parent_end = end;
+  while (rc == LSM_OK && end < n) {
+    /* The next component: p[0..end) after skipping slashes and a name. */
+    char save;
+    while (end < n && p[end] == '/') end++;
+    while (end < n && p[end] != '/') end++;
+    save = p[end];
+    p[end] = 0;
+    rc = env->mkdir(env, p);
+    p[end] = save;
+    if (rc == LSM_OK && sync) {
+      save = p[parent_end];
+      p[parent_end] = 0;
+      rc = env->sync_dir(env, parent_end == 0 ? "." : p);
+      p[parent_end] = save;
+    }
+    parent_end = end;
+  }
   free(p);
   return rc;
 }
@@ -363,12 +403,19 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out) {
     return lsm_db_error(db, LSM_MISUSE, "lsm: invalid options for %s", dir);
   }
 
-  rc = db->opts.create_if_missing ? make_dirs(db->env, dir) : LSM_OK;
-  if (rc) return lsm_db_error(db, rc == LSM_NOTFOUND ? LSM_IOERR : rc,
-                              "lsm: cannot create directory %s", dir);
   lock_path = join_path(dir, "LOCK");
   if (lock_path == NULL) return LSM_NOMEM;
   rc = db->env->lock(db->env, lock_path, &db->lock);
+  if (rc == LSM_NOTFOUND && db->opts.create_if_missing) {
+    /* No directory yet: create it (and missing parents) durably. */
+    rc = make_dirs(db->env, dir, db->opts.sync_mode != LSM_SYNC_OFF);
+    if (rc) {
+      free(lock_path);
+      return lsm_db_error(db, rc == LSM_NOTFOUND ? LSM_IOERR : rc,
+                          "lsm: cannot create directory %s", dir);
+    }
+    rc = db->env->lock(db->env, lock_path, &db->lock);
+  }
   free(lock_path);
   if (rc == LSM_BUSY) {
     return lsm_db_error(db, rc, "lsm: database %s is in use by another instance", dir);

@@ -185,7 +185,10 @@ void lsm_buffer_free(lsm_buffer *buf);
 /* Opening and closing. */
 typedef struct lsm_db lsm_db;
 
-/* Open the database in directory `dir` (created when create_if_missing).
+/* Open the database in directory `dir` (created, with any missing parent,
+** when create_if_missing; unless sync_mode is LSM_SYNC_OFF each directory
+** created is fsynced into its parent, so a new database survives a power
+** loss together with its directory).
 ** Replays the write-ahead log; a torn tail is discarded, a corrupt record
 ** in the middle of the log fails the open with LSM_CORRUPT.  Whatever the
 ** status, *out is set unless memory ran out: after a failure it serves only

@@ -19,7 +19,8 @@
 **           a power loss may leave the file at);
 **   dir     two lists of (name -> inode): `cur`, mirroring the real
 **           directory, and `dur`, the entries as of the last successful
-**           sync_dir.
+**           sync_dir.  A subdirectory made by mkdir is an entry with a NULL
+**           inode; the dir it names is marked `created`.
 **
 ** Inodes are reference counted by the entries naming them (in either list)
 ** and by open handles, so a file removed or renamed over stays in the
@@ -29,8 +30,10 @@
 ** every regular file that has no durable entry and writes each durable
 ** entry's surviving contents (durable bytes plus whatever of the unsynced
 ** tail the mode keeps), skipping files whose real contents already equal
-** that.  The shadow is then left as it was: the environment is frozen and
-** only serves close/unlock until it is freed.
+** that.  A directory created through mkdir whose entry is not durable in
+** its parent (or whose parent is itself such a directory) is removed
+** instead, with everything in it.  The shadow is then left as it was: the
+** environment is frozen and only serves close/unlock until it is freed.
 */
 #include "fault_env.h"
 
@@ -69,6 +72,8 @@ typedef struct entries {
 typedef struct tdir {
   char *path;                /* normalised: no trailing '/' */
   entries cur, dur;
+  int created;               /* made by mkdir while tracked: it survives a
+                                power loss only if its entry does */
 } tdir;
 
 /* Directories are allocated one by one, so a tdir pointer stays valid when
@@ -107,8 +112,9 @@ static inode *inode_new(void) {
   return i;
 }
 
+/* NULL is the inode of a directory entry: nothing to count. */
 static void inode_ref(inode *i) {
-  i->refs++;
+  if (i) i->refs++;
 }
 
 static void inode_unref(inode *i) {
@@ -162,7 +168,8 @@ static entry *entries_find(entries *es, const char *name) {
   return NULL;
 }
 
-/* Point name at ino (replacing what it named); takes a reference. */
+/* Point name at ino (replacing what it named); takes a reference.  ino
+** NULL: name is a subdirectory. */
 static int entries_set(entries *es, const char *name, inode *ino) {
   entry *e = entries_find(es, name);
   if (e) {
@@ -402,6 +409,50 @@ static int write_real(lsm_env *t, const char *path, const bytes *b) {
   return rc ? rc : rc2;
 }
 
+static tdir *find_dir(lsm_fault_track *tr, const char *path) {
+  int k;
+  for (k = 0; k < tr->n_dirs; k++) {
+    if (strcmp(tr->dirs[k]->path, path) == 0) return tr->dirs[k];
+  }
+  return NULL;
+}
+
+/* Does directory d exist after a power loss?  One made by mkdir does when
+** its entry in its parent is durable and the parent exists. */
+static int dir_survives(lsm_fault_track *tr, const tdir *d) {
+  char *parent = NULL;
+  const char *name = NULL;
+  tdir *pd;
+  entry *e;
+  int ok;
+  if (!d->created) return 1;
+  if (split_path(d->path, &parent, &name) != LSM_OK) return 1;
+  pd = find_dir(tr, parent);
+  free(parent);
+  if (pd == NULL) return 1;
+  e = entries_find(&pd->dur, name);
+  ok = e != NULL && e->ino == NULL;
+  return ok && dir_survives(tr, pd);
+}
+
+/* rm -rf path through the target (best effort). */
+static void remove_real_tree(lsm_env *t, const char *path) {
+  char **names = NULL;
+  int n_names = 0, j;
+  struct stat st;
+  if (t->list(t, path, &names, &n_names) == LSM_OK) {
+    for (j = 0; j < n_names; j++) {
+      char *p = join(path, names[j]);
+      if (p == NULL) continue;
+      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) remove_real_tree(t, p);
+      else t->remove(t, p);
+      free(p);
+    }
+    lsm_env_free_list(names, n_names);
+  }
+  t->rmdir(t, path);
+}
+
 /* Rewrite every tracked directory to its state after a power loss. */
 static int power_loss(lsm_fault_env *fe, int mode) {
   lsm_fault_track *tr = fe->track;
@@ -412,6 +463,10 @@ static int power_loss(lsm_fault_env *fe, int mode) {
     tdir *d = tr->dirs[k];
     char **names = NULL;
     int n_names = 0;
+    if (!dir_survives(tr, d)) {
+      remove_real_tree(t, d->path);   /* the directory never reached the disk */
+      continue;
+    }
     if (t->list(t, d->path, &names, &n_names) == LSM_OK) {
       for (j = 0; j < n_names; j++) {
         char *p = join(d->path, names[j]);
@@ -426,8 +481,11 @@ static int power_loss(lsm_fault_env *fe, int mode) {
     for (j = 0; j < d->dur.n; j++) {
       entry *e = &d->dur.e[j];
       entry *c = entries_find(&d->cur, e->name);
-      char *p = join(d->path, e->name);
-      int r = p ? surviving_contents(fe, e->ino, mode, &content) : LSM_NOMEM;
+      char *p;
+      int r;
+      if (e->ino == NULL) continue;   /* a subdirectory: tracked on its own */
+      p = join(d->path, e->name);
+      r = p ? surviving_contents(fe, e->ino, mode, &content) : LSM_NOMEM;
       /* Unchanged files are left alone (the LOCK file, untouched tables). */
       if (r == LSM_OK && !(c && c->ino == e->ino && e->ino->data.n == content.n &&
                            (content.n == 0 || memcmp(e->ino->data.p, content.p, content.n) == 0))) {
@@ -719,14 +777,25 @@ static int f_mkdir(lsm_env *env, const char *path) {
   } else if (hit(fe, LSM_FAULT_MKDIR)) {
     rc = fault_status(fe);
   } else {
-    rc = fe->target->mkdir(fe->target, path);
+    struct stat st;
+    int existed = stat(path, &st) == 0;
+    char *dir = normalise_dir(path);
+    tdir *parent = NULL, *d = NULL;
+    const char *name = NULL;
+    if (dir == NULL) rc = LSM_NOMEM;
+    /* The parent first, so that the new entry is not adopted as durable. */
+    if (rc == LSM_OK && fe->track && !existed) rc = track_path(fe, dir, &parent, &name);
+    if (rc == LSM_OK) rc = fe->target->mkdir(fe->target, path);
     if (rc == LSM_OK && fe->track) {
-      /* Adopt what an existing directory holds (see fault_env.h). */
-      char *dir = normalise_dir(path);
-      tdir *d;
-      rc = dir ? track_dir(fe, dir, &d) : LSM_NOMEM;
-      free(dir);
+      /* Adopt what an existing directory holds (see fault_env.h); a new
+      ** one is an entry of its parent, durable after sync_dir of it. */
+      rc = track_dir(fe, dir, &d);
+      if (rc == LSM_OK && !existed) {
+        d->created = 1;
+        rc = entries_set(&parent->cur, name, NULL);
+      }
     }
+    free(dir);
   }
   pthread_mutex_unlock(&fe->mu);
   return rc;
@@ -745,6 +814,18 @@ static int f_rmdir(lsm_env *env, const char *path) {
     rc = fault_status(fe);
   } else {
     rc = fe->target->rmdir(fe->target, path);
+    if (rc == LSM_OK && fe->track) {
+      char *parent = NULL;
+      const char *name = NULL;
+      tdir *pd;
+      char *norm = normalise_dir(path);
+      if (norm && split_path(norm, &parent, &name) == LSM_OK) {
+        pd = find_dir(fe->track, parent);
+        if (pd) entries_remove(&pd->cur, name);
+      }
+      free(parent);
+      free(norm);
+    }
   }
   pthread_mutex_unlock(&fe->mu);
   return rc;

@@ -58,9 +58,12 @@
 **        holds exactly its durable entries, each naming the durable contents
 **        of its file (a removed or renamed-over file whose removal was not
 **        made durable comes back with its durable contents).
-**      - Directories themselves are assumed durable once created (the
-**        engine does not fsync the parent of a database directory, and this
-**        model does not hold that against it).
+**      - Directories.  A directory created by mkdir is an entry of its
+**        parent like a file: durable only once sync_dir of the parent
+**        succeeds.  After a power loss a new directory whose entry was not
+**        durable is gone with everything in it (and so is one inside it,
+**        whatever was synced there).  Directories that existed before they
+**        were first touched are durable.
 **      - Files already on disk when a directory is first touched after
 **        lsm_fault_env_track are adopted as durable, so a database can be
 **        reopened under a new tracking environment.

@@ -4,7 +4,8 @@
 **
 ** First, fault_env's model of a power loss is itself tested on plain files
 ** (unsynced bytes and directory changes vanish, synced ones stay, torn
-** tails hold only written bytes or zeros), and the log reader on the case
+** tails hold only written bytes or zeros, a new directory needs a sync of
+** its parent), lsm_open on a new nested directory, and the log reader on the case
 ** the loops first found: a sync=full record whose first sector never
 ** reached the disk must read as a torn tail.
 **
@@ -12,7 +13,10 @@
 ** compactions, a reopen) is run once under a tracking fault_env to count
 ** its mutating calls (the crash points); then, for each point, rerun from
 ** scratch with the environment crashing there, in a forked child with a
-** timeout.  After the crash the database is closed (every call fails), the
+** timeout.  The database directory is two levels below a new directory
+** (case/new/db): lsm_open creates all three, and fault_env drops a new
+** directory whose entry was not synced into its parent, so the loops also
+** check that a new database survives with its directories.  After the crash the database is closed (every call fails), the
 ** directory is reopened with a clean environment and checked against the
 ** model, and one more commit must survive a further reopen.
 **
@@ -85,6 +89,7 @@ START_TEST(power_loss_keeps_synced_bytes_and_drops_the_rest) {
   ck_assert_int_eq(lsm_fault_env_track(&fe), LSM_OK);
   env = lsm_fault_env_env(&fe);
   ck_assert_int_eq(env->mkdir(env, "m1"), LSM_OK);
+  ck_assert_int_eq(env->sync_dir(env, "."), LSM_OK);   /* the new directory is durable */
   ck_assert_int_eq(env->open_append(env, "m1/a", &f), LSM_OK);
   ck_assert_int_eq(env->append(env, f, "synced|", 7), LSM_OK);
   ck_assert_int_eq(env->sync(env, f), LSM_OK);
@@ -109,6 +114,7 @@ START_TEST(power_loss_undoes_directory_changes_not_synced) {
   ck_assert_int_eq(lsm_fault_env_track(&fe), LSM_OK);
   env = lsm_fault_env_env(&fe);
   ck_assert_int_eq(env->mkdir(env, "m2"), LSM_OK);
+  ck_assert_int_eq(env->sync_dir(env, "."), LSM_OK);   /* the new directory is durable */
   write_file(env, "m2/keep", "kept", 1);
   write_file(env, "m2/old", "old contents", 1);
   write_file(env, "m2/gone", "removed", 1);
@@ -130,6 +136,76 @@ START_TEST(power_loss_undoes_directory_changes_not_synced) {
 }
 END_TEST
 
+/* A directory made by mkdir is an entry of its parent: without a sync of
+** the parent it is gone after a power loss, with whatever was synced in it
+** (the case lsm_open's durable directory creation is for). */
+START_TEST(power_loss_drops_a_new_directory_whose_parent_was_not_synced) {
+  lsm_fault_env fe;
+  lsm_env *env;
+  char buf[256];
+  struct stat st;
+  lsm_fault_env_init(&fe, NULL);
+  ck_assert_int_eq(lsm_fault_env_track(&fe), LSM_OK);
+  env = lsm_fault_env_env(&fe);
+  /* m6 durable, m6/sub not. */
+  ck_assert_int_eq(env->mkdir(env, "m6"), LSM_OK);
+  ck_assert_int_eq(env->sync_dir(env, "."), LSM_OK);
+  write_file(env, "m6/kept", "kept", 1);
+  ck_assert_int_eq(env->sync_dir(env, "m6"), LSM_OK);
+  ck_assert_int_eq(env->mkdir(env, "m6/sub"), LSM_OK);
+  write_file(env, "m6/sub/f", "synced", 1);
+  ck_assert_int_eq(env->sync_dir(env, "m6/sub"), LSM_OK);
+  /* m5 and m5/sub: everything inside synced, m5 itself never. */
+  ck_assert_int_eq(env->mkdir(env, "m5"), LSM_OK);
+  ck_assert_int_eq(env->mkdir(env, "m5/sub"), LSM_OK);
+  write_file(env, "m5/sub/f", "synced", 1);
+  ck_assert_int_eq(env->sync_dir(env, "m5/sub"), LSM_OK);
+  ck_assert_int_eq(env->sync_dir(env, "m5"), LSM_OK);
+  /* m7: an existing directory (made outside the environment) stays. */
+  ck_assert_int_eq(mkdir("m7", 0755), 0);
+  ck_assert_int_eq(env->mkdir(env, "m7"), LSM_OK);
+  ck_assert_int_eq(lsm_fault_env_crash_now(&fe, LSM_CRASH_POWER_DROP), LSM_OK);
+  ck_assert_int_ne(stat("m5", &st), 0);
+  ck_assert_str_eq(read_file("m6/kept", buf, sizeof buf), "kept");
+  ck_assert_int_ne(stat("m6/sub", &st), 0);
+  ck_assert_int_eq(stat("m7", &st), 0);
+  lsm_fault_env_free(&fe);
+}
+END_TEST
+
+/* lsm_open creating its directory and missing parents makes each of them
+** durable: a commit acknowledged under sync=full survives a power loss
+** right after it, directories and all. */
+START_TEST(open_makes_a_new_database_directory_durable) {
+  lsm_fault_env fe, clean;
+  lsm_options o;
+  lsm_db *db = NULL;
+  lsm_batch *b = NULL;
+  int rc;
+  lsm_fault_env_init(&fe, NULL);
+  ck_assert_int_eq(lsm_fault_env_track(&fe), LSM_OK);
+  lsm_options_init(&o);
+  o.sync_mode = LSM_SYNC_FULL;
+  o.env = lsm_fault_env_env(&fe);
+  ck_assert_int_eq(lsm_open("newdir/a/db", &o, &db), LSM_OK);
+  ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
+  ck_assert_int_eq(lsm_batch_put(b, "k", 1, "v", 1), LSM_OK);
+  ck_assert_int_eq(lsm_write(db, b, 0), LSM_OK);
+  ck_assert_int_eq(lsm_fault_env_crash_now(&fe, LSM_CRASH_POWER_DROP), LSM_OK);
+  lsm_close(db);
+  lsm_batch_free(b);
+  lsm_fault_env_free(&fe);
+  lsm_fault_env_init(&clean, NULL);
+  o.env = lsm_fault_env_env(&clean);
+  o.create_if_missing = 0;
+  rc = lsm_open("newdir/a/db", &o, &db);
+  ck_assert_msg(rc == LSM_OK, "reopen after the power loss: %d %s", rc, db ? lsm_errmsg(db) : "");
+  ck_assert_int_eq(lsm_get(db, NULL, "k", 1, NULL), LSM_OK);
+  lsm_close(db);
+  lsm_fault_env_free(&clean);
+}
+END_TEST
+
 START_TEST(power_loss_after_directory_sync_keeps_the_rename) {
   lsm_fault_env fe;
   lsm_env *env;
@@ -138,6 +214,7 @@ START_TEST(power_loss_after_directory_sync_keeps_the_rename) {
   ck_assert_int_eq(lsm_fault_env_track(&fe), LSM_OK);
   env = lsm_fault_env_env(&fe);
   ck_assert_int_eq(env->mkdir(env, "m3"), LSM_OK);
+  ck_assert_int_eq(env->sync_dir(env, "."), LSM_OK);   /* the new directory is durable */
   write_file(env, "m3/MANIFEST", "v1", 1);
   ck_assert_int_eq(env->sync_dir(env, "m3"), LSM_OK);
   write_file(env, "m3/MANIFEST.tmp", "v2", 1);
@@ -177,6 +254,7 @@ START_TEST(power_loss_torn_tails_hold_written_bytes_or_zeros) {
       ck_assert_int_eq(lsm_fault_env_track(&fe), LSM_OK);
       env = lsm_fault_env_env(&fe);
       ck_assert_int_eq(env->mkdir(env, dir), LSM_OK);
+      ck_assert_int_eq(env->sync_dir(env, "."), LSM_OK);
       ck_assert_int_eq(env->open_append(env, path, &f), LSM_OK);
       ck_assert_int_eq(env->append(env, f, data, 1000), LSM_OK);
       ck_assert_int_eq(env->sync(env, f), LSM_OK);
@@ -358,10 +436,13 @@ static int crash_case(void *arg, char *msg, size_t msg_size) {
   const crash_spec *s = arg;
   lsm_fault_env fe, clean;
   lsm_workload w;
-  char dir[96], sub[1024];
+  char dir[96], db_dir[128], sub[1024];
   int rc = 0;
   case_dir(s, dir, sizeof dir);
   lsm_test_remove_tree(dir);
+  /* The database lives two new directories down: lsm_open creates all
+  ** three (crash points too), and they must survive with it. */
+  snprintf(db_dir, sizeof db_dir, "%s/new/db", dir);
   lsm_fault_env_init(&fe, NULL);
   lsm_fault_env_set_skip_sync(&fe, 1);
   lsm_fault_env_set_seed(&fe, s->seed * 1000003 + s->point);
@@ -371,7 +452,7 @@ static int crash_case(void *arg, char *msg, size_t msg_size) {
     return -1;
   }
   lsm_fault_env_crash_at(&fe, s->point, (lsm_crash_mode)s->mode);
-  lsm_workload_init(&w, dir, s->sync_mode, s->n_batches, lsm_fault_env_env(&fe));
+  lsm_workload_init(&w, db_dir, s->sync_mode, s->n_batches, lsm_fault_env_env(&fe));
   if (lsm_workload_run(&w, NULL) != 0) {
     snprintf(msg, msg_size, "%s", w.msg);
     rc = -1;
@@ -399,13 +480,14 @@ static uint64_t count_points(int sync_mode, int n_batches) {
   lsm_fault_env fe;
   lsm_workload w;
   uint64_t n;
-  char dir[64];
+  char dir[64], db_dir[96];
   snprintf(dir, sizeof dir, "pcount-%d", sync_mode);
+  snprintf(db_dir, sizeof db_dir, "%s/new/db", dir);   /* as in crash_case */
   lsm_test_remove_tree(dir);
   lsm_fault_env_init(&fe, NULL);
   lsm_fault_env_set_skip_sync(&fe, 1);
   ck_assert_int_eq(lsm_fault_env_track(&fe), LSM_OK);
-  lsm_workload_init(&w, dir, sync_mode, n_batches, lsm_fault_env_env(&fe));
+  lsm_workload_init(&w, db_dir, sync_mode, n_batches, lsm_fault_env_env(&fe));
   ck_assert_msg(lsm_workload_run(&w, NULL) == 0, "clean run: %s", w.msg);
   ck_assert_msg(w.errors == 0, "clean run: status %d from %s", w.first_error, w.first_error_op);
   n = lsm_fault_env_mutations(&fe);
@@ -522,6 +604,8 @@ static Suite *powerloss_suite(void) {
   tcase_add_test(model, power_loss_keeps_synced_bytes_and_drops_the_rest);
   tcase_add_test(model, power_loss_undoes_directory_changes_not_synced);
   tcase_add_test(model, power_loss_after_directory_sync_keeps_the_rename);
+  tcase_add_test(model, power_loss_drops_a_new_directory_whose_parent_was_not_synced);
+  tcase_add_test(model, open_makes_a_new_database_directory_durable);
   tcase_add_test(model, power_loss_torn_tails_hold_written_bytes_or_zeros);
   tcase_add_test(model, kill_keeps_every_byte_written);
   tcase_add_test(model, wal_final_record_with_a_lost_first_sector_is_a_torn_tail);
