@@ -101,6 +101,23 @@ OOM_LDWRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
 build/unit/test_oom: LDWRAP := $(OOM_LDWRAP)
 build/asan/unit/test_oom: LDWRAP := $(OOM_LDWRAP)
 
+# test_sql_oom links the extension itself (lsm_vtab.o, which defines the
+# sqlite3_api pointer that ext_test_support.o would define again; nor
+# check_main.o, which needs ext_test_support.o) and wraps
+# the allocator like test_oom; it also fails SQLite's allocations (through
+# sqlite3_config).  Explicit rules: they take precedence over the pattern
+# rules below.
+SQL_OOM_HELPERS      := $(filter-out %/ext_test_support.o %/check_main.o,$(UNIT_HELPER_OBJS))
+ASAN_SQL_OOM_HELPERS := $(filter-out %/ext_test_support.o %/check_main.o,$(ASAN_UNIT_HELPER_OBJS))
+
+build/unit/test_sql_oom: unit-tests/test_sql_oom.c build/lsm_vtab.o $(LIB_OBJS) $(SQL_OOM_HELPERS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< build/lsm_vtab.o $(LIB_OBJS) $(SQL_OOM_HELPERS) $(OOM_LDWRAP) $(CHECK_LIBS) -lsqlite3 -lpthread -lm
+
+build/asan/unit/test_sql_oom: unit-tests/test_sql_oom.c build/asan/lsm_vtab.o $(ASAN_LIB_OBJS) $(ASAN_SQL_OOM_HELPERS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -o $@ $< build/asan/lsm_vtab.o $(ASAN_LIB_OBJS) $(ASAN_SQL_OOM_HELPERS) $(OOM_LDWRAP) $(CHECK_LIBS) -lsqlite3 -lpthread -lm
+
 build/unit/%: unit-tests/%.c $(LIB_OBJS) $(UNIT_HELPER_OBJS) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(UNIT_HELPER_OBJS) $(LDWRAP) $(CHECK_LIBS) -lsqlite3 -lpthread -lm
