@@ -330,6 +330,21 @@ static int vtab_fail(lsm_vtab *tab, int rc, int from_db) {
   return lsmx_rc_to_sqlite(rc);
 }
 
+/* The same for an iterator's failure: the iterator's own text (naming the
+** file and offset), which no other call on the shared engine, from this
+** connection or another thread, can have overwritten. */
+static int vtab_fail_iter(lsm_vtab *tab, int rc, lsm_iter *it) {
+  const char *m = it ? lsm_iter_errmsg(it) : "";
+  sqlite3_free(tab->base.zErrMsg);
+  if (m && m[0]) {
+    tab->base.zErrMsg = sqlite3_mprintf("%s", m);
+  } else {
+    tab->base.zErrMsg = sqlite3_mprintf("lsm: %s (table %s)", lsm_rc_text(rc),
+                                        tab->name);
+  }
+  return lsmx_rc_to_sqlite(rc);
+}
+
 static int vtab_error(lsm_vtab *tab, int sqlite_rc, const char *msg) {
   sqlite3_free(tab->base.zErrMsg);
   tab->base.zErrMsg = sqlite3_mprintf("%s", msg);
@@ -1465,7 +1480,7 @@ static int lookup_target(lsm_cursor *cur, int *found) {
     const unsigned char *k;
     rc = lsm_iter_seek(cur->it, cur->target.data, cur->target.len);
     if (rc == LSM_OK) rc = lsm_iter_status(cur->it);
-    if (rc != LSM_OK) return vtab_fail(tab, rc, 1);
+    if (rc != LSM_OK) return vtab_fail_iter(tab, rc, cur->it);
     if (!lsm_iter_valid(cur->it)) return SQLITE_OK;
     k = lsm_iter_key(cur->it, &nk);
     if (key_cmp(k, nk, cur->target.data, cur->target.len) != 0) return SQLITE_OK;
@@ -1565,7 +1580,7 @@ static int iter_in_interval(lsm_cursor *cur, int move_rc, int *in) {
   int rc = move_rc;
   *in = 0;
   if (rc == LSM_OK) rc = lsm_iter_status(cur->it);
-  if (rc != LSM_OK) return vtab_fail(tab, rc, 1);
+  if (rc != LSM_OK) return vtab_fail_iter(tab, rc, cur->it);
   if (!lsm_iter_valid(cur->it)) return SQLITE_OK;
   k = lsm_iter_key(cur->it, &nk);
   if (!cur->desc) {
@@ -1933,13 +1948,14 @@ static int xEof(sqlite3_vtab_cursor *pCur) {
   return ((lsm_cursor *)pCur)->eof;
 }
 
+/* A row that cannot be decoded: corrupt, or no memory to decode it (then
+** SQLite's own "out of memory" says it). */
 static int cursor_corrupt(lsm_cursor *cur, int rc) {
   lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
-  char *m = sqlite3_mprintf("lsm: malformed %s in table %s",
-                            rc == LSM_NOMEM ? "(out of memory) row" : "row",
-                            tab->name);
-  sqlite3_free(tab->base.zErrMsg);
-  tab->base.zErrMsg = m;
+  if (rc != LSM_NOMEM) {
+    sqlite3_free(tab->base.zErrMsg);
+    tab->base.zErrMsg = sqlite3_mprintf("lsm: malformed row in table %s", tab->name);
+  }
   return lsmx_rc_to_sqlite(rc);
 }
 
@@ -2089,7 +2105,11 @@ static int next_rowid(lsm_vtab *tab, sqlite3_int64 *out) {
     rc = lsm_iter_new(tab->lsm, NULL, txn_overlay(tab), &it);
     if (rc == LSM_OK) rc = lsm_iter_last(it);
     if (rc == LSM_OK) rc = lsm_iter_status(it);
-    if (rc != LSM_OK) { lsm_iter_free(it); return vtab_fail(tab, rc, 1); }
+    if (rc != LSM_OK) {
+      rc = vtab_fail_iter(tab, rc, it);
+      lsm_iter_free(it);
+      return rc;
+    }
     tab->next_rowid = 1;
     tab->rowid_at_max = 0;
     if (lsm_iter_valid(it)) {

@@ -376,7 +376,7 @@ static void bi_free(lsm_it *base) {
 
 static const lsm_it_methods block_iter_methods = {
   bi_valid, bi_first, bi_last, bi_seek, bi_seek_le, bi_next, bi_prev,
-  bi_key, bi_value, bi_status, bi_free,
+  bi_key, bi_value, bi_status, bi_free, NULL,   /* the table iterator words errors */
 };
 
 /* Check the restart array of contents; fills the iterator's geometry and

@@ -172,7 +172,9 @@ static int write_tables(lsm_db *db, lsm_it *input, int out_level, int base_level
     }
     rc = lsm_sst_builder_add(o.builder, key, lsm_it_value(input));
   }
-  if (rc == LSM_OK) rc = lsm_it_status(input);
+  if (rc == LSM_OK && (rc = lsm_it_status(input)) != LSM_OK && lsm_it_errmsg(input)) {
+    lsm_db_error(db, rc, "%s", lsm_it_errmsg(input));   /* names the input file */
+  }
   if (rc == LSM_OK && o.builder) rc = finish_output(&o);
   if (o.builder) {
     char *path = lsm_file_path(db->dir, o.number, "sst");

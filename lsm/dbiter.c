@@ -20,10 +20,15 @@
 **      key and value are held in saved_key/saved_value.
 **  (3) Any error from a source ends iteration: valid() becomes 0 and
 **      status() reports it; a partial merge is never returned as data.
+**      lsm_iter_errmsg() words it: the source's text (naming the file and
+**      offset), kept in the iterator so that no other call on the db, in
+**      this thread or another, can overwrite it.
 */
 #include "db_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { FORWARD, REVERSE };
 
@@ -41,6 +46,7 @@ struct lsm_iter {
   lsm_buffer saved_key;    /* REVERSE: current key; FORWARD: key to skip */
   lsm_buffer saved_value;  /* REVERSE: current value */
   lsm_buffer seek_key;
+  lsm_buffer errmsg;       /* lsm_iter_errmsg() when no source words it */
 };
 
 lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq, int has_overlay,
@@ -71,6 +77,7 @@ void lsm_iter_free(lsm_iter *it) {
   lsm_buffer_free(&it->saved_key);
   lsm_buffer_free(&it->saved_value);
   lsm_buffer_free(&it->seek_key);
+  lsm_buffer_free(&it->errmsg);
   free(it);
 }
 
@@ -286,4 +293,20 @@ const void *lsm_iter_value(const lsm_iter *it, size_t *val_len) {
 
 int lsm_iter_status(const lsm_iter *it) {
   return it->rc ? it->rc : lsm_it_status(it->it);
+}
+
+const char *lsm_iter_errmsg(lsm_iter *it) {
+  int rc = lsm_iter_status(it);
+  const char *m;
+  char tmp[512];
+  if (rc == LSM_OK) return "";
+  /* A source's error (the merged iterator's status latched in rc), or one
+  ** of this file's own: a malformed internal key, no memory. */
+  m = lsm_it_status(it->it) == rc ? lsm_it_errmsg(it->it) : NULL;
+  if (m && m[0]) return m;
+  if (rc == LSM_NOMEM) return "lsm: out of memory";
+  snprintf(tmp, sizeof tmp, "lsm: %s while iterating over %s",
+           rc == LSM_CORRUPT ? "malformed entry" : "error", it->db->dir);
+  if (lsm_buffer_set(&it->errmsg, tmp, strlen(tmp) + 1) != LSM_OK) return "lsm: out of memory";
+  return (const char *)it->errmsg.data;
 }

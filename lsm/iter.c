@@ -37,7 +37,7 @@ static void empty_free(lsm_it *it) { free(it); }
 
 static const lsm_it_methods empty_methods = {
   empty_valid, empty_move, empty_move, empty_seek, empty_seek, empty_move,
-  empty_move,  empty_slice, empty_slice, empty_status, empty_free,
+  empty_move,  empty_slice, empty_slice, empty_status, empty_free, NULL,
 };
 
 lsm_it *lsm_it_new_empty(int rc) {
@@ -59,6 +59,7 @@ typedef struct merge_it {
   int current;             /* index of the child at the merged position, -1 */
   int direction;
   int rc;                  /* first error of a child, sticky */
+  lsm_it *err_child;       /* the child that reported rc (its errmsg) */
 } merge_it;
 
 /* A child reports an error only by becoming invalid, so errors are looked
@@ -66,7 +67,10 @@ typedef struct merge_it {
 ** repositioning of all of them, the moved child after next/prev.  This
 ** keeps status() O(1) on the hot path of scans. */
 static void note_status(merge_it *m, lsm_it *c) {
-  if (m->rc == LSM_OK && !lsm_it_valid(c)) m->rc = lsm_it_status(c);
+  if (m->rc == LSM_OK && !lsm_it_valid(c)) {
+    m->rc = lsm_it_status(c);
+    if (m->rc) m->err_child = c;
+  }
 }
 
 static void note_all(merge_it *m) {
@@ -198,6 +202,11 @@ static int merge_status(lsm_it *it) {
   return ((merge_it *)it)->rc;
 }
 
+static const char *merge_errmsg(lsm_it *it) {
+  merge_it *m = (merge_it *)it;
+  return m->err_child ? lsm_it_errmsg(m->err_child) : NULL;
+}
+
 static void merge_free(lsm_it *it) {
   merge_it *m = (merge_it *)it;
   int i;
@@ -208,7 +217,7 @@ static void merge_free(lsm_it *it) {
 
 static const lsm_it_methods merge_methods = {
   merge_valid, merge_first, merge_last,  merge_seek,   merge_seek_le, merge_next,
-  merge_prev,  merge_key,   merge_value, merge_status, merge_free,
+  merge_prev,  merge_key,   merge_value, merge_status, merge_free, merge_errmsg,
 };
 
 lsm_it *lsm_it_new_merging(lsm_it **children, int n) {
@@ -225,5 +234,6 @@ lsm_it *lsm_it_new_merging(lsm_it **children, int n) {
   m->current = -1;
   m->direction = FORWARD;
   m->rc = LSM_OK;
+  m->err_child = NULL;
   return &m->base;
 }

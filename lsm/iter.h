@@ -16,7 +16,12 @@
 **  - key()/value() require valid(); the slices stay valid until the
 **    iterator moves or is freed.
 **  - An error (I/O, corruption) makes the iterator invalid and is reported
-**    by status(); it is sticky.
+**    by status(); it is sticky.  errmsg() gives its text, naming the file
+**    and offset where the error was found ("lsm: checksum mismatch in
+**    000012.sst block at offset 81920"), or NULL when there is none (no
+**    error, or one without details such as LSM_NOMEM); the text belongs to
+**    the iterator and stays valid until it moves or is freed.  A source
+**    whose errors need no text may leave the method NULL.
 */
 #ifndef LSM_ITER_H
 #define LSM_ITER_H
@@ -37,6 +42,7 @@ typedef struct lsm_it_methods {
   lsm_slice (*value)(lsm_it *it);
   int (*status)(lsm_it *it);
   void (*free)(lsm_it *it);
+  const char *(*errmsg)(lsm_it *it);   /* may be NULL */
 } lsm_it_methods;
 
 /* Every iterator implementation embeds this as its first member. */
@@ -55,6 +61,9 @@ static inline lsm_slice lsm_it_key(lsm_it *it) { return it->m->key(it); }
 static inline lsm_slice lsm_it_value(lsm_it *it) { return it->m->value(it); }
 static inline int lsm_it_status(lsm_it *it) { return it->m->status(it); }
 static inline void lsm_it_free(lsm_it *it) { if (it) it->m->free(it); }
+static inline const char *lsm_it_errmsg(lsm_it *it) {
+  return it->m->errmsg ? it->m->errmsg(it) : NULL;
+}
 
 /* An iterator over nothing that reports status rc (LSM_OK for empty). */
 lsm_it *lsm_it_new_empty(int rc);

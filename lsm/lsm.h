@@ -285,6 +285,12 @@ const void *lsm_iter_key(const lsm_iter *it, size_t *key_len);
 const void *lsm_iter_value(const lsm_iter *it, size_t *val_len);
 /* First error met by the iterator, or LSM_OK. */
 int lsm_iter_status(const lsm_iter *it);
+/* Text of that error ("" when there is none), naming the file and offset
+** where it was found: "lsm: checksum mismatch in 000012.sst block at
+** offset 81920".  Use it rather than lsm_errmsg(), which is the db's and
+** may describe another call (of this thread or another).  Valid until the
+** iterator next moves or is freed. */
+const char *lsm_iter_errmsg(lsm_iter *it);
 
 /* ------------------------------------------------------------------ */
 /* Maintenance. */

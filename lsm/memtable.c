@@ -396,7 +396,7 @@ static void mi_free(lsm_it *it) {
 
 static const lsm_it_methods mem_iter_methods = {
   mi_valid, mi_first, mi_last, mi_seek, mi_seek_le, mi_next, mi_prev,
-  mi_key, mi_value, mi_status, mi_free,
+  mi_key, mi_value, mi_status, mi_free, NULL,
 };
 
 lsm_it *lsm_mem_iter_new(lsm_mem *m) {

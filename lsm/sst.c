@@ -659,7 +659,8 @@ done:
 /* ------------------------------------------------------------------ */
 /* Two-level iterator: an index iterator picks the data block, a block
 ** iterator walks it.  Empty blocks are skipped; a block that cannot be read
-** or decoded latches its status and leaves the iterator invalid. */
+** or decoded latches its status and leaves the iterator invalid, and the
+** message naming the table and the block's offset goes to `err` (errmsg()). */
 
 typedef struct sst_iter {
   lsm_it base;
@@ -668,6 +669,7 @@ typedef struct sst_iter {
   lsm_it *data;              /* NULL when no block is loaded */
   lsm_block_handle data_h;   /* handle of the loaded block */
   int status;                /* sticky */
+  lsm_buffer err;            /* text of status (NUL-terminated), or empty */
   enum read_mode mode;       /* how data blocks use the block cache */
 } sst_iter;
 
@@ -683,13 +685,15 @@ static int load_block(sst_iter *it) {
   int rc;
   if (!decode_index_value(lsm_it_value(it->index), &h)) {
     it->status = LSM_CORRUPT;
+    set_err(&it->err, "lsm: bad block handle in %s index block at offset %llu", it->t->name,
+            (unsigned long long)it->t->index_off);
     drop_block(it);
     return 0;
   }
   if (it->data && h.offset == it->data_h.offset && h.size == it->data_h.size)
     return 1;
   drop_block(it);
-  it->data = open_block(it->t, h, it->mode, &rc, NULL);
+  it->data = open_block(it->t, h, it->mode, &rc, &it->err);
   if (it->data == NULL) {
     it->status = rc;
     return 0;
@@ -703,17 +707,30 @@ static int load_block(sst_iter *it) {
 static int index_settled(sst_iter *it) {
   if (!lsm_it_valid(it->index)) {
     it->status = lsm_it_status(it->index);
+    if (it->status) {
+      set_err(&it->err, "lsm: corrupt index block in %s at offset %llu", it->t->name,
+              (unsigned long long)it->t->index_off);
+    }
     drop_block(it);
     return 0;
   }
   return load_block(it);
 }
 
+/* The loaded data block failed to decode: latch its status. */
+static int block_failed(sst_iter *it) {
+  it->status = lsm_it_status(it->data);
+  if (it->status) {
+    set_err(&it->err, "lsm: corrupt block in %s at offset %llu", it->t->name,
+            (unsigned long long)it->data_h.offset);
+  }
+  return it->status;
+}
+
 /* Move forward over exhausted and empty blocks. */
 static void skip_forward(sst_iter *it) {
   while (it->status == LSM_OK && it->data && !lsm_it_valid(it->data)) {
-    it->status = lsm_it_status(it->data);
-    if (it->status) return;
+    if (block_failed(it)) return;
     lsm_it_next(it->index);
     if (!index_settled(it)) return;
     lsm_it_first(it->data);
@@ -722,8 +739,7 @@ static void skip_forward(sst_iter *it) {
 
 static void skip_backward(sst_iter *it) {
   while (it->status == LSM_OK && it->data && !lsm_it_valid(it->data)) {
-    it->status = lsm_it_status(it->data);
-    if (it->status) return;
+    if (block_failed(it)) return;
     lsm_it_prev(it->index);
     if (!index_settled(it)) return;
     lsm_it_last(it->data);
@@ -805,9 +821,21 @@ static int si_status(lsm_it *base) {
   return lsm_it_status(it->index);
 }
 
+static const char *si_errmsg(lsm_it *base) {
+  sst_iter *it = (sst_iter *)base;
+  int rc = si_status(base);
+  if (rc == LSM_OK || rc == LSM_NOMEM) return NULL;
+  if (it->err.len == 0) {
+    /* Every error is worded where it is latched; this is a safety net. */
+    set_err(&it->err, "lsm: error %d reading %s", rc, it->t->name);
+  }
+  return it->err.len ? (const char *)it->err.data : NULL;
+}
+
 static void si_free(lsm_it *base) {
   sst_iter *it = (sst_iter *)base;
   drop_block(it);
+  lsm_buffer_free(&it->err);
   lsm_it_free(it->index);
   lsm_sst_unref(it->t);
   free(it);
@@ -815,7 +843,7 @@ static void si_free(lsm_it *base) {
 
 static const lsm_it_methods sst_iter_methods = {
   si_valid, si_first, si_last, si_seek, si_seek_le, si_next, si_prev,
-  si_key, si_value, si_status, si_free,
+  si_key, si_value, si_status, si_free, si_errmsg,
 };
 
 lsm_it *lsm_sst_iter_new(lsm_sst *t) {

@@ -541,6 +541,7 @@ typedef struct level_it {
   int file;                /* index of the open file, -1 none */
   lsm_it *table_it;
   int rc;
+  lsm_buffer err;          /* text of rc, kept when its table iterator goes */
 } level_it;
 
 static lsm_file_meta **lvl_files(level_it *l) { return l->v->files[l->level]; }
@@ -551,6 +552,10 @@ static void set_file(level_it *l, int file) {
   if (l->table_it) {
     int rc = lsm_it_status(l->table_it);
     if (rc && !l->rc) l->rc = rc;
+    if (rc && l->err.len == 0) {
+      const char *m = lsm_it_errmsg(l->table_it);
+      if (m) lsm_buffer_set(&l->err, m, strlen(m) + 1);   /* best effort */
+    }
     lsm_it_free(l->table_it);
     l->table_it = NULL;
   }
@@ -676,15 +681,22 @@ static int level_status(lsm_it *it) {
   return l->table_it ? lsm_it_status(l->table_it) : LSM_OK;
 }
 
+static const char *level_errmsg(lsm_it *it) {
+  level_it *l = (level_it *)it;
+  if (l->err.len) return (const char *)l->err.data;
+  return l->rc && l->table_it ? lsm_it_errmsg(l->table_it) : NULL;
+}
+
 static void level_free(lsm_it *it) {
   level_it *l = (level_it *)it;
   lsm_it_free(l->table_it);
+  lsm_buffer_free(&l->err);
   free(l);
 }
 
 static const lsm_it_methods level_methods = {
   level_valid, level_first, level_last,  level_seek,   level_seek_le, level_next,
-  level_prev,  level_key,   level_value, level_status, level_free,
+  level_prev,  level_key,   level_value, level_status, level_free, level_errmsg,
 };
 
 lsm_it *lsm_level_iter_new(lsm_version *v, int level) {

@@ -22,7 +22,8 @@
 **     the log's last record, or is a truncation or a zeroed tail (a torn
 **     tail cannot be told from these);
 **   - corrupt: lsm_open fails with LSM_CORRUPT, or a read fails with it,
-**     and the open's or some read's lsm_errmsg() names the damaged file;
+**     and the open's or some read's lsm_errmsg() names the damaged file; a
+**     scan that fails names it in its own lsm_iter_errmsg();
 **     whatever reads returned before and besides that is still right.
 ** Anything else fails the case: another status, a wrong or missing row, a
 ** marker pattern that is not a prefix, a crash (signal), a hang (alarm).
@@ -278,17 +279,18 @@ typedef struct reader {
 } reader;
 
 /* Classify a status from a read: 0 fine (OK/NOTFOUND), 1 corruption seen,
-** -1 anything else. */
-static int note(reader *r, lsm_db *db, int rc, int from_iterator) {
+** -1 anything else.  it_msg: the call was a scan and this is the
+** iterator's lsm_iter_errmsg(), which must name the damaged file itself
+** (-2 if it does not). */
+static int note(reader *r, lsm_db *db, int rc, const char *it_msg) {
+  const char *m = it_msg ? it_msg : lsm_errmsg(db);
   if (rc == LSM_OK || rc == LSM_NOTFOUND) return 0;
   if (rc != LSM_CORRUPT) return -1;
   r->corrupt = 1;
-  if (from_iterator) {
-    r->scan_corrupt = 1;   /* an iterator's error carries no message */
-    return 1;
-  }
-  snprintf(r->last_msg, sizeof r->last_msg, "%s", lsm_errmsg(db));
-  if (strstr(lsm_errmsg(db), r->file)) r->named = 1;
+  if (it_msg) r->scan_corrupt = 1;
+  snprintf(r->last_msg, sizeof r->last_msg, "%s", m);
+  if (strstr(m, r->file)) r->named = 1;
+  else if (it_msg) return -2;
   return 1;
 }
 
@@ -331,9 +333,15 @@ static int scan(lsm_db *db, reader *r, int backward, int k, int n_batches, const
       key[kl] = 0;
     }
     if (!lsm_iter_valid(it)) {
+      int noted;
       rc = lsm_iter_status(it);
+      noted = note(r, db, rc, lsm_iter_errmsg(it));
       lsm_iter_free(it);
-      if (note(r, db, rc, 1) < 0) {
+      if (noted == -2) {
+        return describe(msg, msg_size, "%s scan: LSM_CORRUPT, but lsm_iter_errmsg() does not name "
+                        "%s: '%s'", backward ? "backward" : "forward", r->file, r->last_msg);
+      }
+      if (noted < 0) {
         return describe(msg, msg_size, "%s scan: status %d", backward ? "backward" : "forward", rc);
       }
       if (rc == LSM_OK && pos >= 0 && pos < total) {
@@ -396,7 +404,7 @@ static int corruption_case(void *arg, char *msg, size_t msg_size) {
     rc = lsm_get(db, NULL, key, kl, &val);
     known[b] = rc == LSM_OK || rc == LSM_NOTFOUND;
     applied[b] = rc == LSM_OK;
-    if (note(&r, db, rc, 0) < 0) {
+    if (note(&r, db, rc, NULL) < 0) {
       describe(msg, msg_size, "lsm_get(%s): status %d (%s)", key, rc, lsm_errmsg(db));
       goto done;
     }
@@ -434,7 +442,7 @@ static int corruption_case(void *arg, char *msg, size_t msg_size) {
   for (i = 0; i < LSM_WL_KEYSPACE; i++) {
     size_t kl = lsm_workload_data_key(i, key);
     rc = lsm_get(db, NULL, key, kl, &val);
-    if (note(&r, db, rc, 0) < 0) {
+    if (note(&r, db, rc, NULL) < 0) {
       describe(msg, msg_size, "lsm_get(%s): status %d (%s)", key, rc, lsm_errmsg(db));
       goto done;
     }
@@ -454,7 +462,7 @@ static int corruption_case(void *arg, char *msg, size_t msg_size) {
   if (scan(db, &r, 0, k, p->n_batches, writer, msg, msg_size)) goto done;
   if (scan(db, &r, 1, k, p->n_batches, writer, msg, msg_size)) goto done;
   rc = lsm_check(db);
-  if (note(&r, db, rc, 0) < 0) {
+  if (note(&r, db, rc, NULL) < 0) {
     describe(msg, msg_size, "lsm_check: status %d (%s)", rc, lsm_errmsg(db));
     goto done;
   }
@@ -633,6 +641,93 @@ START_TEST(flipped_table_byte_is_reported_naming_the_table) {
 }
 END_TEST
 
+/* Flip one byte of a file in place. */
+static void flip_byte(const char *path, long pos) {
+  FILE *f = fopen(path, "r+b");
+  int c;
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(fseek(f, pos, SEEK_SET), 0);
+  c = fgetc(f);
+  ck_assert_int_ne(c, EOF);
+  ck_assert_int_eq(fseek(f, pos, SEEK_SET), 0);
+  fputc(c ^ 0x5a, f);
+  fclose(f);
+}
+
+/* Directed: a scan that meets a damaged data block fails with LSM_CORRUPT,
+** and lsm_iter_errmsg() — the iterator's own text, not the db's — names the
+** table file and the block's offset.  Once for a level-0 table (a direct
+** source of the merge) and once for a deeper one (behind the level
+** iterator), in both directions.  A compaction that reads the block fails
+** naming the file in lsm_errmsg(). */
+START_TEST(scan_over_a_damaged_block_names_the_table_in_the_iterator_message) {
+  static const char *dir = "itermsg";
+  lsm_options o;
+  lsm_db *db = NULL;
+  lsm_batch *b = NULL;
+  char **names = NULL, key[16], val[64];
+  int n_names = 0, i, f, rc, tables = 0, compactions_failed = 0;
+  lsm_test_remove_tree(dir);
+  lsm_options_init(&o);
+  o.block_size = 256;
+  o.cache_size = 0;
+  ck_assert_int_eq(lsm_open(dir, &o, &db), LSM_OK);
+  ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
+  for (i = 0; i < 300; i++) {
+    snprintf(key, sizeof key, "key%04d", i);
+    snprintf(val, sizeof val, "value-%04d-padding-padding", i);
+    ck_assert_int_eq(lsm_batch_put(b, key, strlen(key), val, strlen(val)), LSM_OK);
+    if (i == 199) {
+      /* The first 200 keys end up on a deeper level, the rest in level 0. */
+      ck_assert_int_eq(lsm_write(db, b, 0), LSM_OK);
+      lsm_batch_clear(b);
+      ck_assert_int_eq(lsm_compact(db), LSM_OK);
+    }
+  }
+  ck_assert_int_eq(lsm_write(db, b, 0), LSM_OK);
+  ck_assert_int_eq(lsm_flush(db), LSM_OK);
+  lsm_batch_free(b);
+  ck_assert_int_eq(lsm_close(db), LSM_OK);
+  ck_assert_int_eq(lsm_env_default()->list(lsm_env_default(), dir, &names, &n_names), LSM_OK);
+  for (f = 0; f < n_names; f++) {
+    char path[256];
+    int backward;
+    if (!strstr(names[f], ".sst")) continue;
+    tables++;
+    snprintf(path, sizeof path, "%s/%s", dir, names[f]);
+    flip_byte(path, 10);      /* inside the first data block */
+    ck_assert_int_eq(lsm_open(dir, &o, &db), LSM_OK);
+    for (backward = 0; backward < 2; backward++) {
+      lsm_iter *it = NULL;
+      const char *m;
+      ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
+      rc = backward ? lsm_iter_last(it) : lsm_iter_first(it);
+      while (rc == LSM_OK && lsm_iter_valid(it)) rc = backward ? lsm_iter_prev(it) : lsm_iter_next(it);
+      ck_assert_int_eq(lsm_iter_status(it), LSM_CORRUPT);
+      m = lsm_iter_errmsg(it);
+      ck_assert_msg(strstr(m, names[f]) != NULL && strstr(m, "offset 0") != NULL,
+                    "%s scan over damaged %s: message '%s'", backward ? "backward" : "forward",
+                    names[f], m);
+      lsm_iter_free(it);
+    }
+    /* A compaction that reads the block says which file failed it. */
+    rc = lsm_compact(db);
+    if (rc != LSM_OK) {
+      ck_assert_int_eq(rc, LSM_CORRUPT);
+      ck_assert_msg(strstr(lsm_errmsg(db), names[f]) != NULL, "compaction over damaged %s: '%s'",
+                    names[f], lsm_errmsg(db));
+      compactions_failed++;
+    }
+    lsm_close(db);
+    flip_byte(path, 10);      /* undo */
+  }
+  lsm_env_free_list(names, n_names);
+  ck_assert_int_ge(tables, 2);
+  ck_assert_int_ge(compactions_failed, 1);
+  lsm_test_remove_tree(dir);
+}
+END_TEST
+
 static int count_record(void *ctx, lsm_slice payload) {
   (void)payload;
   (*(int *)ctx)++;
@@ -751,6 +846,7 @@ static Suite *corruption_suite(void) {
   TCase *tc = tcase_create("corruption");
   tcase_set_timeout(tc, lsm_test_torture() ? 36000 : 300);
   tcase_add_test(tc, flipped_table_byte_is_reported_naming_the_table);
+  tcase_add_test(tc, scan_over_a_damaged_block_names_the_table_in_the_iterator_message);
   tcase_add_test(tc, wal_length_flipped_past_eof_in_a_middle_record_is_corruption);
   tcase_add_test(tc, missing_manifest_with_tables_present_is_corruption);
   tcase_add_test(tc, manifest_last_seq_out_of_range_is_corruption);
