@@ -39,7 +39,9 @@
 **
 ** Where the data lives
 **    dir='path'       relative to the database file's directory
-**    default          <database file>-lsm/<table name>
+**    default          <database file>-lsm/<table name>, or after a RENAME
+**                     the directory the note <database file>-lsm/.alias-
+**                     <table name> names (see "Renamed tables")
 **    :memory:/temp    a private mkdtemp() directory, removed on disconnect
 **  One engine instance per directory per process, shared by every
 **  connection (ext/registry.h).
@@ -92,6 +94,7 @@
 #include "sqlite3ext.h"
 SQLITE_EXTENSION_INIT1
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -177,7 +180,8 @@ struct lsm_vtab {
   int hkey_col;                /* hidden encoded-key column, -1 if none */
   char *hkey_name;
   char *dir;                   /* the engine directory */
-  int dir_is_default;          /* <db>-lsm/<name>: follows RENAME */
+  int dir_is_default;          /* in <db>-lsm/: <name>, or the directory
+                                  an alias of a renamed table names */
   int dir_is_temp;             /* private directory, removed on disconnect */
   lsm_options opts;
   lsmx_engine *eng;            /* NULL when the directory was missing at
@@ -394,6 +398,7 @@ static int append_key_value(const lsm_vtab *tab, int p, const lsmx_value *v,
   size_t i;
   int rc;
   if (!tab->key_coll[p] || v->type != SQLITE_TEXT) return lsmx_key_append(out, v);
+  if (v->p == NULL && v->n > 0) return LSM_NOMEM;   /* key.c's convention */
   w = *v;
   if (tab->key_coll[p] == 'R') {
     while (w.n > 0 && w.p[w.n - 1] == ' ') w.n--;
@@ -537,6 +542,112 @@ static void remove_created(char **created, int n_created) {
     rmdir(created[n_created]);
     sqlite3_free(created[n_created]);
   }
+}
+
+/* Renamed tables.  ALTER TABLE ... RENAME calls xRename, and SQLite may
+** still fail the statement afterwards (out of memory while it reloads and
+** checks the schema) and roll the schema back.  So xRename changes nothing
+** that a rollback could not undo: the table's directory keeps its name, and
+** a note, <db>-lsm/.alias-<new name>, holding that directory's name, tells a
+** connection to the new name where its data is.  A note left by a rename
+** that was rolled back is inert: a table of that name can appear only
+** through CREATE (which removes the note first) or another RENAME (which
+** writes it anew).  DROP TABLE removes the notes naming the directory it
+** removes.  Note names start with '.', which no table directory's name
+** does (name_component). */
+#define ALIAS_PREFIX ".alias-"
+
+/* The note of table `name` in the <db>-lsm directory `parent`. */
+static char *alias_path(const char *parent, const char *name) {
+  char *comp = name_component(name);
+  char *r = comp ? sqlite3_mprintf("%s/" ALIAS_PREFIX "%s", parent, comp) : NULL;
+  sqlite3_free(comp);
+  return r;
+}
+
+/* The directory part of path (sqlite3_malloc()ed), "." if none. */
+static char *parent_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return sqlite3_mprintf(".");
+  return sqlite3_mprintf("%.*s", (int)(slash == path ? 1 : slash - path), path);
+}
+
+/* The directory the note of `name` names, or NULL (no note, or not a plain
+** directory name).  *nomem is set when memory ran out. */
+static char *read_alias(const char *parent, const char *name, int *nomem) {
+  char *path = alias_path(parent, name), *r = NULL;
+  char buf[512];
+  size_t n = 0;
+  FILE *f;
+  *nomem = path == NULL;
+  if (!path) return NULL;
+  f = fopen(path, "rb");
+  if (f) {
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    if (n > 0 && buf[0] != '.' && !strchr(buf, '/') && strlen(buf) == n) {
+      r = sqlite3_mprintf("%s/%s", parent, buf);
+      *nomem = r == NULL;
+    }
+  }
+  sqlite3_free(path);
+  return r;
+}
+
+/* Write the note of `name` durably: it names directory `dir` (a path whose
+** last component is the name written).  0 or an errno value. */
+static int write_alias(const char *parent, const char *name, const char *dir) {
+  char *path = alias_path(parent, name);
+  char *tmp = path ? sqlite3_mprintf("%s.tmp", path) : NULL;
+  const char *target = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+  int err = 0, fd = -1;
+  if (!tmp) { err = ENOMEM; goto done; }
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) { err = errno; goto done; }
+  if (write(fd, target, strlen(target)) != (ssize_t)strlen(target)) err = errno ? errno : EIO;
+  if (!err && fsync(fd) != 0) err = errno;
+  if (close(fd) != 0 && !err) err = errno;
+  fd = -1;
+  if (!err && rename(tmp, path) != 0) err = errno;
+  if (!err) err = sync_dir_path(parent);
+done:
+  if (err && tmp) unlink(tmp);
+  sqlite3_free(tmp);
+  sqlite3_free(path);
+  return err;
+}
+
+static void remove_alias(const char *parent, const char *name) {
+  char *path = alias_path(parent, name);
+  if (path) unlink(path);
+  sqlite3_free(path);
+}
+
+/* Remove every note in parent that names directory dir (it is gone). */
+static void remove_aliases_of(const char *parent, const char *dir) {
+  const char *target = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+  size_t prefix = strlen(ALIAS_PREFIX);
+  struct dirent *e;
+  DIR *d = opendir(parent);
+  if (!d) return;
+  while ((e = readdir(d)) != NULL) {
+    char *path, buf[512];
+    size_t n = 0;
+    FILE *f;
+    if (strncmp(e->d_name, ALIAS_PREFIX, prefix) != 0) continue;
+    path = sqlite3_mprintf("%s/%s", parent, e->d_name);
+    if (!path) break;
+    f = fopen(path, "rb");
+    if (f) {
+      n = fread(buf, 1, sizeof buf - 1, f);
+      fclose(f);
+      buf[n] = 0;
+      if (strcmp(buf, target) == 0) unlink(path);
+    }
+    sqlite3_free(path);
+  }
+  closedir(d);
 }
 
 /* The <db>-lsm directory of a default table directory, removed when the
@@ -837,6 +948,29 @@ static int ensure_open(lsm_vtab *tab) {
   return rc;
 }
 
+/* A renamed table's default directory is the one its note names (see
+** "Renamed tables"); CREATE removes a stale note instead. */
+static int resolve_default_dir(lsm_vtab *tab, int create) {
+  char *parent, *aliased = NULL;
+  int nomem = 0;
+  if (!tab->dir_is_default) return SQLITE_OK;
+  parent = parent_of(tab->dir);
+  if (!parent) return SQLITE_NOMEM;
+  if (create) {
+    remove_alias(parent, tab->name);
+  } else if (!dir_exists(tab->dir)) {
+    aliased = read_alias(parent, tab->name, &nomem);
+    if (aliased && dir_exists(aliased)) {
+      sqlite3_free(tab->dir);
+      tab->dir = aliased;
+      aliased = NULL;
+    }
+  }
+  sqlite3_free(aliased);
+  sqlite3_free(parent);
+  return nomem ? SQLITE_NOMEM : SQLITE_OK;
+}
+
 /* A name for the hidden key column that no column has. */
 static char *unique_hidden_name(const lsmx_table_def *def, const char *table) {
   int n;
@@ -980,6 +1114,7 @@ static int vtab_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   ** connects anyway, so that DROP TABLE still works; every read or write
   ** reports the missing data. */
   rc = choose_dir(tab, (const lsm_conn *)aux, pzErr);
+  if (rc == SQLITE_OK) rc = resolve_default_dir(tab, create);
   if (rc != SQLITE_OK) goto done;
   if (create || tab->dir_is_temp || dir_exists(tab->dir)) {
     rc = open_engine(tab, create || tab->dir_is_temp, pzErr);
@@ -1043,82 +1178,74 @@ static int xDestroy(sqlite3_vtab *pVtab) {
     sqlite3_free(err);    /* a table that cannot be opened can be dropped */
   }
   release_engine(tab);    /* a failed close loses nothing: the data goes */
-  if (lsm_destroy(tab->dir, NULL) != LSM_OK && dir_exists(tab->dir)) {
+  rc = lsm_destroy(tab->dir, NULL);
+  if (rc != LSM_OK && dir_exists(tab->dir)) {
+    if (rc == LSM_NOMEM) return SQLITE_NOMEM;
     return vtab_error(tab, SQLITE_IOERR,
                       "lsm: cannot remove the table directory");
   }
   rmdir(tab->dir);
-  if (tab->dir_is_default) remove_parent_if_empty(tab->dir);
+  if (tab->dir_is_default) {
+    char *parent = parent_of(tab->dir);
+    if (parent) {
+      remove_aliases_of(parent, tab->dir);
+      remove_alias(parent, tab->name);
+    }
+    sqlite3_free(parent);
+    remove_parent_if_empty(tab->dir);
+  }
   tab->dir_is_temp = 0;
   vtab_free(tab);
   return SQLITE_OK;
 }
 
+/* ALTER TABLE ... RENAME.  Nothing moves on disk (see "Renamed tables"):
+** a table in its default directory gets a note naming that directory under
+** the new name. */
 static int xRename(sqlite3_vtab *pVtab, const char *zNew) {
   lsm_vtab *tab = (lsm_vtab *)pVtab;
-  char *new_dir, *new_name, *m = NULL;
-  char *err = NULL;
-  int rc;
+  char *new_dir = NULL, *new_name = NULL, *parent = NULL, *m = NULL;
+  int rc = SQLITE_OK, err;
 
-  if (!tab->dir_is_default) {
-    new_name = sqlite3_mprintf("%s", zNew);
-    if (!new_name) return SQLITE_NOMEM;
-    sqlite3_free(tab->name);
-    tab->name = new_name;
-    return SQLITE_OK;
-  }
-  if (tab->batch && lsm_batch_count(tab->batch) > 0) {
-    return vtab_error(tab, SQLITE_ERROR, "lsm: cannot rename a table with "
-                      "uncommitted changes");
-  }
-  if ((tab->eng && lsmx_engine_refs(tab->eng) > 1) || tab->n_cursors > 0) {
-    m = sqlite3_mprintf("lsm: cannot rename table %s: it is in use by %s",
-                        tab->name, tab->n_cursors > 0 ? "a running statement"
-                                                      : "another connection");
-    rc = vtab_error(tab, SQLITE_BUSY, m ? m : "lsm: table in use");
-    sqlite3_free(m);
-    return rc;
-  }
-  new_dir = default_dir(sqlite3_db_filename(tab->db, tab->schema), zNew);
-  new_name = sqlite3_mprintf("%s", zNew);
-  if (!new_dir || !new_name) {
-    sqlite3_free(new_dir);
-    sqlite3_free(new_name);
-    return SQLITE_NOMEM;
-  }
-  if (dir_exists(new_dir)) {
-    m = sqlite3_mprintf("lsm: cannot rename table %s: %s exists", tab->name,
-                        shown_path(tab, new_dir));
-    rc = vtab_error(tab, SQLITE_ERROR, m ? m : "lsm: cannot rename");
-    goto done;
-  }
-  /* The engine keeps files open in its directory: close around rename. */
-  release_engine(tab);
-  if (dir_exists(tab->dir) && rename(tab->dir, new_dir) != 0) {
-    m = sqlite3_mprintf("lsm: cannot rename %s to %s: %s", shown_dir(tab),
-                        shown_path(tab, new_dir), strerror(errno));
-    if (open_engine(tab, 0, &err) != SQLITE_OK) sqlite3_free(err);
-    rc = vtab_error(tab, SQLITE_IOERR, m ? m : "lsm: cannot rename");
-    goto done;
-  }
-  sqlite3_free(tab->dir);
-  tab->dir = new_dir;
-  new_dir = NULL;
-  sqlite3_free(tab->name);
-  tab->name = new_name;
-  new_name = NULL;
-  rc = SQLITE_OK;
-  if (dir_exists(tab->dir)) {
-    rc = open_engine(tab, 0, &err);
-    if (rc != SQLITE_OK) {
-      rc = vtab_error(tab, rc, err ? err : "lsm: cannot reopen after rename");
-      sqlite3_free(err);
+  if (tab->dir_is_default) {
+    if (tab->batch && lsm_batch_count(tab->batch) > 0) {
+      return vtab_error(tab, SQLITE_ERROR, "lsm: cannot rename a table with "
+                        "uncommitted changes");
+    }
+    if ((tab->eng && lsmx_engine_refs(tab->eng) > 1) || tab->n_cursors > 0) {
+      m = sqlite3_mprintf("lsm: cannot rename table %s: it is in use by %s",
+                          tab->name, tab->n_cursors > 0 ? "a running statement"
+                                                        : "another connection");
+      rc = vtab_error(tab, SQLITE_BUSY, m ? m : "lsm: table in use");
+      sqlite3_free(m);
+      return rc;
+    }
+    new_dir = default_dir(sqlite3_db_filename(tab->db, tab->schema), zNew);
+    parent = parent_of(tab->dir);
+    if (!new_dir || !parent) { rc = SQLITE_NOMEM; goto done; }
+    if (strcmp(new_dir, tab->dir) == 0) {
+      remove_alias(parent, zNew);     /* back to the directory's own name */
+    } else if (dir_exists(new_dir)) {
+      m = sqlite3_mprintf("lsm: cannot rename table %s: %s exists", tab->name,
+                          shown_path(tab, new_dir));
+      rc = vtab_error(tab, SQLITE_ERROR, m ? m : "lsm: cannot rename");
+      goto done;
+    } else if ((err = write_alias(parent, zNew, tab->dir)) != 0) {
+      if (err == ENOMEM) { rc = SQLITE_NOMEM; goto done; }
+      m = sqlite3_mprintf("lsm: cannot rename table %s: cannot write %s/" ALIAS_PREFIX "%s: %s",
+                          tab->name, shown_path(tab, parent), zNew, strerror(err));
+      rc = vtab_error(tab, SQLITE_IOERR, m ? m : "lsm: cannot rename");
+      goto done;
     }
   }
+  new_name = sqlite3_mprintf("%s", zNew);
+  if (!new_name) { rc = SQLITE_NOMEM; goto done; }
+  sqlite3_free(tab->name);
+  tab->name = new_name;
 done:
   sqlite3_free(m);
   sqlite3_free(new_dir);
-  sqlite3_free(new_name);
+  sqlite3_free(parent);
   return rc;
 }
 
@@ -1810,8 +1937,12 @@ static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
     if (argc < 1) return SQLITE_ERROR;
     list_reset(l);
     if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) return SQLITE_OK;
-    rc = buf_set(&l->data, sqlite3_value_blob(argv[0]),
-                 (size_t)sqlite3_value_bytes(argv[0]));
+    {
+      const void *p = sqlite3_value_blob(argv[0]);
+      size_t n = (size_t)sqlite3_value_bytes(argv[0]);
+      /* NULL with bytes: a zeroblob SQLite had no memory to expand. */
+      rc = p == NULL && n > 0 ? LSM_NOMEM : buf_set(&l->data, p, n);
+    }
     if (rc == LSM_OK) rc = list_commit_item(l);
     if (rc != LSM_OK) return vtab_fail(tab, rc, 0);
     cur->n_eq = 1;
@@ -2195,6 +2326,7 @@ static int old_key_from(lsm_vtab *tab, sqlite3_value *v, lsm_buffer *out) {
     const unsigned char *p = sqlite3_value_blob(v);
     size_t n = (size_t)sqlite3_value_bytes(v);
     if (sqlite3_value_type(v) != SQLITE_BLOB) return LSM_CORRUPT;
+    if (p == NULL && n > 0) return LSM_NOMEM;
     return buf_set(out, p, n);
   }
   rc = append_key_arg(tab, 0, v, out, &is_null, 0);
@@ -2234,6 +2366,7 @@ static int take_write_lock(lsm_vtab *tab) {
 static int run_command(lsm_vtab *tab, sqlite3_value *cmd) {
   const char *c = (const char *)sqlite3_value_text(cmd);
   int rc;
+  if (!c && sqlite3_value_type(cmd) != SQLITE_NULL) return SQLITE_NOMEM;
   if (!c) c = "";
   if (sqlite3_stricmp(c, "flush") == 0) {
     rc = lsm_flush(tab->lsm);

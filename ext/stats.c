@@ -193,9 +193,12 @@ static int stats_filter(sqlite3_vtab_cursor *cur, int idxnum,
 
   if ((idxnum & HAS_TBL) && argc >= 1) {
     tbl = (const char *)sqlite3_value_text(argv[0]);
+    /* NULL for a value that is not NULL: no memory to convert it. */
+    if (tbl == NULL && sqlite3_value_type(argv[0]) != SQLITE_NULL) return SQLITE_NOMEM;
   }
   if ((idxnum & HAS_SCHEMA) && argc >= 2) {
     schema = (const char *)sqlite3_value_text(argv[1]);
+    if (schema == NULL && sqlite3_value_type(argv[1]) != SQLITE_NULL) return SQLITE_NOMEM;
     if (schema == NULL) {
       set_error(v, "%s", "lsm_stats: schema name argument is NULL");
       return SQLITE_ERROR;

@@ -439,8 +439,8 @@ int lsm_close(lsm_db *db) {
 }
 
 int lsm_destroy(const char *dir, lsm_env *env) {
-  char **names = NULL;
-  int n = 0, i, rc;
+  char **names = NULL, **paths = NULL;
+  int n = 0, n_paths = 0, i, rc;
   lsm_file *lock = NULL;
   char *lock_path;
   if (env == NULL) env = lsm_env_default();
@@ -452,16 +452,19 @@ int lsm_destroy(const char *dir, lsm_env *env) {
     return rc;
   }
   rc = env->list(env, dir, &names, &n);
+  /* Every path before the first removal: running out of memory half way
+  ** would leave some of the files, a corrupt database. */
+  if (rc == LSM_OK && n > 0 && (paths = calloc((size_t)n, sizeof *paths)) == NULL) rc = LSM_NOMEM;
   for (i = 0; rc == LSM_OK && i < n; i++) {
     uint64_t number;
     if (parse_file_name(names[i], "log", &number) || parse_file_name(names[i], "sst", &number) ||
         strcmp(names[i], "MANIFEST") == 0 || strcmp(names[i], "MANIFEST.tmp") == 0) {
-      char *path = join_path(dir, names[i]);
-      if (path == NULL) rc = LSM_NOMEM;
-      else rc = env->remove(env, path);
-      free(path);
+      if ((paths[n_paths++] = join_path(dir, names[i])) == NULL) rc = LSM_NOMEM;
     }
   }
+  for (i = 0; rc == LSM_OK && i < n_paths; i++) rc = env->remove(env, paths[i]);
+  for (i = 0; i < n_paths; i++) free(paths[i]);
+  free(paths);
   lsm_env_free_list(names, n);
   env->remove(env, lock_path);
   env->unlock(env, lock);

@@ -1,5 +1,6 @@
--- ALTER TABLE ... RENAME TO keeps the data (the default directory follows
--- the name, an explicit dir= stays), DROP TABLE removes the directory.
+-- ALTER TABLE ... RENAME TO keeps the data where it is (a default
+-- directory keeps its name, with a note mapping the new name to it; an
+-- explicit dir= stays), DROP TABLE removes the directory and the notes.
 -- Neither is allowed while another connection has the table open.
 .load ./lsm_vtab
 CREATE VIRTUAL TABLE a USING lsm(k INTEGER PRIMARY KEY, v);
@@ -11,6 +12,7 @@ INSERT INTO c VALUES(1, 2);
 ALTER TABLE a RENAME TO a2;
 .system test -d test.db-lsm/a2 && echo a2-dir || echo a2-missing
 .system test -d test.db-lsm/a && echo a-dir || echo a-gone
+.system ls -A test.db-lsm
 SELECT * FROM a2;
 INSERT INTO a2(v) VALUES('three');
 INSERT INTO a2(a2) VALUES('flush');
