@@ -204,8 +204,9 @@ test: summary-reset
 
 # ---------------------------------------------------------------- fuzzing, torture
 # make fuzz: every libFuzzer target for FUZZ_SECONDS each; make test runs
-# them for a few seconds.  make torture: the fault, power-loss and
-# corruption loops over every point of a longer script, then long fuzz runs.
+# them for a few seconds.  make torture: the fault, power-loss, corruption
+# and SQL out-of-memory loops over every point of a longer script, then long
+# fuzz runs.
 FUZZ_SECONDS ?= 120
 fuzz: setup setup-fuzz
 	@sh fuzz/run.sh $(FUZZ_SECONDS)
@@ -213,7 +214,8 @@ fuzz: setup setup-fuzz
 fuzz-short: setup setup-fuzz
 	@sh fuzz/run.sh --results $(RESULTS) 3
 
-TORTURE_BINS := build/unit/test_faults build/unit/test_powerloss build/unit/test_corruption
+TORTURE_BINS := build/unit/test_faults build/unit/test_powerloss build/unit/test_corruption \
+                build/unit/test_sql_oom
 torture: summary-reset
 	@$(MAKE) --no-print-directory setup setup-fuzz $(TORTURE_BINS)
 	@LSM_TORTURE=1 sh scripts/run-unit.sh build/unit $(RESULTS) $(TORTURE_BINS) || true
