@@ -546,15 +546,20 @@ static void remove_created(char **created, int n_created) {
 
 /* Renamed tables.  ALTER TABLE ... RENAME calls xRename, and SQLite may
 ** still fail the statement afterwards (out of memory while it reloads and
-** checks the schema) and roll the schema back.  So xRename changes nothing
-** that a rollback could not undo: the table's directory keeps its name, and
-** a note, <db>-lsm/.alias-<new name>, holding that directory's name, tells a
-** connection to the new name where its data is.  A note left by a rename
-** that was rolled back is inert: a table of that name can appear only
-** through CREATE (which removes the note first) or another RENAME (which
-** writes it anew).  DROP TABLE removes the notes naming the directory it
-** removes.  Note names start with '.', which no table directory's name
-** does (name_component). */
+** checks the schema) and roll the schema back, with no call telling the
+** module.  So before xRename moves a table's default directory from
+** <db>-lsm/<old> to <db>-lsm/<new> it writes a note, <db>-lsm/.alias-<old>,
+** holding the new directory's name.  Connecting a table whose default
+** directory is missing follows its note: after a rolled-back rename the
+** table, again under its old name, finds its data in the new directory (and
+** a later rename back to that name moves nothing).  After a rename that
+** stands the note is stale and inert: a table of the old name appears only
+** through CREATE, which removes the note first, or a rename, which writes
+** its own.  CREATE refuses a directory that a note names for a table whose
+** own directory is gone (the data of a rolled-back rename), rather than
+** giving one directory to two tables.  DROP TABLE removes the notes naming
+** the directory it removes.  Note names start with '.', which no table
+** directory's name does (name_component). */
 #define ALIAS_PREFIX ".alias-"
 
 /* The note of table `name` in the <db>-lsm directory `parent`. */
@@ -624,7 +629,9 @@ static void remove_alias(const char *parent, const char *name) {
   sqlite3_free(path);
 }
 
-/* Remove every note in parent that names directory dir (it is gone). */
+/* Remove every note in parent that names directory dir (it is gone), and
+** every note naming a directory that no longer exists (it protects
+** nothing). */
 static void remove_aliases_of(const char *parent, const char *dir) {
   const char *target = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
   size_t prefix = strlen(ALIAS_PREFIX);
@@ -643,11 +650,53 @@ static void remove_aliases_of(const char *parent, const char *dir) {
       n = fread(buf, 1, sizeof buf - 1, f);
       fclose(f);
       buf[n] = 0;
-      if (strcmp(buf, target) == 0) unlink(path);
+      if (strcmp(buf, target) == 0) {
+        unlink(path);
+      } else if (buf[0] != '.' && !strchr(buf, '/')) {
+        char *named = sqlite3_mprintf("%s/%s", parent, buf);
+        if (named && !dir_exists(named)) unlink(path);
+        sqlite3_free(named);
+      }
     }
     sqlite3_free(path);
   }
   closedir(d);
+}
+
+/* The name of a table whose note names directory dir while its own default
+** directory is missing: dir holds that table's data (a rolled-back rename).
+** NULL if none; *nomem is set when memory ran out. */
+static char *alias_owner(const char *parent, const char *dir, int *nomem) {
+  const char *target = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+  size_t prefix = strlen(ALIAS_PREFIX);
+  char *owner = NULL;
+  struct dirent *e;
+  DIR *d = opendir(parent);
+  if (!d) return NULL;
+  while (owner == NULL && (e = readdir(d)) != NULL) {
+    char *path, *own_dir, buf[512];
+    size_t n = 0;
+    FILE *f;
+    if (strncmp(e->d_name, ALIAS_PREFIX, prefix) != 0) continue;
+    path = sqlite3_mprintf("%s/%s", parent, e->d_name);
+    own_dir = sqlite3_mprintf("%s/%s", parent, e->d_name + prefix);
+    if (!path || !own_dir) {
+      *nomem = 1;
+    } else if ((f = fopen(path, "rb")) != NULL) {
+      n = fread(buf, 1, sizeof buf - 1, f);
+      fclose(f);
+      buf[n] = 0;
+      if (strcmp(buf, target) == 0 && !dir_exists(own_dir)) {
+        owner = sqlite3_mprintf("%s", e->d_name + prefix);
+        if (!owner) *nomem = 1;
+      }
+    }
+    sqlite3_free(path);
+    sqlite3_free(own_dir);
+    if (*nomem) break;
+  }
+  closedir(d);
+  return owner;
 }
 
 /* The <db>-lsm directory of a default table directory, removed when the
@@ -950,7 +999,7 @@ static int ensure_open(lsm_vtab *tab) {
 
 /* A renamed table's default directory is the one its note names (see
 ** "Renamed tables"); CREATE removes a stale note instead. */
-static int resolve_default_dir(lsm_vtab *tab, int create) {
+static int resolve_default_dir(lsm_vtab *tab, int create, char **pzErr) {
   char *parent, *aliased = NULL;
   int nomem = 0;
   if (!tab->dir_is_default) return SQLITE_OK;
@@ -958,6 +1007,17 @@ static int resolve_default_dir(lsm_vtab *tab, int create) {
   if (!parent) return SQLITE_NOMEM;
   if (create) {
     remove_alias(parent, tab->name);
+    if (dir_exists(tab->dir)) {
+      char *owner = alias_owner(parent, tab->dir, &nomem);
+      if (owner) {
+        *pzErr = sqlite3_mprintf("lsm: cannot create table %s: %s holds the data of "
+                                 "table %s (a rename that was rolled back)",
+                                 tab->name, shown_dir(tab), owner);
+        sqlite3_free(owner);
+        sqlite3_free(parent);
+        return SQLITE_ERROR;
+      }
+    }
   } else if (!dir_exists(tab->dir)) {
     aliased = read_alias(parent, tab->name, &nomem);
     if (aliased && dir_exists(aliased)) {
@@ -1114,7 +1174,7 @@ static int vtab_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   ** connects anyway, so that DROP TABLE still works; every read or write
   ** reports the missing data. */
   rc = choose_dir(tab, (const lsm_conn *)aux, pzErr);
-  if (rc == SQLITE_OK) rc = resolve_default_dir(tab, create);
+  if (rc == SQLITE_OK) rc = resolve_default_dir(tab, create, pzErr);
   if (rc != SQLITE_OK) goto done;
   if (create || tab->dir_is_temp || dir_exists(tab->dir)) {
     rc = open_engine(tab, create || tab->dir_is_temp, pzErr);
@@ -1199,13 +1259,14 @@ static int xDestroy(sqlite3_vtab *pVtab) {
   return SQLITE_OK;
 }
 
-/* ALTER TABLE ... RENAME.  Nothing moves on disk (see "Renamed tables"):
-** a table in its default directory gets a note naming that directory under
-** the new name. */
+/* ALTER TABLE ... RENAME.  A table in its default directory moves with its
+** name; the note of the old name is written first (see "Renamed tables"),
+** so a rename SQLite rolls back after this returns still finds its data. */
 static int xRename(sqlite3_vtab *pVtab, const char *zNew) {
   lsm_vtab *tab = (lsm_vtab *)pVtab;
   char *new_dir = NULL, *new_name = NULL, *parent = NULL, *m = NULL;
-  int rc = SQLITE_OK, err;
+  char *err = NULL;
+  int rc = SQLITE_OK, e;
 
   if (tab->dir_is_default) {
     if (tab->batch && lsm_batch_count(tab->batch) > 0) {
@@ -1222,29 +1283,52 @@ static int xRename(sqlite3_vtab *pVtab, const char *zNew) {
     }
     new_dir = default_dir(sqlite3_db_filename(tab->db, tab->schema), zNew);
     parent = parent_of(tab->dir);
-    if (!new_dir || !parent) { rc = SQLITE_NOMEM; goto done; }
+    new_name = sqlite3_mprintf("%s", zNew);
+    if (!new_dir || !parent || !new_name) { rc = SQLITE_NOMEM; goto done; }
     if (strcmp(new_dir, tab->dir) == 0) {
-      remove_alias(parent, zNew);     /* back to the directory's own name */
+      /* A table that kept a directory after a rolled-back rename gets the
+      ** directory's name back: nothing moves. */
+      remove_alias(parent, tab->name);
     } else if (dir_exists(new_dir)) {
       m = sqlite3_mprintf("lsm: cannot rename table %s: %s exists", tab->name,
                           shown_path(tab, new_dir));
       rc = vtab_error(tab, SQLITE_ERROR, m ? m : "lsm: cannot rename");
       goto done;
-    } else if ((err = write_alias(parent, zNew, tab->dir)) != 0) {
-      if (err == ENOMEM) { rc = SQLITE_NOMEM; goto done; }
+    } else if ((e = write_alias(parent, tab->name, new_dir)) != 0) {
+      if (e == ENOMEM) { rc = SQLITE_NOMEM; goto done; }
       m = sqlite3_mprintf("lsm: cannot rename table %s: cannot write %s/" ALIAS_PREFIX "%s: %s",
-                          tab->name, shown_path(tab, parent), zNew, strerror(err));
+                          tab->name, shown_path(tab, parent), tab->name, strerror(e));
       rc = vtab_error(tab, SQLITE_IOERR, m ? m : "lsm: cannot rename");
       goto done;
+    } else {
+      /* The engine keeps files open in its directory: close around rename. */
+      release_engine(tab);
+      if (rename(tab->dir, new_dir) != 0 || sync_dir_path(parent) != 0) {
+        int saved = errno;
+        if (!dir_exists(tab->dir) && dir_exists(new_dir)) rename(new_dir, tab->dir);
+        remove_alias(parent, tab->name);
+        m = sqlite3_mprintf("lsm: cannot rename %s to %s: %s", shown_dir(tab),
+                            shown_path(tab, new_dir), strerror(saved));
+        if (open_engine(tab, 0, &err) != SQLITE_OK) sqlite3_free(err);
+        rc = vtab_error(tab, SQLITE_IOERR, m ? m : "lsm: cannot rename");
+        goto done;
+      }
+      sqlite3_free(tab->dir);
+      tab->dir = new_dir;
+      new_dir = NULL;
     }
+    remove_alias(parent, zNew);   /* a stale note of the new name */
+  } else {
+    new_name = sqlite3_mprintf("%s", zNew);
+    if (!new_name) { rc = SQLITE_NOMEM; goto done; }
   }
-  new_name = sqlite3_mprintf("%s", zNew);
-  if (!new_name) { rc = SQLITE_NOMEM; goto done; }
   sqlite3_free(tab->name);
   tab->name = new_name;
+  new_name = NULL;
 done:
   sqlite3_free(m);
   sqlite3_free(new_dir);
+  sqlite3_free(new_name);
   sqlite3_free(parent);
   return rc;
 }
