@@ -50,7 +50,6 @@
 */
 #include "db_impl.h"
 
-#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,7 +400,6 @@ static int recover(lsm_db *db) {
   ** a brand-new log so that no log is appended to after a torn tail. */
   if (rc == LSM_OK) {
     db->wal_number = lsm_vset_new_file_number(&db->vset);
-    db->last_log_number = db->wal_number;
     if (lsm_mem_count(db->mem) > 0) {
       db->imm = db->mem;
       db->imm_switched++;
@@ -483,21 +481,23 @@ static int bg_has_work(lsm_db *db) {
   return db->imm != NULL || lsm_db_needs_compaction(db);
 }
 
-/* Should the background thread create the next log now (mutex held)?
-** Once per memtable switch, so a failure is not retried in a loop (the
-** writer then creates the log itself and reports any error). */
+/* Should the background thread create the next log now (mutex held)?  A
+** number is reserved for it (the writer reserves the next one at each
+** switch), and no attempt has failed since (the writer then creates the
+** log itself and reports any error). */
 static int bg_wants_next_log(lsm_db *db) {
-  return db->next_wal == NULL && !db->bg_error && db->next_wal_for != db->imm_switched;
+  return db->next_wal_number != 0 && db->next_wal == NULL && !db->next_wal_busy &&
+         !db->next_wal_failed && !db->bg_error;
 }
 
-/* Create the log the next memtable switch will use (mutex held, released
-** meanwhile): the writer's switch then costs only the old log's fsync. */
+/* Create the log the next memtable switch will use, under the number the
+** writer reserved (mutex held, released meanwhile): the switch then costs
+** only the old log's fsync. */
 static void prepare_next_log(lsm_db *db) {
-  uint64_t number = lsm_db_new_file_number(db);
+  uint64_t number = db->next_wal_number;
   lsm_wal *w = NULL;
   int rc;
-  db->next_wal_for = db->imm_switched;
-  db->last_log_number = number;
+  db->next_wal_busy = 1;
   pthread_mutex_unlock(&db->mu);
   rc = create_log(db, number, &w);
   if (rc) {
@@ -507,22 +507,10 @@ static void prepare_next_log(lsm_db *db) {
     free(path);
   }
   pthread_mutex_lock(&db->mu);
-  if (rc == LSM_OK && number != db->last_log_number) {
-    /* The writer switched meanwhile, to a log it numbered itself: logs
-    ** must be used in the order of their numbers (replay follows them), so
-    ** this older one is dropped. */
-    char *path = lsm_file_path(db->dir, number, "log");
-    pthread_mutex_unlock(&db->mu);
-    lsm_wal_close(w);
-    if (path) db->env->remove(db->env, path);
-    free(path);
-    pthread_mutex_lock(&db->mu);
-    return;
-  }
-  if (rc == LSM_OK) {
-    db->next_wal = w;
-    db->next_wal_number = number;
-  }
+  db->next_wal_busy = 0;
+  if (rc == LSM_OK) db->next_wal = w;
+  else db->next_wal_failed = 1;
+  pthread_cond_broadcast(&db->state_cv);
 }
 
 static void *bg_main(void *arg) {
@@ -580,6 +568,17 @@ static void stop_bg_thread(lsm_db *db) {
     if (path) db->env->remove(db->env, path);
     free(path);
   }
+}
+
+/* Background mode: reserve the number of the log after the current one
+** (mutex held).  Reserved when the current log starts, so that logs are
+** numbered in the order they are used (replay follows the numbers) and
+** the numbering does not depend on when the background thread runs. */
+static void reserve_next_log(lsm_db *db) {
+  if (!db->opts.background) return;
+  db->next_wal_number = lsm_db_new_file_number(db);
+  db->next_wal_failed = 0;
+  pthread_cond_signal(&db->bg_cv);
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -655,7 +654,6 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out) {
   db->env = db->opts.env ? db->opts.env : lsm_env_default();
   db->dir = strdup(dir);
   db->snapshots.next = db->snapshots.prev = &db->snapshots;
-  db->next_wal_for = UINT64_MAX;   /* the background thread prepares a log at once */
   lsm_vset_init(&db->vset, db->env, dir, db->opts.sync_mode != LSM_SYNC_OFF);
   *out = db;
   if (db->dir == NULL || db->vset.dir == NULL) return LSM_NOMEM;
@@ -689,7 +687,10 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out) {
   }
   if (rc) return lsm_db_error(db, rc, "lsm: cannot lock %s", dir);
   rc = recover(db);
-  if (rc == LSM_OK && db->opts.background) rc = start_bg_thread(db);
+  if (rc == LSM_OK && db->opts.background) {
+    reserve_next_log(db);   /* no other thread yet */
+    rc = start_bg_thread(db);
+  }
   return rc;
 }
 
@@ -742,13 +743,9 @@ int lsm_destroy(const char *dir, lsm_env *env) {
 
 /* ---------------------------------------------------------------- writes */
 
-/* Step 1: wait for the writer token (mutex held).  Fails with the sticky
-** error, without the token, once a failure has latched one. */
-static int become_writer(lsm_db *db) {
+static void take_writer_token(lsm_db *db) {
   while (db->writer_busy) pthread_cond_wait(&db->writer_cv, &db->mu);
-  if (db->bg_error) return sticky_error(db);
   db->writer_busy = 1;
-  return LSM_OK;
 }
 
 static void release_writer(lsm_db *db) {
@@ -756,19 +753,32 @@ static void release_writer(lsm_db *db) {
   pthread_cond_signal(&db->writer_cv);
 }
 
+/* Step 1: wait for the writer token (mutex held).  Fails with the sticky
+** error, without the token, once a failure has latched one. */
+static int become_writer(lsm_db *db) {
+  take_writer_token(db);
+  if (db->bg_error) {
+    release_writer(db);
+    return sticky_error(db);
+  }
+  return LSM_OK;
+}
+
 /* Turn mem into imm and start a fresh memtable with a new log (mutex and
 ** writer token held; released while the log is created).  imm is NULL. */
 static int switch_memtable(lsm_db *db) {
-  lsm_wal *old_wal = db->wal, *new_wal = db->next_wal;
-  uint64_t number = new_wal ? db->next_wal_number : lsm_db_new_file_number(db);
+  lsm_wal *old_wal = db->wal, *new_wal;
+  uint64_t number;
   lsm_mem *fresh = NULL;
   int rc;
-  /* The background thread prepares the next log ahead (prepare_next_log);
-  ** a log taken from it is already created and synced, and is the newest
-  ** log number handed out. */
-  assert(new_wal == NULL || number == db->last_log_number);
-  db->last_log_number = number;
+  /* The background thread creates the next log ahead (prepare_next_log),
+  ** under the number reserved for it; a log taken from it is created and
+  ** synced already.  If it is being created right now, wait: it is short. */
+  while (db->next_wal_busy) pthread_cond_wait(&db->state_cv, &db->mu);
+  new_wal = db->next_wal;
+  number = db->next_wal_number ? db->next_wal_number : lsm_db_new_file_number(db);
   db->next_wal = NULL;
+  db->next_wal_number = 0;
   pthread_mutex_unlock(&db->mu);
   /* sync=normal: the old log must be durable before the new one receives a
   ** record.  imm is flushed later, beside new commits; were the old log's
@@ -804,17 +814,19 @@ static int switch_memtable(lsm_db *db) {
   db->imm = db->mem;
   db->mem = fresh;
   db->imm_switched++;
+  reserve_next_log(db);
   return LSM_OK;
 }
 
-/* Wait on state_cv for maintenance to progress, counting the time as a
-** stop (mutex held).  *stopped: this write was already counted. */
-static void stall_wait(lsm_db *db, int *stopped) {
+/* Wait on state_cv for maintenance to progress (mutex held).  A commit's
+** wait is a write stall: counted once per commit (*stopped), timed each
+** time; lsm_flush's (force) is not. */
+static void stall_wait(lsm_db *db, int force, int *stopped) {
   uint64_t t0 = now_micros();
-  if (!*stopped) db->stop_count++;
+  if (!force && !*stopped) db->stop_count++;   /* counted as the wait begins */
   *stopped = 1;
   pthread_cond_wait(&db->state_cv, &db->mu);
-  db->stop_micros += now_micros() - t0;
+  if (!force) db->stop_micros += now_micros() - t0;
 }
 
 /* Step 2: make sure mem has room for this commit (mutex and writer token
@@ -851,12 +863,12 @@ static int make_room_for_write(lsm_db *db, int force) {
         rc = run_inline_maintenance(db, 0);
         if (rc) return rc;
       } else {
-        stall_wait(db, &stopped);
+        stall_wait(db, force, &stopped);
       }
       continue;
     }
     if (db->opts.background && l0 >= db->opts.l0_stop_trigger) {
-      stall_wait(db, &stopped);
+      stall_wait(db, force, &stopped);
       continue;
     }
     rc = switch_memtable(db);
@@ -1187,11 +1199,17 @@ int lsm_check(lsm_db *db) {
     }
   }
   if (rc == LSM_OK) {
+    /* The active log: as the writer, so that no commit is appended to it,
+    ** nor the log switched, while it is read. */
     pthread_mutex_lock(&db->mu);
+    take_writer_token(db);
     log_path = lsm_file_path(db->dir, db->wal_number, "log");
+    pthread_mutex_unlock(&db->mu);
     if (log_path == NULL) rc = LSM_NOMEM;
     else rc = lsm_wal_replay(db->env, log_path, check_noop_record, NULL, NULL, &err);
     free(log_path);
+    pthread_mutex_lock(&db->mu);
+    release_writer(db);
     pthread_mutex_unlock(&db->mu);
   }
   if (rc != LSM_OK && err.len) {

@@ -55,6 +55,12 @@
 **      and keep reading that version whatever is installed after.
 **  (5) Logs numbered below vset.log_number (the durable manifest's) are
 **      deleted; wal_number may be ahead of it while imm waits for its flush.
+**  (6) Logs are written in the order of their numbers (recovery replays
+**      them in that order): the number of the next log is reserved when
+**      the current one starts (next_wal_number), and the background thread
+**      creates the file ahead under that number.  With sync=normal a log is
+**      fsynced before the next one receives a record, so a power loss
+**      leaves a prefix of the commits.
 */
 #ifndef LSM_DB_IMPL_H
 #define LSM_DB_IMPL_H
@@ -85,13 +91,12 @@ struct lsm_db {
   lsm_mem *imm;              /* memtable being flushed, or NULL */
   lsm_wal *wal;              /* log of mem (writer token) */
   uint64_t wal_number;
-  lsm_wal *next_wal;         /* created ahead by the background thread for
-                                the next switch, or NULL */
-  uint64_t next_wal_number;  /* > wal_number */
-  uint64_t next_wal_for;     /* imm_switched when it was last attempted */
-  uint64_t last_log_number;  /* newest log number handed out (writer or
-                                background thread): a prepared log whose
-                                number is not this one is dropped */
+  uint64_t next_wal_number;  /* background mode: number reserved for the
+                                next log (> wal_number), 0 if none */
+  lsm_wal *next_wal;         /* that log, created ahead by the background
+                                thread, or NULL */
+  int next_wal_busy;         /* the background thread is creating it */
+  int next_wal_failed;       /* ... and failed: the writer will create it */
   uint64_t last_seq;         /* newest committed sequence number */
   int bg_error;              /* sticky error from a failed flush, compaction
                                 or log write: writes fail with it */

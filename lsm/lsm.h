@@ -323,8 +323,9 @@ const char *lsm_iter_errmsg(lsm_iter *it);
 /* Maintenance. */
 
 /* Write the memtable to a level-0 table (no-op when empty) and return
-** once that table is in the manifest: the background thread does the work,
-** the caller waits for it. */
+** once that table is in the manifest (the background thread does the
+** work and the caller waits for it; with options.background = 0 the caller
+** does it, then runs the compactions it calls for). */
 int lsm_flush(lsm_db *db);
 /* Flush, then merge every level down until all data is in one level.  Runs
 ** in the caller's thread; the background thread pauses meanwhile. */
