@@ -6,7 +6,8 @@
 ** Directory contents:
 **   LOCK          flock()ed by the open instance
 **   MANIFEST      live tables per level + counters (version.c)
-**   NNNNNN.log    write-ahead logs of the active and immutable memtables
+**   NNNNNN.log    write-ahead logs of the active and immutable memtables,
+**                 and (background mode) the next one, created ahead
 **   NNNNNN.sst    tables (sst.c)
 ** All numbers come from one counter (vset.next_file_number).
 **
@@ -22,9 +23,10 @@
 ** Commit (lsm_write), in steps kept apart (db_impl.h: the writer token):
 **   become_writer         wait for the writer token (mutex held);
 **   make_room_for_write   when the memtable is full: switch to a fresh one
-**                         and a new log, hand the full one to maintenance
-**                         as imm; sleep (level 0 at the slowdown trigger) or
-**                         wait (imm still being flushed, level 0 at the stop
+**                         and a new log (sync=normal: fsync the old log
+**                         first), hand the full one to maintenance as imm;
+**                         sleep (level 0 at the slowdown trigger) or wait
+**                         (imm still being flushed, level 0 at the stop
 **                         trigger);
 **   append_to_log         encode the batch with sequence numbers
 **                         last_seq+1..., append it to the log as one record
@@ -36,8 +38,10 @@
 ** torn record, or the memtable lacks a logged commit).
 **
 ** Maintenance (db_impl.h: the maintenance token): the background thread
-** (bg_main) loops: flush imm if there is one, else run one compaction if a
-** level scores >= 1 (compact.c), else sleep on bg_cv.  A failed step
+** (bg_main) loops: flush imm if there is one, else create the next log
+** ahead if its number is reserved and it does not exist yet (so that the
+** writer's switch need not), else run one compaction if a level scores
+** >= 1 (compact.c), else sleep on bg_cv.  A failed step
 ** latches bg_error and the thread does no more work.  lsm_close sets
 ** shutting_down and joins it: the step in flight finishes (its table and
 ** manifest are complete), nothing new starts; whatever is still in mem or

@@ -221,8 +221,10 @@ typedef struct lsm_db lsm_db;
 int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out);
 
 /* Close the database.  Outstanding iterators and snapshots must be freed
-** first.  Unflushed commits stay in the log and are replayed by the next
-** open.  Frees db whatever the status. */
+** first, and no other thread may be using db.  Waits for the background
+** thread's step in flight (a flush or one compaction), starts no other, and
+** stops the thread.  Unflushed commits stay in the logs and are replayed by
+** the next open.  Frees db whatever the status. */
 int lsm_close(lsm_db *db);
 
 /* Remove every file of the database in dir, then dir itself.  The database

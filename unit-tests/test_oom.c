@@ -587,7 +587,7 @@ END_TEST
 ** allocation there latches LSM_NOMEM as the sticky error (later writes
 ** return it), frees what the step took, and loses no acknowledged commit. */
 START_TEST(oom_in_background_mode_returns_nomem_and_loses_nothing) {
-  long failures = oom_loop("oom(background)", 1, lsm_test_budget(6));
+  long failures = oom_loop("oom(background)", 1, lsm_test_budget(3));
   ck_assert_msg(failures == 0, "%ld allocation points failed (see above)", failures);
 }
 END_TEST

@@ -47,7 +47,7 @@
 ** counted apart.  The promise checked is the same.
 **
 ** Each loop prints a "coverage:" line.  The default run keeps each loop to
-** a time budget (6, 3, 2 and 5 s, and 4, 2, 4 s for the background loops;
+** a time budget (6, 3, 2 and 5 s, and 3, 1, 3 s for the background loops;
 ** LSM_TEST_BUDGET=seconds overrides),
 ** visiting crash points in an order spread over the whole script;
 ** LSM_TORTURE=1 visits every point of a 200-batch script, then reruns the
@@ -634,21 +634,21 @@ END_TEST
 ** a new one: see switch_memtable in db.c). */
 START_TEST(background_power_loss_sync_full_keeps_every_acknowledged_commit) {
   int f = crash_loop("power-loss(sync=full, background)", LSM_SYNC_FULL, 1, power_modes, 3,
-                     lsm_test_budget(4));
+                     lsm_test_budget(3));
   ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
 }
 END_TEST
 
 START_TEST(background_kill_sync_normal_keeps_every_acknowledged_commit) {
   int f = crash_loop("kill(sync=normal, background)", LSM_SYNC_NORMAL, 1, kill_mode, 1,
-                     lsm_test_budget(2));
+                     lsm_test_budget(1));
   ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
 }
 END_TEST
 
 START_TEST(background_power_loss_sync_normal_opens_with_a_prefix_of_commits) {
   int f = crash_loop("power-loss(sync=normal, background)", LSM_SYNC_NORMAL, 1, power_modes, 3,
-                     lsm_test_budget(4));
+                     lsm_test_budget(3));
   ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
 }
 END_TEST
