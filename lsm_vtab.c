@@ -810,6 +810,7 @@ static void map_options(lsm_vtab *tab) {
   if (tab->def.block_size >= 0)
     tab->opts.block_size = (size_t)tab->def.block_size;
   if (tab->def.sync_mode >= 0) tab->opts.sync_mode = tab->def.sync_mode;
+  if (tab->def.background >= 0) tab->opts.background = tab->def.background;
 }
 
 /* Decide where the table's data lives (no file system changes except a

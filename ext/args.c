@@ -332,12 +332,12 @@ static int ci_str(const char *a, const char *b) {
   return ci_equal(a, strlen(a), b, strlen(b));
 }
 
-enum { OPT_DIR, OPT_MEMTABLE, OPT_BLOOM, OPT_BLOCK, OPT_SYNC };
+enum { OPT_DIR, OPT_MEMTABLE, OPT_BLOOM, OPT_BLOCK, OPT_SYNC, OPT_BACKGROUND };
 
 static void parse_option(parser *ps, const char *name, size_t name_len,
                          const char *value_text) {
   static const char *const names[] = {
-    "dir", "memtable_size", "bloom_bits", "block_size", "sync"
+    "dir", "memtable_size", "bloom_bits", "block_size", "sync", "background"
   };
   lsmx_table_def *def = ps->def;
   char *opt = NULL, *val = NULL;
@@ -399,6 +399,11 @@ static void parse_option(parser *ps, const char *name, size_t name_len,
         if (ci_str(val, "off")) def->sync_mode = LSM_SYNC_OFF;
         else if (ci_str(val, "normal")) def->sync_mode = LSM_SYNC_NORMAL;
         else if (ci_str(val, "full")) def->sync_mode = LSM_SYNC_FULL;
+        else bad = 1;
+        break;
+      case OPT_BACKGROUND:
+        if (ci_str(val, "on") || strcmp(val, "1") == 0) def->background = 1;
+        else if (ci_str(val, "off") || strcmp(val, "0") == 0) def->background = 0;
         else bad = 1;
         break;
       default:
@@ -744,6 +749,7 @@ int lsmx_args_parse(int argc, const char *const *argv, lsmx_table_def *def,
   def->bloom_bits = -1;
   def->block_size = -1;
   def->sync_mode = -1;
+  def->background = -1;
   *errmsg = NULL;
 
   memset(&ps, 0, sizeof ps);
@@ -790,4 +796,5 @@ void lsmx_table_def_free(lsmx_table_def *def) {
   def->bloom_bits = -1;
   def->block_size = -1;
   def->sync_mode = -1;
+  def->background = -1;
 }

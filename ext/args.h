@@ -10,6 +10,9 @@
 **   bloom_bits=N          0..64
 **   sync=off|normal|full  quoted or bare
 **   block_size=N          like memtable_size, 256 .. 64M
+**   background=on|off     flushes and compactions on the engine's thread
+**                         (on, the default) or inline in the commit that
+**                         fills the memtable (off); also 1|0
 **
 ** Anything malformed fails with a message naming the argument:
 ** "lsm: bad value for memtable_size: '64Q'", "lsm: unknown option
@@ -42,6 +45,7 @@ typedef struct lsmx_table_def {
   int bloom_bits;          /* -1 = default */
   int64_t block_size;      /* -1 = default */
   int sync_mode;           /* -1 = default, else LSM_SYNC_* */
+  int background;          /* -1 = default, else 0 or 1 */
 } lsmx_table_def;
 
 /* Parse argv[0..argc-1] (the arguments inside the parentheses, as SQLite

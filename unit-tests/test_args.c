@@ -103,6 +103,7 @@ START_TEST(args_plain_columns_get_defaults) {
   ck_assert_int_eq(def.bloom_bits, -1);
   ck_assert_int_eq(def.block_size, -1);
   ck_assert_int_eq(def.sync_mode, -1);
+  ck_assert_int_eq(def.background, -1);
   lsmx_table_def_free(&def);
   ck_assert_int_eq(def.n_cols, 0);
   ck_assert_ptr_null(def.cols);
@@ -356,6 +357,17 @@ START_TEST(args_options_are_parsed) {
   ck_assert_int_eq(def.block_size, 256);
   ck_assert_int_eq(def.sync_mode, LSM_SYNC_FULL);
   ck_assert_int_eq(def.bloom_bits, -1);
+  ck_assert_int_eq(def.background, -1);
+  lsmx_table_def_free(&def);
+
+  parse_ok(&def, "k", "background=off", NULL);
+  ck_assert_int_eq(def.background, 0);
+  lsmx_table_def_free(&def);
+  parse_ok(&def, "k", "BACKGROUND='On'", NULL);
+  ck_assert_int_eq(def.background, 1);
+  lsmx_table_def_free(&def);
+  parse_ok(&def, "k", "background=0", NULL);
+  ck_assert_int_eq(def.background, 0);
   lsmx_table_def_free(&def);
 }
 END_TEST
@@ -376,6 +388,7 @@ START_TEST(args_bad_options_name_the_argument) {
   parse_err("lsm: bad value for block_size: '65M'", "k", "block_size='65M'",
             NULL);
   parse_err("lsm: bad value for sync: 'fast'", "k", "sync=fast", NULL);
+  parse_err("lsm: bad value for background: 'maybe'", "k", "background=maybe", NULL);
   parse_err("lsm: bad value for dir: ''", "k", "dir=''", NULL);
   parse_err("lsm: bad value for dir: ''abc'", "k", "dir='abc", NULL);
   parse_err("lsm: option sync given more than once", "k", "sync=off",

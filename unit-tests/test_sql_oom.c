@@ -234,15 +234,19 @@ typedef struct step {
 
 #define CTE(n) "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM c WHERE i<" #n ") "
 
+/* Every table runs its flushes and compactions inline (background=off):
+** with the engine's background thread the allocations of a run would
+** interleave differently every time, and the loop needs the Nth one to be
+** the same place in every run. */
 static const step steps[] = {
   {S_CREATE, "CREATE VIRTUAL TABLE t1 USING lsm(k TEXT PRIMARY KEY, v TEXT, "
-             "memtable_size=4096, block_size=512)",
+             "memtable_size=4096, block_size=512, background=off)",
    "CREATE TABLE t1(k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID"},
   {S_CREATE, "CREATE VIRTUAL TABLE t2 USING lsm(a INTEGER, b TEXT, c BLOB, "
-             "PRIMARY KEY(a, b), memtable_size=4096)",
+             "PRIMARY KEY(a, b), memtable_size=4096, background=off)",
    "CREATE TABLE t2(a INTEGER, b TEXT, c BLOB, PRIMARY KEY(a, b)) WITHOUT ROWID"},
   {S_CREATE, "CREATE VIRTUAL TABLE t3 USING lsm(id INTEGER PRIMARY KEY, x REAL, y TEXT, "
-             "memtable_size=4096)",
+             "memtable_size=4096, background=off)",
    "CREATE TABLE t3(id INTEGER PRIMARY KEY, x REAL, y TEXT)"},
 
   /* A transaction with savepoints on t1. */
@@ -305,7 +309,8 @@ static const step steps[] = {
 
   /* A NOCASE key, OR REPLACE moving a row onto another, a self-insert,
   ** LIMIT / OFFSET, IN inside a transaction, RENAME, and DROP. */
-  {S_CREATE, "CREATE VIRTUAL TABLE t4 USING lsm(name TEXT PRIMARY KEY COLLATE NOCASE, n INTEGER)",
+  {S_CREATE, "CREATE VIRTUAL TABLE t4 USING lsm(name TEXT PRIMARY KEY COLLATE NOCASE, n INTEGER, "
+             "background=off)",
    "CREATE TABLE t4(name TEXT PRIMARY KEY COLLATE NOCASE, n INTEGER) WITHOUT ROWID"},
   {S_WRITE, "INSERT INTO t4 VALUES('Alpha', 1), ('beta', 2), ('GAMMA', 3), ('delta', 4)", NULL},
   {S_WRITE, "INSERT OR REPLACE INTO t4 VALUES('ALPHA', 10)", NULL},
@@ -319,7 +324,7 @@ static const step steps[] = {
   {S_RENAME, "ALTER TABLE t4 RENAME TO u4", "u4"},
   {S_WRITE, "DELETE FROM u4 WHERE n > 100", NULL},
   {S_QUERY, "SELECT * FROM u4 ORDER BY name DESC", NULL},
-  {S_CREATE, "CREATE VIRTUAL TABLE t5 USING lsm(a, b)", "CREATE TABLE t5(a, b)"},
+  {S_CREATE, "CREATE VIRTUAL TABLE t5 USING lsm(a, b, background=off)", "CREATE TABLE t5(a, b)"},
   {S_WRITE, "INSERT INTO t5 VALUES(1, 2), ('x', x'00')", NULL},
   {S_DROP, "DROP TABLE t5", NULL},
 
