@@ -2866,6 +2866,8 @@ static void allow_any_dir_func(sqlite3_context *ctx, int argc, sqlite3_value **a
 
 #ifdef _WIN32
 __declspec(dllexport)
+#else
+__attribute__((visibility("default")))
 #endif
 int sqlite3_lsmvtab_init(sqlite3 *db, char **pzErrMsg,
                          const sqlite3_api_routines *pApi) {

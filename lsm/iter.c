@@ -12,8 +12,15 @@
 **      entry < key(current).
 **  (2) On a change of direction the other children are repositioned
 **      relative to key(current) to re-establish (1).
-** Children are few (memtables, level-0 files, one per level), so the
-** smallest/largest child is found by a linear scan.
+** and of this implementation:
+**  (3) keys[i] is child i's key whenever child i is valid: it is refreshed
+**      after every move of that child (a child's key slice stays valid until
+**      the child moves), so comparisons never call into the children.
+**  (4) heap[0 .. n_heap) holds exactly the valid children, as a binary
+**      heap ordered by (key, index): smallest first when moving forward,
+**      largest first when moving backward.  heap[0] is `current`.
+** A step forward moves only the current child and restores the heap with
+** one sift-down: about log2(n) comparisons instead of n.
 */
 #include "iter.h"
 
@@ -55,156 +62,148 @@ enum { FORWARD, REVERSE };
 typedef struct merge_it {
   lsm_it base;
   lsm_it **children;
+  lsm_slice *keys;         /* invariant (3) */
+  int *heap;               /* invariant (4) */
   int n;
-  int current;             /* index of the child at the merged position, -1 */
+  int n_heap;
   int direction;
   int rc;                  /* first error of a child, sticky */
   lsm_it *err_child;       /* the child that reported rc (its errmsg) */
 } merge_it;
 
+/* Does child a come before child b in the current direction? */
+static int before(const merge_it *m, int a, int b) {
+  int c = lsm_ikey_cmp(m->keys[a], m->keys[b]);
+  if (m->direction == FORWARD) return c < 0 || (c == 0 && a < b);
+  return c > 0 || (c == 0 && a > b);
+}
+
+static void sift_down(merge_it *m, int i) {
+  int *h = m->heap;
+  int x = h[i];
+  for (;;) {
+    int l = 2 * i + 1, best;
+    if (l >= m->n_heap) break;
+    best = l;
+    if (l + 1 < m->n_heap && before(m, h[l + 1], h[l])) best = l + 1;
+    if (!before(m, h[best], x)) break;
+    h[i] = h[best];
+    i = best;
+  }
+  h[i] = x;
+}
+
 /* A child reports an error only by becoming invalid, so errors are looked
-** for where a child may have become invalid: every child after a
-** repositioning of all of them, the moved child after next/prev.  This
-** keeps status() O(1) on the hot path of scans. */
-static void note_status(merge_it *m, lsm_it *c) {
-  if (m->rc == LSM_OK && !lsm_it_valid(c)) {
+** for where a child may have become invalid.  Returns 1 if child i is
+** valid (its key cached), 0 if not (its status noted). */
+static int settle(merge_it *m, int i) {
+  lsm_it *c = m->children[i];
+  if (lsm_it_valid(c)) {
+    m->keys[i] = lsm_it_key(c);
+    return 1;
+  }
+  if (m->rc == LSM_OK) {
     m->rc = lsm_it_status(c);
     if (m->rc) m->err_child = c;
   }
+  return 0;
 }
 
-static void note_all(merge_it *m) {
+/* After every child was repositioned: rebuild the heap for direction. */
+static void rebuild(merge_it *m, int direction) {
   int i;
-  for (i = 0; i < m->n && m->rc == LSM_OK; i++) note_status(m, m->children[i]);
-}
-
-static void find_smallest(merge_it *m) {
-  int i, best = -1;
-  lsm_slice best_key = {0};
+  m->direction = direction;
+  m->n_heap = 0;
   for (i = 0; i < m->n; i++) {
-    lsm_it *c = m->children[i];
-    if (!lsm_it_valid(c)) continue;
-    if (best < 0 || lsm_ikey_cmp(lsm_it_key(c), best_key) < 0) {
-      best = i;
-      best_key = lsm_it_key(c);
-    }
+    if (settle(m, i)) m->heap[m->n_heap++] = i;
   }
-  m->current = best;
+  for (i = m->n_heap / 2 - 1; i >= 0; i--) sift_down(m, i);
 }
 
-static void find_largest(merge_it *m) {
-  int i, best = -1;
-  lsm_slice best_key = {0};
-  for (i = m->n - 1; i >= 0; i--) {
-    lsm_it *c = m->children[i];
-    if (!lsm_it_valid(c)) continue;
-    if (best < 0 || lsm_ikey_cmp(lsm_it_key(c), best_key) > 0) {
-      best = i;
-      best_key = lsm_it_key(c);
-    }
-  }
-  m->current = best;
+/* The current child moved: restore invariant (4). */
+static void advance_top(merge_it *m) {
+  if (!settle(m, m->heap[0])) m->heap[0] = m->heap[--m->n_heap];
+  if (m->n_heap > 1) sift_down(m, 0);
 }
 
 static int merge_valid(lsm_it *it) {
-  return ((merge_it *)it)->current >= 0;
+  return ((merge_it *)it)->n_heap > 0;
 }
 
 static void merge_first(lsm_it *it) {
   merge_it *m = (merge_it *)it;
   int i;
   for (i = 0; i < m->n; i++) lsm_it_first(m->children[i]);
-  note_all(m);
-  find_smallest(m);
-  m->direction = FORWARD;
+  rebuild(m, FORWARD);
 }
 
 static void merge_last(lsm_it *it) {
   merge_it *m = (merge_it *)it;
   int i;
   for (i = 0; i < m->n; i++) lsm_it_last(m->children[i]);
-  note_all(m);
-  find_largest(m);
-  m->direction = REVERSE;
+  rebuild(m, REVERSE);
 }
 
 static void merge_seek(lsm_it *it, lsm_slice target) {
   merge_it *m = (merge_it *)it;
   int i;
   for (i = 0; i < m->n; i++) lsm_it_seek(m->children[i], target);
-  note_all(m);
-  find_smallest(m);
-  m->direction = FORWARD;
+  rebuild(m, FORWARD);
 }
 
 static void merge_seek_le(lsm_it *it, lsm_slice target) {
   merge_it *m = (merge_it *)it;
   int i;
   for (i = 0; i < m->n; i++) lsm_it_seek_le(m->children[i], target);
-  note_all(m);
-  find_largest(m);
-  m->direction = REVERSE;
+  rebuild(m, REVERSE);
+}
+
+/* Invariant (2): put every child but the current one strictly after
+** (FORWARD) or before (REVERSE) key(current), then rebuild the heap. */
+static void turn(merge_it *m, int direction) {
+  int cur = m->heap[0], i;
+  lsm_slice key = m->keys[cur];
+  for (i = 0; i < m->n; i++) {
+    lsm_it *c = m->children[i];
+    if (i == cur) continue;
+    if (direction == FORWARD) {
+      lsm_it_seek(c, key);
+      if (lsm_it_valid(c) && lsm_ikey_cmp(key, lsm_it_key(c)) == 0) lsm_it_next(c);
+    } else {
+      lsm_it_seek_le(c, key);
+      if (lsm_it_valid(c) && lsm_ikey_cmp(key, lsm_it_key(c)) == 0) lsm_it_prev(c);
+    }
+  }
+  rebuild(m, direction);
+  /* The current child has the extreme key of them all: it is on top. */
 }
 
 static void merge_next(lsm_it *it) {
   merge_it *m = (merge_it *)it;
-  lsm_it *cur = m->children[m->current];
-  if (m->direction != FORWARD) {
-    /* Invariant (2): put every other child after key(current). */
-    lsm_slice key = lsm_it_key(cur);
-    int i;
-    for (i = 0; i < m->n; i++) {
-      lsm_it *c = m->children[i];
-      if (c == cur) continue;
-      lsm_it_seek(c, key);
-      if (lsm_it_valid(c) && lsm_ikey_cmp(key, lsm_it_key(c)) == 0) lsm_it_next(c);
-      note_status(m, c);
-    }
-    m->direction = FORWARD;
-  }
-  lsm_it_next(cur);
-  note_status(m, cur);
-  find_smallest(m);
+  if (m->direction != FORWARD) turn(m, FORWARD);
+  lsm_it_next(m->children[m->heap[0]]);
+  advance_top(m);
 }
 
 static void merge_prev(lsm_it *it) {
   merge_it *m = (merge_it *)it;
-  lsm_it *cur = m->children[m->current];
-  if (m->direction != REVERSE) {
-    /* Invariant (2): put every other child before key(current). */
-    lsm_slice key = lsm_it_key(cur);
-    int i;
-    for (i = 0; i < m->n; i++) {
-      lsm_it *c = m->children[i];
-      if (c == cur) continue;
-      lsm_it_seek_le(c, key);
-      if (lsm_it_valid(c) && lsm_ikey_cmp(key, lsm_it_key(c)) == 0) lsm_it_prev(c);
-      note_status(m, c);
-    }
-    m->direction = REVERSE;
-  }
-  lsm_it_prev(cur);
-  note_status(m, cur);
-  find_largest(m);
+  if (m->direction != REVERSE) turn(m, REVERSE);
+  lsm_it_prev(m->children[m->heap[0]]);
+  advance_top(m);
 }
 
 static lsm_slice merge_key(lsm_it *it) {
   merge_it *m = (merge_it *)it;
-  return lsm_it_key(m->children[m->current]);
+  return m->keys[m->heap[0]];
 }
 
 static lsm_slice merge_value(lsm_it *it) {
   merge_it *m = (merge_it *)it;
-  return lsm_it_value(m->children[m->current]);
+  return lsm_it_value(m->children[m->heap[0]]);
 }
 
 static int merge_status(lsm_it *it) {
   return ((merge_it *)it)->rc;
-}
-
-static const char *merge_errmsg(lsm_it *it) {
-  merge_it *m = (merge_it *)it;
-  return m->err_child ? lsm_it_errmsg(m->err_child) : NULL;
 }
 
 static void merge_free(lsm_it *it) {
@@ -215,13 +214,22 @@ static void merge_free(lsm_it *it) {
   free(m);
 }
 
+static const char *merge_errmsg(lsm_it *it) {
+  merge_it *m = (merge_it *)it;
+  return m->err_child ? lsm_it_errmsg(m->err_child) : NULL;
+}
+
 static const lsm_it_methods merge_methods = {
   merge_valid, merge_first, merge_last,  merge_seek,   merge_seek_le, merge_next,
   merge_prev,  merge_key,   merge_value, merge_status, merge_free, merge_errmsg,
 };
 
 lsm_it *lsm_it_new_merging(lsm_it **children, int n) {
-  merge_it *m = malloc(sizeof *m);
+  /* One allocation: the iterator, then its key and heap arrays. */
+  size_t keys_off = (sizeof(merge_it) + sizeof(lsm_slice) - 1) / sizeof(lsm_slice) *
+                    sizeof(lsm_slice);
+  size_t heap_off = keys_off + (size_t)n * sizeof(lsm_slice);
+  merge_it *m = malloc(heap_off + (size_t)n * sizeof(int) + 1);
   if (m == NULL) {
     int i;
     for (i = 0; i < n; i++) lsm_it_free(children[i]);
@@ -230,8 +238,10 @@ lsm_it *lsm_it_new_merging(lsm_it **children, int n) {
   }
   m->base.m = &merge_methods;
   m->children = children;
+  m->keys = (lsm_slice *)((char *)m + keys_off);
+  m->heap = (int *)((char *)m + heap_off);
   m->n = n;
-  m->current = -1;
+  m->n_heap = 0;
   m->direction = FORWARD;
   m->rc = LSM_OK;
   m->err_child = NULL;
