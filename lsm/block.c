@@ -34,6 +34,7 @@
 #include "block.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "dbformat.h"
@@ -171,24 +172,24 @@ const unsigned char *lsm_block_handle_decode(const unsigned char *p,
 }
 
 /* ------------------------------------------------------------------ */
-/* Iterator */
+/* Iterator
+**
+** Stepping backward.  Entries only decode forward (each key extends the
+** previous one), so a step back re-decodes the restart group from its
+** restart point.  Doing that on every step would cost O(interval) per
+** entry; instead the re-decoding records every entry of the group before
+** the current one (offsets, value, whole key) in it->prev, and the
+** following steps back inside the group replay that record.  The record is
+** bounded (PREV_MAX_ENTRIES, PREV_MAX_KEY_BYTES): a group too large for it
+** (never written by our builder; a crafted block) is simply re-decoded on
+** each step, as before.  Invariant: prev_pos < n_prev and
+** prev[prev_pos].cur == cur mean the record describes the current group
+** (prev_group) up to the current entry. */
 
-typedef struct block_iter {
-  lsm_it base;
-  const unsigned char *data;  /* block contents */
-  size_t data_end;            /* end of the entry region = restart array */
-  const unsigned char *restarts;
-  uint32_t n_restarts;
-  size_t cur;                 /* offset of the current entry */
-  size_t next;                /* offset just past the current entry */
-  uint32_t restart_index;     /* restart group holding cur */
-  lsm_buffer key;             /* current key, rebuilt from the deltas */
-  lsm_slice value;            /* borrowed from data */
-  int valid;
-  int status;                 /* sticky */
-  void (*release)(void *);
-  void *release_arg;
-} block_iter;
+#define PREV_MAX_ENTRIES 256
+#define PREV_MAX_KEY_BYTES (64 * 1024)
+
+typedef lsm_block_iter block_iter;
 
 static size_t restart_at(const block_iter *it, uint32_t i) {
   return lsm_get_u32(it->restarts + 4 * (size_t)i);
@@ -199,6 +200,21 @@ static void set_corrupt(block_iter *it) {
   it->valid = 0;
 }
 
+/* Room for n key bytes, keeping the first `keep`.  0 when out of memory. */
+static int key_reserve(block_iter *it, size_t n, size_t keep) {
+  unsigned char *k;
+  size_t cap;
+  if (n <= it->key_cap) return 1;
+  cap = it->key_cap * 2 > n ? it->key_cap * 2 : n;
+  k = malloc(cap);
+  if (k == NULL) return 0;
+  if (keep) memcpy(k, it->key, keep);
+  if (it->key != it->key_space) free(it->key);
+  it->key = k;
+  it->key_cap = cap;
+  return 1;
+}
+
 /* Parse the entry header at off.  On success fills *shared, *unshared,
 ** *vlen and returns the offset of the key delta; returns 0 (never a valid
 ** delta offset: an entry header is at least 3 bytes) if the header or the
@@ -207,10 +223,18 @@ static size_t decode_header(const block_iter *it, size_t off, uint64_t *shared,
                             uint64_t *unshared, uint64_t *vlen) {
   const unsigned char *p = it->data + off;
   const unsigned char *limit = it->data + it->data_end;
-  p = lsm_varint_get(p, limit, shared);
-  if (p) p = lsm_varint_get(p, limit, unshared);
-  if (p) p = lsm_varint_get(p, limit, vlen);
-  if (p == NULL) return 0;
+  if (limit - p >= 3 && (p[0] | p[1] | p[2]) < 0x80) {
+    /* The common case: three one-byte varints. */
+    *shared = p[0];
+    *unshared = p[1];
+    *vlen = p[2];
+    p += 3;
+  } else {
+    p = lsm_varint_get(p, limit, shared);
+    if (p) p = lsm_varint_get(p, limit, unshared);
+    if (p) p = lsm_varint_get(p, limit, vlen);
+    if (p == NULL) return 0;
+  }
   if (*unshared > (uint64_t)(limit - p)) return 0;
   if (*vlen > (uint64_t)(limit - p) - *unshared) return 0;
   return (size_t)(p - it->data);
@@ -232,28 +256,33 @@ static void parse_next(block_iter *it) {
          restart_at(it, it->restart_index + 1) <= it->cur)
     it->restart_index++;
   delta = decode_header(it, it->cur, &shared, &unshared, &vlen);
-  if (delta == 0 || shared > it->key.len ||
+  if (delta == 0 || shared > it->key_len ||
       shared + unshared < LSM_TRAILER_SIZE ||
       (shared != 0 && restart_at(it, it->restart_index) == it->cur)) {
     set_corrupt(it);
     return;
   }
-  it->key.len = (size_t)shared;
-  if (lsm_buffer_append(&it->key, it->data + delta, (size_t)unshared)) {
+  if (!key_reserve(it, (size_t)(shared + unshared), (size_t)shared)) {
     it->status = LSM_NOMEM;
     it->valid = 0;
     return;
   }
+  memcpy(it->key + shared, it->data + delta, (size_t)unshared);
+  it->key_len = (size_t)(shared + unshared);
   it->value = lsm_slice_make(it->data + delta + unshared, (size_t)vlen);
   it->next = delta + (size_t)unshared + (size_t)vlen;
   it->valid = 1;
 }
 
 static void seek_to_restart(block_iter *it, uint32_t i) {
-  it->key.len = 0;
+  it->key_len = 0;
   it->restart_index = i;
   it->next = restart_at(it, i);
   parse_next(it);
+}
+
+static lsm_slice cur_key(const block_iter *it) {
+  return lsm_slice_make(it->key, it->key_len);
 }
 
 /* Key of restart entry i without touching the iterator's position (a
@@ -276,14 +305,14 @@ static int bi_valid(lsm_it *base) {
 static void bi_first(lsm_it *base) {
   block_iter *it = (block_iter *)base;
   it->valid = 0;
-  if (it->status) return;
+  if (it->status || it->n_restarts == 0) return;
   seek_to_restart(it, 0);
 }
 
 static void bi_last(lsm_it *base) {
   block_iter *it = (block_iter *)base;
   it->valid = 0;
-  if (it->status) return;
+  if (it->status || it->n_restarts == 0) return;
   seek_to_restart(it, it->n_restarts - 1);
   while (it->valid && it->next < it->data_end) parse_next(it);
 }
@@ -292,7 +321,7 @@ static void bi_seek(lsm_it *base, lsm_slice target) {
   block_iter *it = (block_iter *)base;
   uint32_t left = 0, right;
   it->valid = 0;
-  if (it->status) return;
+  if (it->status || it->n_restarts == 0) return;
   /* Find the last restart whose key is < target; the answer is in its
   ** group or the first entry of the next group. */
   right = it->n_restarts - 1;
@@ -309,9 +338,53 @@ static void bi_seek(lsm_it *base, lsm_slice target) {
       right = mid - 1;
   }
   seek_to_restart(it, left);
-  while (it->valid &&
-         lsm_ikey_cmp(lsm_slice_make(it->key.data, it->key.len), target) < 0)
-    parse_next(it);
+  while (it->valid && lsm_ikey_cmp(cur_key(it), target) < 0) parse_next(it);
+}
+
+/* Record the current entry as the next one of the backward record; stops
+** recording (n_prev = -1) when the record would outgrow its bounds. */
+static void prev_record(block_iter *it) {
+  lsm_block_prev_entry *e;
+  if (it->n_prev < 0) return;
+  if (it->n_prev >= PREV_MAX_ENTRIES ||
+      it->prev_keys.len + it->key_len > PREV_MAX_KEY_BYTES) {
+    it->n_prev = -1;
+    return;
+  }
+  if (it->n_prev == it->cap_prev) {
+    int cap = it->cap_prev ? 2 * it->cap_prev : 16;
+    lsm_block_prev_entry *p = realloc(it->prev, (size_t)cap * sizeof(*p));
+    if (p == NULL) {
+      it->n_prev = -1;   /* no record: the slow way still works */
+      return;
+    }
+    it->prev = p;
+    it->cap_prev = cap;
+  }
+  if (lsm_buffer_append(&it->prev_keys, it->key, it->key_len)) {
+    it->n_prev = -1;
+    return;
+  }
+  e = &it->prev[it->n_prev++];
+  e->cur = it->cur;
+  e->next = it->next;
+  e->key_off = it->prev_keys.len - it->key_len;
+  e->key_len = it->key_len;
+  e->value = it->value;
+}
+
+/* Make recorded entry i the current one. */
+static void prev_replay(block_iter *it, int i) {
+  const lsm_block_prev_entry *e = &it->prev[i];
+  /* key_cap >= every recorded key: each was the current key once. */
+  memcpy(it->key, it->prev_keys.data + e->key_off, e->key_len);
+  it->key_len = e->key_len;
+  it->cur = e->cur;
+  it->next = e->next;
+  it->value = e->value;
+  it->restart_index = it->prev_group;
+  it->prev_pos = i;
+  it->valid = 1;
 }
 
 static void bi_prev(lsm_it *base) {
@@ -319,8 +392,13 @@ static void bi_prev(lsm_it *base) {
   size_t original = it->cur;
   assert(it->valid);
   if (!it->valid) return;
+  if (it->prev_pos > 0 && it->prev_pos < it->n_prev &&
+      it->prev[it->prev_pos].cur == original) {
+    prev_replay(it, it->prev_pos - 1);
+    return;
+  }
   /* Back up to the restart group that starts before the current entry, then
-  ** scan forward to the entry just before it. */
+  ** decode forward to the entry just before it, recording the way. */
   while (restart_at(it, it->restart_index) >= original) {
     if (it->restart_index == 0) {
       it->valid = 0;  /* the current entry was the first */
@@ -328,8 +406,16 @@ static void bi_prev(lsm_it *base) {
     }
     it->restart_index--;
   }
+  it->n_prev = 0;
+  it->prev_keys.len = 0;
+  it->prev_group = it->restart_index;
   seek_to_restart(it, it->restart_index);
-  while (it->valid && it->next < original) parse_next(it);
+  while (it->valid) {
+    prev_record(it);
+    if (it->next >= original) break;
+    parse_next(it);
+  }
+  it->prev_pos = it->n_prev - 1;   /* -2 when not recorded: no replay */
 }
 
 static void bi_seek_le(lsm_it *base, lsm_slice target) {
@@ -340,8 +426,7 @@ static void bi_seek_le(lsm_it *base, lsm_slice target) {
     bi_last(base);  /* every key is < target */
     return;
   }
-  if (lsm_ikey_cmp(lsm_slice_make(it->key.data, it->key.len), target) > 0)
-    bi_prev(base);
+  if (lsm_ikey_cmp(cur_key(it), target) > 0) bi_prev(base);
 }
 
 static void bi_next(lsm_it *base) {
@@ -354,7 +439,7 @@ static void bi_next(lsm_it *base) {
 static lsm_slice bi_key(lsm_it *base) {
   block_iter *it = (block_iter *)base;
   assert(it->valid);
-  return lsm_slice_make(it->key.data, it->key.len);
+  return cur_key(it);
 }
 
 static lsm_slice bi_value(lsm_it *base) {
@@ -367,14 +452,23 @@ static int bi_status(lsm_it *base) {
   return ((block_iter *)base)->status;
 }
 
-static void bi_free(lsm_it *base) {
-  block_iter *it = (block_iter *)base;
-  lsm_buffer_free(&it->key);
-  if (it->release) it->release(it->release_arg);
-  free(it);
+static void bi_free_embedded(lsm_it *base) {
+  lsm_block_iter_clear((block_iter *)base);
 }
 
-static const lsm_it_methods block_iter_methods = {
+static void bi_free(lsm_it *base) {
+  lsm_block_iter_clear((block_iter *)base);
+  free(base);
+}
+
+/* Embedded iterators are released by their owner (lsm_block_iter_clear);
+** lsm_it_free() on one only clears it. */
+static const lsm_it_methods embedded_methods = {
+  bi_valid, bi_first, bi_last, bi_seek, bi_seek_le, bi_next, bi_prev,
+  bi_key, bi_value, bi_status, bi_free_embedded, NULL,   /* the table iterator words errors */
+};
+
+static const lsm_it_methods heap_methods = {
   bi_valid, bi_first, bi_last, bi_seek, bi_seek_le, bi_next, bi_prev,
   bi_key, bi_value, bi_status, bi_free, NULL,   /* the table iterator words errors */
 };
@@ -401,38 +495,87 @@ static int parse_restarts(block_iter *it, lsm_slice contents) {
 }
 
 /* Only the geometry of the restart array, for contents whose restart array
-** was validated before (lsm_block_iter_new_trusted). */
+** was validated before. */
 static void parse_restarts_trusted(block_iter *it, lsm_slice contents) {
   it->n_restarts = lsm_get_u32(contents.p + contents.n - 4);
   it->data_end = contents.n - 4 - 4 * (size_t)it->n_restarts;
   it->restarts = contents.p + it->data_end;
 }
 
-lsm_it *lsm_block_iter_new_trusted(lsm_slice contents) {
-  block_iter *it = calloc(1, sizeof(*it));
-  if (it == NULL) return NULL;
-  it->base.m = &block_iter_methods;
-  it->data = contents.p;
-  parse_restarts_trusted(it, contents);
-  return &it->base;
+void lsm_block_iter_init(lsm_block_iter *it) {
+  memset(it, 0, offsetof(lsm_block_iter, key_space));
+  it->base.m = &embedded_methods;
+  it->key = it->key_space;
+  it->key_cap = sizeof it->key_space;
 }
 
-lsm_it *lsm_block_iter_new(lsm_slice contents, void (*release)(void *),
-                           void *release_arg) {
-  block_iter *it = calloc(1, sizeof(*it));
-  if (it == NULL) {
-    if (release) release(release_arg);
-    return NULL;
-  }
-  it->base.m = &block_iter_methods;
+static void release_contents(block_iter *it) {
+  if (it->release) it->release(it->release_arg);
+  it->release = NULL;
+  it->release_arg = NULL;
+}
+
+void lsm_block_iter_reset(lsm_block_iter *it, lsm_slice contents, int trusted,
+                          void (*release)(void *), void *release_arg) {
+  release_contents(it);
   it->data = contents.p;
   it->release = release;
   it->release_arg = release_arg;
-  if (!parse_restarts(it, contents)) {
+  it->cur = it->next = 0;
+  it->restart_index = 0;
+  it->key_len = 0;
+  it->valid = 0;
+  it->status = LSM_OK;
+  it->n_prev = 0;
+  it->prev_pos = -1;
+  if (trusted) {
+    parse_restarts_trusted(it, contents);
+  } else if (!parse_restarts(it, contents)) {
     /* Empty iterator reporting the corruption; never touches the bytes. */
     it->n_restarts = 0;
     it->data_end = 0;
     it->status = LSM_CORRUPT;
   }
+}
+
+void lsm_block_iter_detach(lsm_block_iter *it) {
+  release_contents(it);
+  it->data = NULL;
+  it->restarts = NULL;
+  it->n_restarts = 0;
+  it->data_end = 0;
+  it->valid = 0;
+  it->status = LSM_OK;
+  it->n_prev = 0;
+  it->prev_pos = -1;
+}
+
+void lsm_block_iter_clear(lsm_block_iter *it) {
+  release_contents(it);
+  if (it->key != it->key_space) free(it->key);
+  free(it->prev);
+  lsm_buffer_free(&it->prev_keys);
+  lsm_block_iter_init(it);
+}
+
+static lsm_it *heap_iter(lsm_slice contents, int trusted, void (*release)(void *),
+                         void *release_arg) {
+  block_iter *it = malloc(sizeof(*it));
+  if (it == NULL) {
+    if (release) release(release_arg);
+    return NULL;
+  }
+  lsm_block_iter_init(it);
+  it->base.m = &heap_methods;
+  lsm_block_iter_reset(it, contents, trusted, release, release_arg);
   return &it->base;
+}
+
+lsm_it *lsm_block_iter_new_trusted(lsm_slice contents) {
+  return heap_iter(contents, 1, NULL, NULL);
+}
+
+lsm_it *lsm_block_iter_new(lsm_slice contents, void (*release)(void *),
+                           void *release_arg) {
+  return heap_iter(contents, 0, release, release_arg);
 }

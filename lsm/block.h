@@ -63,18 +63,80 @@ const unsigned char *lsm_block_handle_decode(const unsigned char *p,
                                              lsm_block_handle *h);
 
 /* ---- reader ---- */
-/* Iterator over block contents.  The iterator borrows contents; when it is
-** freed it calls release(release_arg) if release is not NULL (the owner of
-** the bytes: a malloc()ed buffer, later a cache handle).  If the restart
-** array is malformed the iterator is empty with status LSM_CORRUPT.  NULL
-** on NOMEM (release is then called). */
+
+/* An entry remembered for stepping backward (see block.c). */
+typedef struct lsm_block_prev_entry {
+  size_t cur, next;        /* offsets of the entry and of the one after it */
+  size_t key_off, key_len; /* its whole key, in prev_keys */
+  lsm_slice value;
+} lsm_block_prev_entry;
+
+/* A block iterator.  Owners that read many blocks (a table iterator) or one
+** block per call (a point lookup) embed one and re-point it at each block
+** with lsm_block_iter_reset: no allocation per block.  Use it through
+** &it->base; the fields are private to block.c. */
+typedef struct lsm_block_iter {
+  lsm_it base;
+  const unsigned char *data;  /* block contents */
+  size_t data_end;            /* end of the entry region = restart array */
+  const unsigned char *restarts;
+  uint32_t n_restarts;
+  size_t cur;                 /* offset of the current entry */
+  size_t next;                /* offset just past the current entry */
+  uint32_t restart_index;     /* restart group holding cur */
+  unsigned char *key;         /* current key, rebuilt from the deltas */
+  size_t key_len, key_cap;    /* key is key_space while key_cap fits it */
+  lsm_slice value;            /* borrowed from data */
+  int valid;
+  int status;                 /* sticky until the next reset */
+  void (*release)(void *);
+  void *release_arg;
+  /* Backward steps: the entries of one restart group before the current
+  ** entry, with their whole keys (block.c, "Stepping backward"). */
+  lsm_block_prev_entry *prev;
+  int n_prev, cap_prev, prev_pos;
+  uint32_t prev_group;
+  lsm_buffer prev_keys;
+  unsigned char key_space[64];
+} lsm_block_iter;
+
+/* An iterator over nothing (status LSM_OK) that owns no memory yet. */
+void lsm_block_iter_init(lsm_block_iter *it);
+/* Point it at contents, calling the previous contents' release first.  The
+** restart array is checked (malformed: the iterator is empty with status
+** LSM_CORRUPT) unless trusted is set: contents whose restart array an
+** earlier check found well formed (a table's index, checked when the table
+** was opened).  Entries are bounds-checked as they are decoded either way.
+** The iterator is not positioned. */
+void lsm_block_iter_reset(lsm_block_iter *it, lsm_slice contents, int trusted,
+                          void (*release)(void *), void *release_arg);
+/* Release the contents (the iterator is then over nothing) but keep the
+** buffers for the next reset. */
+void lsm_block_iter_detach(lsm_block_iter *it);
+/* Release the contents and free what the iterator allocated; it may be
+** initialised again. */
+void lsm_block_iter_clear(lsm_block_iter *it);
+
+/* Direct reads of the state (what valid/key/value of &it->base return). */
+static inline int lsm_block_iter_valid(const lsm_block_iter *it) {
+  return it->valid;
+}
+static inline lsm_slice lsm_block_iter_key(const lsm_block_iter *it) {
+  return lsm_slice_make(it->key, it->key_len);
+}
+static inline lsm_slice lsm_block_iter_value(const lsm_block_iter *it) {
+  return it->value;
+}
+
+/* The same on the heap: an iterator over contents (restart array checked)
+** whose lsm_it_free() calls release(release_arg) if release is not NULL (the
+** owner of the bytes: a malloc()ed buffer or a cache handle).  NULL on
+** NOMEM (release is then called). */
 lsm_it *lsm_block_iter_new(lsm_slice contents, void (*release)(void *),
                            void *release_arg);
 
-/* An iterator over contents whose restart array an earlier
-** lsm_block_iter_new() found well formed (a table's index, checked when
-** the table was opened): skips the O(restarts) check.  Entries are still
-** bounds-checked as they are decoded.  NULL on NOMEM. */
+/* A heap iterator over trusted contents (see lsm_block_iter_reset).  NULL
+** on NOMEM. */
 lsm_it *lsm_block_iter_new_trusted(lsm_slice contents);
 
 #endif /* LSM_BLOCK_H */

@@ -23,8 +23,8 @@ size_t lsm_varint_put(unsigned char *p, uint64_t v) {
   return n;
 }
 
-const unsigned char *lsm_varint_get(const unsigned char *p,
-                                    const unsigned char *limit, uint64_t *v) {
+const unsigned char *lsm_varint_get_long(const unsigned char *p,
+                                         const unsigned char *limit, uint64_t *v) {
   uint64_t result = 0;
   unsigned shift;
   for (shift = 0; shift <= 63 && p < limit; shift += 7) {

@@ -85,9 +85,19 @@ size_t lsm_varint_put(unsigned char *p, uint64_t v);
 /* Bytes lsm_varint_put would write. */
 size_t lsm_varint_len(uint64_t v);
 /* Decode a varint from [p, limit).  Returns the byte after it, or NULL if
-** the input is truncated or longer than 10 bytes / overflows 64 bits. */
-const unsigned char *lsm_varint_get(const unsigned char *p,
-                                    const unsigned char *limit, uint64_t *v);
+** the input is truncated or longer than 10 bytes / overflows 64 bits.
+** One-byte varints (values below 128: most lengths) are decoded inline. */
+const unsigned char *lsm_varint_get_long(const unsigned char *p,
+                                         const unsigned char *limit, uint64_t *v);
+static inline const unsigned char *lsm_varint_get(const unsigned char *p,
+                                                  const unsigned char *limit,
+                                                  uint64_t *v) {
+  if (p < limit && *p < 0x80) {
+    *v = *p;
+    return p + 1;
+  }
+  return lsm_varint_get_long(p, limit, v);
+}
 /* Decode a varint length followed by that many bytes; NULL if they do not
 ** fit before limit. */
 const unsigned char *lsm_get_length_prefixed(const unsigned char *p,

@@ -419,18 +419,16 @@ void lsm_sst_set_cache(lsm_sst *t, lsm_cache *cache) {
   t->cache_id = cache ? lsm_cache_new_id(cache) : 0;
 }
 
-/* A block iterator over data block h, or NULL with *rc set. */
-static lsm_it *open_block(const lsm_sst *t, lsm_block_handle h, enum read_mode mode,
-                          int *rc, lsm_buffer *errmsg) {
+/* Point the block iterator `into` at data block h. */
+static int load_data_block(const lsm_sst *t, lsm_block_handle h, enum read_mode mode,
+                           lsm_block_iter *into, lsm_buffer *errmsg) {
   lsm_slice contents;
   void (*release)(void *);
   void *arg;
-  lsm_it *it;
-  *rc = read_block(t, h, mode, &contents, &release, &arg, errmsg);
-  if (*rc) return NULL;
-  it = lsm_block_iter_new(contents, release, arg);
-  if (it == NULL) *rc = LSM_NOMEM;
-  return it;
+  int rc = read_block(t, h, mode, &contents, &release, &arg, errmsg);
+  if (rc) return rc;
+  lsm_block_iter_reset(into, contents, 0, release, arg);
+  return LSM_OK;
 }
 
 /* Decode the handle that is the value of an index entry. */
@@ -579,60 +577,70 @@ int lsm_sst_may_contain(lsm_sst *t, lsm_slice ukey) {
   return lsm_bloom_may_contain(t->filter, lsm_bloom_hash(ukey));
 }
 
+/* Lookup keys up to this long are built on the stack. */
+#define LOOKUP_KEY_STACK 128
+
 int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
                 int *kind, lsm_buffer *val, int *bloom_negative,
                 lsm_buffer *errmsg) {
-  lsm_buffer lookup = {0};
+  unsigned char stack_key[LOOKUP_KEY_STACK];
+  unsigned char *key_mem = NULL;
+  unsigned char *k = stack_key;
   lsm_slice target;
-  lsm_it *index = NULL, *data = NULL;
+  lsm_block_iter index, data;
   lsm_block_handle h = {0, 0};
   lsm_ikey parsed;
   int rc = LSM_OK;
 
   *found = 0;
   if (bloom_negative) *bloom_negative = 0;
+  lsm_block_iter_init(&index);
+  lsm_block_iter_init(&data);
   if (t->filter.n > 0 && !lsm_sst_may_contain(t, ukey)) {
     if (bloom_negative) *bloom_negative = 1;
     goto done;
   }
   if (seq > LSM_SEQ_MAX) seq = LSM_SEQ_MAX;
-  rc = lsm_ikey_append(&lookup, ukey, seq, LSM_KIND_PUT);
-  if (rc) goto done;
-  target = lsm_slice_make(lookup.data, lookup.len);
+  if (ukey.n > sizeof stack_key - LSM_TRAILER_SIZE) {
+    k = key_mem = malloc(ukey.n + LSM_TRAILER_SIZE);
+    if (k == NULL) {
+      rc = LSM_NOMEM;
+      goto done;
+    }
+  }
+  if (ukey.n) memcpy(k, ukey.p, ukey.n);
+  lsm_put_u64(k + ukey.n, lsm_pack_trailer(seq, LSM_KIND_PUT));
+  target = lsm_slice_make(k, ukey.n + LSM_TRAILER_SIZE);
 
   /* The first index entry >= target names the only block that can hold
   ** the first entry >= target: its last key is >= target and every
   ** earlier block ends below it. */
-  index = lsm_block_iter_new_trusted(t->index);
-  if (index == NULL) {
-    rc = LSM_NOMEM;
-    goto done;
-  }
-  lsm_it_seek(index, target);
-  if (!lsm_it_valid(index)) {
-    rc = lsm_it_status(index);
+  lsm_block_iter_reset(&index, t->index, 1, NULL, NULL);
+  lsm_it_seek(&index.base, target);
+  if (!lsm_block_iter_valid(&index)) {
+    rc = lsm_it_status(&index.base);
     if (rc)
       set_err(errmsg, "lsm: corrupt index block in %s at offset %llu", t->name,
               (unsigned long long)t->index_off);
     goto done;
   }
-  if (!decode_index_value(lsm_it_value(index), &h)) {
+  if (!decode_index_value(lsm_block_iter_value(&index), &h)) {
     rc = LSM_CORRUPT;
     set_err(errmsg, "lsm: bad block handle in %s index block at offset %llu",
             t->name, (unsigned long long)t->index_off);
     goto done;
   }
-  data = open_block(t, h, READ_CACHED, &rc, errmsg);
-  if (data == NULL) goto done;
-  lsm_it_seek(data, target);
-  if (!lsm_it_valid(data)) {
-    rc = lsm_it_status(data);
+  rc = load_data_block(t, h, READ_CACHED, &data, errmsg);
+  if (rc) goto done;
+  lsm_it_seek(&data.base, target);
+  if (!lsm_block_iter_valid(&data)) {
+    rc = lsm_it_status(&data.base);
     if (rc == LSM_OK) rc = LSM_CORRUPT;  /* the index promised a key >= target */
     set_err(errmsg, "lsm: corrupt block in %s at offset %llu", t->name,
             (unsigned long long)h.offset);
     goto done;
   }
-  if (!lsm_ikey_parse(lsm_it_key(data), &parsed)) {
+  if (!lsm_ikey_parse(lsm_block_iter_key(&data), &parsed)) {
     rc = LSM_CORRUPT;
     set_err(errmsg, "lsm: bad key kind in %s block at offset %llu", t->name,
             (unsigned long long)h.offset);
@@ -642,7 +650,7 @@ int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
   /* Versions newer than seq sort before target, so this is the newest
   ** version visible at seq. */
   if (val) {
-    lsm_slice v = lsm_it_value(data);
+    lsm_slice v = lsm_block_iter_value(&data);
     rc = lsm_buffer_set(val, v.p, v.n);
     if (rc) goto done;
   }
@@ -650,9 +658,9 @@ int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
   if (kind) *kind = parsed.kind;
 
 done:
-  lsm_it_free(data);
-  lsm_it_free(index);
-  lsm_buffer_free(&lookup);
+  lsm_block_iter_clear(&data);
+  lsm_block_iter_clear(&index);
+  free(key_mem);
   return rc;
 }
 
@@ -665,8 +673,9 @@ done:
 typedef struct sst_iter {
   lsm_it base;
   lsm_sst *t;                /* one reference */
-  lsm_it *index;
-  lsm_it *data;              /* NULL when no block is loaded */
+  lsm_block_iter index;
+  lsm_block_iter data;       /* over nothing when no block is loaded */
+  int has_data;              /* a block is loaded */
   lsm_block_handle data_h;   /* handle of the loaded block */
   int status;                /* sticky */
   lsm_buffer err;            /* text of status (NUL-terminated), or empty */
@@ -674,8 +683,8 @@ typedef struct sst_iter {
 } sst_iter;
 
 static void drop_block(sst_iter *it) {
-  lsm_it_free(it->data);
-  it->data = NULL;
+  lsm_block_iter_detach(&it->data);
+  it->has_data = 0;
 }
 
 /* Load the block the index iterator is on (kept if already loaded).
@@ -683,21 +692,22 @@ static void drop_block(sst_iter *it) {
 static int load_block(sst_iter *it) {
   lsm_block_handle h;
   int rc;
-  if (!decode_index_value(lsm_it_value(it->index), &h)) {
+  if (!decode_index_value(lsm_block_iter_value(&it->index), &h)) {
     it->status = LSM_CORRUPT;
     set_err(&it->err, "lsm: bad block handle in %s index block at offset %llu", it->t->name,
             (unsigned long long)it->t->index_off);
     drop_block(it);
     return 0;
   }
-  if (it->data && h.offset == it->data_h.offset && h.size == it->data_h.size)
+  if (it->has_data && h.offset == it->data_h.offset && h.size == it->data_h.size)
     return 1;
   drop_block(it);
-  it->data = open_block(it->t, h, it->mode, &rc, &it->err);
-  if (it->data == NULL) {
+  rc = load_data_block(it->t, h, it->mode, &it->data, &it->err);
+  if (rc) {
     it->status = rc;
     return 0;
   }
+  it->has_data = 1;
   it->data_h = h;
   return 1;
 }
@@ -705,8 +715,8 @@ static int load_block(sst_iter *it) {
 /* After the index moved: 1 if it is on an entry and its block is loaded;
 ** 0 otherwise (end of the index, or an error, which is latched). */
 static int index_settled(sst_iter *it) {
-  if (!lsm_it_valid(it->index)) {
-    it->status = lsm_it_status(it->index);
+  if (!lsm_block_iter_valid(&it->index)) {
+    it->status = lsm_it_status(&it->index.base);
     if (it->status) {
       set_err(&it->err, "lsm: corrupt index block in %s at offset %llu", it->t->name,
               (unsigned long long)it->t->index_off);
@@ -719,7 +729,7 @@ static int index_settled(sst_iter *it) {
 
 /* The loaded data block failed to decode: latch its status. */
 static int block_failed(sst_iter *it) {
-  it->status = lsm_it_status(it->data);
+  it->status = lsm_it_status(&it->data.base);
   if (it->status) {
     set_err(&it->err, "lsm: corrupt block in %s at offset %llu", it->t->name,
             (unsigned long long)it->data_h.offset);
@@ -729,52 +739,52 @@ static int block_failed(sst_iter *it) {
 
 /* Move forward over exhausted and empty blocks. */
 static void skip_forward(sst_iter *it) {
-  while (it->status == LSM_OK && it->data && !lsm_it_valid(it->data)) {
+  while (it->status == LSM_OK && it->has_data && !lsm_block_iter_valid(&it->data)) {
     if (block_failed(it)) return;
-    lsm_it_next(it->index);
+    lsm_it_next(&it->index.base);
     if (!index_settled(it)) return;
-    lsm_it_first(it->data);
+    lsm_it_first(&it->data.base);
   }
 }
 
 static void skip_backward(sst_iter *it) {
-  while (it->status == LSM_OK && it->data && !lsm_it_valid(it->data)) {
+  while (it->status == LSM_OK && it->has_data && !lsm_block_iter_valid(&it->data)) {
     if (block_failed(it)) return;
-    lsm_it_prev(it->index);
+    lsm_it_prev(&it->index.base);
     if (!index_settled(it)) return;
-    lsm_it_last(it->data);
+    lsm_it_last(&it->data.base);
   }
 }
 
 static int si_valid(lsm_it *base) {
   sst_iter *it = (sst_iter *)base;
-  return it->status == LSM_OK && it->data != NULL && lsm_it_valid(it->data);
+  return it->status == LSM_OK && it->has_data && lsm_block_iter_valid(&it->data);
 }
 
 static void si_first(lsm_it *base) {
   sst_iter *it = (sst_iter *)base;
   if (it->status) return;
-  lsm_it_first(it->index);
+  lsm_it_first(&it->index.base);
   if (!index_settled(it)) return;
-  lsm_it_first(it->data);
+  lsm_it_first(&it->data.base);
   skip_forward(it);
 }
 
 static void si_last(lsm_it *base) {
   sst_iter *it = (sst_iter *)base;
   if (it->status) return;
-  lsm_it_last(it->index);
+  lsm_it_last(&it->index.base);
   if (!index_settled(it)) return;
-  lsm_it_last(it->data);
+  lsm_it_last(&it->data.base);
   skip_backward(it);
 }
 
 static void si_seek(lsm_it *base, lsm_slice target) {
   sst_iter *it = (sst_iter *)base;
   if (it->status) return;
-  lsm_it_seek(it->index, target);
+  lsm_it_seek(&it->index.base, target);
   if (!index_settled(it)) return;
-  lsm_it_seek(it->data, target);
+  lsm_it_seek(&it->data.base, target);
   skip_forward(it);
 }
 
@@ -784,41 +794,41 @@ static void si_seek_le(lsm_it *base, lsm_slice target) {
   /* The first block whose last key is >= target may hold the answer; if it
   ** does not (all its keys are > target), the previous block's last entry
   ** is it.  If no block ends >= target, the table's last entry is. */
-  lsm_it_seek(it->index, target);
-  if (!lsm_it_valid(it->index) && lsm_it_status(it->index) == LSM_OK)
-    lsm_it_last(it->index);
+  lsm_it_seek(&it->index.base, target);
+  if (!lsm_block_iter_valid(&it->index) && lsm_it_status(&it->index.base) == LSM_OK)
+    lsm_it_last(&it->index.base);
   if (!index_settled(it)) return;
-  lsm_it_seek_le(it->data, target);
+  lsm_it_seek_le(&it->data.base, target);
   skip_backward(it);
 }
 
 static void si_next(lsm_it *base) {
   sst_iter *it = (sst_iter *)base;
   if (!si_valid(base)) return;
-  lsm_it_next(it->data);
+  lsm_it_next(&it->data.base);
   skip_forward(it);
 }
 
 static void si_prev(lsm_it *base) {
   sst_iter *it = (sst_iter *)base;
   if (!si_valid(base)) return;
-  lsm_it_prev(it->data);
+  lsm_it_prev(&it->data.base);
   skip_backward(it);
 }
 
 static lsm_slice si_key(lsm_it *base) {
-  return lsm_it_key(((sst_iter *)base)->data);
+  return lsm_block_iter_key(&((sst_iter *)base)->data);
 }
 
 static lsm_slice si_value(lsm_it *base) {
-  return lsm_it_value(((sst_iter *)base)->data);
+  return lsm_block_iter_value(&((sst_iter *)base)->data);
 }
 
 static int si_status(lsm_it *base) {
   sst_iter *it = (sst_iter *)base;
   if (it->status) return it->status;
-  if (it->data && lsm_it_status(it->data)) return lsm_it_status(it->data);
-  return lsm_it_status(it->index);
+  if (it->has_data && it->data.status) return it->data.status;
+  return it->index.status;
 }
 
 static const char *si_errmsg(lsm_it *base) {
@@ -834,9 +844,9 @@ static const char *si_errmsg(lsm_it *base) {
 
 static void si_free(lsm_it *base) {
   sst_iter *it = (sst_iter *)base;
-  drop_block(it);
+  lsm_block_iter_clear(&it->data);
+  lsm_block_iter_clear(&it->index);
   lsm_buffer_free(&it->err);
-  lsm_it_free(it->index);
   lsm_sst_unref(it->t);
   free(it);
 }
@@ -855,11 +865,9 @@ lsm_it *lsm_sst_iter_new_ex(lsm_sst *t, int fill_cache) {
   if (it == NULL) return NULL;
   it->mode = fill_cache ? READ_CACHED : READ_NO_FILL;
   it->base.m = &sst_iter_methods;
-  it->index = lsm_block_iter_new_trusted(t->index);
-  if (it->index == NULL) {
-    free(it);
-    return NULL;
-  }
+  lsm_block_iter_init(&it->index);
+  lsm_block_iter_init(&it->data);
+  lsm_block_iter_reset(&it->index, t->index, 1, NULL, NULL);
   lsm_sst_ref(t);
   it->t = t;
   return &it->base;
@@ -869,11 +877,14 @@ lsm_it *lsm_sst_iter_new_ex(lsm_sst *t, int fill_cache) {
 /* Checker */
 
 int lsm_sst_check(lsm_sst *t, lsm_buffer *errmsg) {
-  lsm_it *index = NULL, *data = NULL;
+  lsm_it *index = NULL;
+  lsm_block_iter blk;
+  lsm_it *data = &blk.base;
   lsm_buffer prev = {0};
   uint64_t expect = 0;       /* where the next data block must start */
   int rc = LSM_OK;
 
+  lsm_block_iter_init(&blk);
   index = lsm_block_iter_new(t->index, NULL, NULL);
   if (index == NULL) {
     rc = LSM_NOMEM;
@@ -896,8 +907,8 @@ int lsm_sst_check(lsm_sst *t, lsm_buffer *errmsg) {
               (unsigned long long)h.offset, (unsigned long long)expect);
       goto done;
     }
-    data = open_block(t, h, READ_DISK, &rc, errmsg);
-    if (data == NULL) goto done;
+    rc = load_data_block(t, h, READ_DISK, &blk, errmsg);
+    if (rc) goto done;
     for (lsm_it_first(data); lsm_it_valid(data); lsm_it_next(data)) {
       lsm_slice key = lsm_it_key(data);
       lsm_ikey parsed;
@@ -935,8 +946,7 @@ int lsm_sst_check(lsm_sst *t, lsm_buffer *errmsg) {
               "at offset %llu", t->name, (unsigned long long)h.offset);
       goto done;
     }
-    lsm_it_free(data);
-    data = NULL;
+    lsm_block_iter_detach(&blk);
     expect = h.offset + h.size + LSM_BLOCK_TRAILER_SIZE;
   }
   rc = lsm_it_status(index);
@@ -954,7 +964,7 @@ int lsm_sst_check(lsm_sst *t, lsm_buffer *errmsg) {
   }
 
 done:
-  lsm_it_free(data);
+  lsm_block_iter_clear(&blk);
   lsm_it_free(index);
   lsm_buffer_free(&prev);
   return rc;

@@ -450,6 +450,68 @@ START_TEST(block_random_damage_never_reads_out_of_bounds) {
 }
 END_TEST
 
+/* One embedded iterator re-pointed at blocks of different restart
+** intervals (groups longer than the backward record included) and keys
+** longer than its inline key space; random walks mixing steps both ways
+** and seeks must match the entries. */
+START_TEST(block_embedded_iterator_reused_across_blocks_walks_both_ways) {
+  static const int intervals[] = {1, 3, 16, 300, 2};
+  lsm_block_iter it;
+  size_t k;
+  rng_state = test_seed();
+  lsm_block_iter_init(&it);
+  for (k = 0; k < sizeof intervals / sizeof intervals[0]; k++) {
+    size_t n = 400 + rnd() % 300, len, i;
+    long pos = -1;
+    int step;
+    unsigned char *blk;
+    entry *e = calloc(n, sizeof(*e));
+    ck_assert_ptr_nonnull(e);
+    for (i = 0; i < n; i++) {
+      /* keys of 10 to 130 bytes sharing long prefixes */
+      char tmp[160];
+      int kn = snprintf(tmp, sizeof tmp, "key%06zu", i);
+      size_t pad = (size_t)(rnd() % 120);
+      memset(tmp + kn, 'p', pad);
+      ck_assert_int_eq(lsm_ikey_append(&e[i].key, lsm_slice_make(tmp, (size_t)kn + pad), 7,
+                                       LSM_KIND_PUT), LSM_OK);
+      ck_assert_int_eq(lsm_buffer_set(&e[i].val, tmp, (size_t)kn), LSM_OK);
+    }
+    blk = build_block(e, n, intervals[k], &len);
+    lsm_block_iter_reset(&it, lsm_slice_make(blk, len), 0, free, blk);
+    for (step = 0; step < 3000; step++) {
+      int op = (int)(rnd() % 16);
+      if (op == 0) {
+        lsm_it_first(&it.base);
+        pos = 0;
+      } else if (op == 1) {
+        lsm_it_last(&it.base);
+        pos = (long)n - 1;
+      } else if (op == 2) {
+        pos = (long)(rnd() % n);
+        lsm_it_seek(&it.base, buf_slice(&e[pos].key));
+      } else if (pos >= 0 && pos < (long)n && op < 6) {
+        lsm_it_next(&it.base);
+        pos++;
+      } else if (pos >= 0 && pos < (long)n) {
+        lsm_it_prev(&it.base);
+        pos--;
+      } else {
+        continue;
+      }
+      if (pos < 0 || pos >= (long)n) {
+        ck_assert(!lsm_block_iter_valid(&it));
+      } else {
+        assert_at(&it.base, &e[pos]);
+      }
+    }
+    ck_assert_int_eq(lsm_it_status(&it.base), LSM_OK);
+    free_entries(e, n);
+  }
+  lsm_block_iter_clear(&it);
+}
+END_TEST
+
 START_TEST(block_handle_round_trip_and_truncation) {
   lsm_buffer b = {0};
   lsm_block_handle h = {123456789012345ULL, 81920}, g;
@@ -480,6 +542,7 @@ static Suite *block_suite(void) {
   tcase_add_test(tc, block_corrupt_restart_array_iterator_is_empty_and_sticky);
   tcase_add_test(tc, block_corrupt_entry_lengths_are_detected);
   tcase_add_test(tc, block_random_damage_never_reads_out_of_bounds);
+  tcase_add_test(tc, block_embedded_iterator_reused_across_blocks_walks_both_ways);
   tcase_add_test(tc, block_handle_round_trip_and_truncation);
   suite_add_tcase(s, tc);
   return s;
