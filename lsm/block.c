@@ -34,7 +34,6 @@
 #include "block.h"
 
 #include <assert.h>
-#include <stddef.h>
 #include <stdlib.h>
 
 #include "dbformat.h"
@@ -503,10 +502,27 @@ static void parse_restarts_trusted(block_iter *it, lsm_slice contents) {
 }
 
 void lsm_block_iter_init(lsm_block_iter *it) {
-  memset(it, 0, offsetof(lsm_block_iter, key_space));
   it->base.m = &embedded_methods;
+  it->data = NULL;
+  it->data_end = 0;
+  it->restarts = NULL;
+  it->n_restarts = 0;
+  it->cur = it->next = 0;
+  it->restart_index = 0;
   it->key = it->key_space;
+  it->key_len = 0;
   it->key_cap = sizeof it->key_space;
+  it->value = lsm_slice_make(NULL, 0);
+  it->valid = 0;
+  it->status = LSM_OK;
+  it->release = NULL;
+  it->release_arg = NULL;
+  it->prev = NULL;
+  it->n_prev = it->cap_prev = 0;
+  it->prev_pos = -1;
+  it->prev_group = 0;
+  it->prev_keys.data = NULL;
+  it->prev_keys.len = it->prev_keys.cap = 0;
 }
 
 static void release_contents(block_iter *it) {
@@ -553,8 +569,8 @@ void lsm_block_iter_detach(lsm_block_iter *it) {
 void lsm_block_iter_clear(lsm_block_iter *it) {
   release_contents(it);
   if (it->key != it->key_space) free(it->key);
-  free(it->prev);
-  lsm_buffer_free(&it->prev_keys);
+  if (it->prev) free(it->prev);
+  if (it->prev_keys.data) lsm_buffer_free(&it->prev_keys);
   lsm_block_iter_init(it);
 }
 

@@ -31,6 +31,14 @@ uint64_t lsm_bloom_hash(lsm_slice ukey) {
                         ukey.n);
 }
 
+/* Probe j+1's bit from probe j's: (h1 + (j+1)*h2) mod n is
+** ((h1 + j*h2) mod n + h2 mod n) mod n, and both terms are below n, so one
+** subtraction replaces a division per probe. */
+static uint64_t next_probe(uint64_t pos, uint64_t step, uint64_t n_bits) {
+  pos += step;
+  return pos >= n_bits ? pos - n_bits : pos;
+}
+
 static int probes_for(int bits_per_key) {
   /* round half up; bits_per_key >= 1 so the product is positive */
   long k = (long)((double)bits_per_key * 0.69314718055994530942 + 0.5);
@@ -58,12 +66,12 @@ int lsm_bloom_build(const uint64_t *hashes, size_t n, int bits_per_key,
   bits = out->data + out->len;
   memset(bits, 0, n_bytes);
   for (i = 0; i < n; i++) {
-    uint64_t h1 = hashes[i] & 0xffffffffu;
-    uint64_t h2 = (hashes[i] >> 32) | 1;
+    uint64_t pos = (hashes[i] & 0xffffffffu) % n_bits;
+    uint64_t step = ((hashes[i] >> 32) | 1) % n_bits;
     int j;
     for (j = 0; j < k; j++) {
-      uint64_t pos = (h1 + (uint64_t)j * h2) % n_bits;
       bits[pos / 8] |= (unsigned char)(1u << (pos % 8));
+      pos = next_probe(pos, step, n_bits);
     }
   }
   bits[n_bytes] = (unsigned char)k;
@@ -74,16 +82,18 @@ int lsm_bloom_build(const uint64_t *hashes, size_t n, int bits_per_key,
 int lsm_bloom_may_contain(lsm_slice filter, uint64_t hash) {
   uint64_t h1 = hash & 0xffffffffu;
   uint64_t h2 = (hash >> 32) | 1;
-  uint64_t n_bits;
+  uint64_t n_bits, pos, step;
   int k, j;
 
   if (filter.n < 2) return 1;
   k = filter.p[filter.n - 1];
   if (k < 1 || k > BLOOM_MAX_PROBES) return 1;
   n_bits = (uint64_t)(filter.n - 1) * 8;
+  pos = h1 % n_bits;
+  step = h2 % n_bits;
   for (j = 0; j < k; j++) {
-    uint64_t pos = (h1 + (uint64_t)j * h2) % n_bits;
     if ((filter.p[pos / 8] & (1u << (pos % 8))) == 0) return 0;
+    pos = next_probe(pos, step, n_bits);
   }
   return 1;
 }

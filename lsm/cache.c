@@ -16,16 +16,27 @@
 struct lsm_cache_handle {
   lsm_cache *cache;
   uint64_t id, offset;
-  void *data;
+  void *data;                  /* the bytes after this struct when inline */
   size_t size;
+  size_t charge;               /* counted in usage: size, or the inline
+                                  data area's capacity */
   int refs;                    /* handles + 1 while in the table */
   int in_table;
+  int is_inline;               /* data shares this allocation */
   lsm_cache_handle *next_hash;
   lsm_cache_handle *lru_prev, *lru_next;   /* on the LRU list iff refs == 1 && in_table */
 };
 
+/* Evicted inline entries kept for reuse (invariant 4); inline data areas
+** are rounded up to DATA_ROUND bytes so that blocks of about one size fit
+** each other's spares. */
+#define MAX_SPARES 4
+#define DATA_ROUND 256
+
 struct lsm_cache {
   pthread_mutex_t mu;
+  lsm_cache_handle *spares[MAX_SPARES];
+  int n_spares;
   size_t capacity, usage, n_entries;
   uint64_t next_id;
   uint64_t hits, misses;
@@ -56,8 +67,18 @@ lsm_cache *lsm_cache_new(size_t capacity) {
 }
 
 static void entry_free(lsm_cache_handle *e) {
-  free(e->data);
+  if (!e->is_inline) free(e->data);
   free(e);
+}
+
+/* Free an entry whose last reference went (mutex held): inline ones may
+** become spares. */
+static void entry_retire(lsm_cache *c, lsm_cache_handle *e) {
+  if (e->is_inline && c->n_spares < MAX_SPARES) {
+    c->spares[c->n_spares++] = e;
+    return;
+  }
+  entry_free(e);
 }
 
 void lsm_cache_free(lsm_cache *c) {
@@ -70,6 +91,7 @@ void lsm_cache_free(lsm_cache *c) {
       entry_free(e);
     }
   }
+  while (c->n_spares > 0) entry_free(c->spares[--c->n_spares]);
   free(c->buckets);
   pthread_mutex_destroy(&c->mu);
   free(c);
@@ -106,7 +128,7 @@ static lsm_cache_handle **find_slot(lsm_cache *c, uint64_t id, uint64_t offset) 
 static void unref_locked(lsm_cache *c, lsm_cache_handle *e) {
   e->refs--;
   if (e->refs == 0) {
-    entry_free(e);
+    entry_retire(c, e);
   } else if (e->refs == 1 && e->in_table) {
     lru_append(c, e);
   }
@@ -117,7 +139,7 @@ static void remove_from_table(lsm_cache *c, lsm_cache_handle *e) {
   lsm_cache_handle **slot = find_slot(c, e->id, e->offset);
   *slot = e->next_hash;
   e->in_table = 0;
-  c->usage -= e->size;
+  c->usage -= e->charge;
   c->n_entries--;
   if (e->lru_next) lru_remove(e);
   unref_locked(c, e);
@@ -156,35 +178,96 @@ lsm_cache_handle *lsm_cache_lookup(lsm_cache *c, uint64_t id, uint64_t offset) {
   return e;
 }
 
-lsm_cache_handle *lsm_cache_insert(lsm_cache *c, uint64_t id, uint64_t offset,
-                                   void *data, size_t size) {
-  lsm_cache_handle *e = calloc(1, sizeof *e), **slot;
-  if (e == NULL) {
-    free(data);
-    return NULL;
-  }
-  e->cache = c;
-  e->id = id;
-  e->offset = offset;
-  e->data = data;
-  e->size = size;
-  e->refs = 2;             /* the table's and the caller's */
-  e->in_table = 1;
-  pthread_mutex_lock(&c->mu);
-  slot = find_slot(c, id, offset);
+/* Put e (refs 2: the table's and the caller's) in the table, replacing an
+** entry with its key, and evict while over capacity (mutex held). */
+static void insert_locked(lsm_cache *c, lsm_cache_handle *e) {
+  lsm_cache_handle **slot = find_slot(c, e->id, e->offset);
   if (*slot) remove_from_table(c, *slot);
-  slot = find_slot(c, id, offset);
+  slot = find_slot(c, e->id, e->offset);
   e->next_hash = *slot;
   *slot = e;
-  c->usage += size;
+  c->usage += e->charge;
   c->n_entries++;
   if (c->n_entries > c->n_buckets) grow_table(c);
   /* Evict unreferenced entries, oldest first, while over capacity. */
   while (c->usage > c->capacity && c->lru.lru_next != &c->lru) {
     remove_from_table(c, c->lru.lru_next);
   }
+}
+
+static void entry_init(lsm_cache_handle *e, lsm_cache *c, uint64_t id,
+                       uint64_t offset, size_t size) {
+  e->cache = c;
+  e->id = id;
+  e->offset = offset;
+  e->size = size;
+  e->refs = 2;             /* the table's and the caller's */
+  e->in_table = 1;
+  e->next_hash = NULL;
+  e->lru_prev = e->lru_next = NULL;
+}
+
+lsm_cache_handle *lsm_cache_insert(lsm_cache *c, uint64_t id, uint64_t offset,
+                                   void *data, size_t size) {
+  lsm_cache_handle *e = calloc(1, sizeof *e);
+  if (e == NULL) {
+    free(data);
+    return NULL;
+  }
+  entry_init(e, c, id, offset, size);
+  e->data = data;
+  e->charge = size;
+  pthread_mutex_lock(&c->mu);
+  insert_locked(c, e);
   pthread_mutex_unlock(&c->mu);
   return e;
+}
+
+static lsm_cache_handle *entry_of(void *buf) {
+  return (lsm_cache_handle *)buf - 1;
+}
+
+void *lsm_cache_buffer_new(lsm_cache *c, size_t size) {
+  lsm_cache_handle *e = NULL;
+  size_t cap;
+  int i;
+  if (size > SIZE_MAX - sizeof(*e) - DATA_ROUND) return NULL;
+  cap = (size + DATA_ROUND - 1) / DATA_ROUND * DATA_ROUND;
+  pthread_mutex_lock(&c->mu);
+  for (i = 0; i < c->n_spares; i++) {
+    /* Fits, and wastes no more than the rounding would. */
+    if (c->spares[i]->charge >= size && c->spares[i]->charge <= cap) {
+      e = c->spares[i];
+      c->spares[i] = c->spares[--c->n_spares];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
+  if (e == NULL) {
+    e = malloc(sizeof(*e) + (cap ? cap : 1));
+    if (e == NULL) return NULL;
+    e->charge = cap;
+    e->is_inline = 1;
+  }
+  e->data = e + 1;
+  return e->data;
+}
+
+lsm_cache_handle *lsm_cache_insert_buffer(lsm_cache *c, uint64_t id, uint64_t offset,
+                                          void *buf, size_t size) {
+  lsm_cache_handle *e = entry_of(buf);
+  entry_init(e, c, id, offset, size);
+  pthread_mutex_lock(&c->mu);
+  insert_locked(c, e);
+  pthread_mutex_unlock(&c->mu);
+  return e;
+}
+
+void lsm_cache_buffer_free(lsm_cache *c, void *buf) {
+  if (buf == NULL) return;
+  pthread_mutex_lock(&c->mu);
+  entry_retire(c, entry_of(buf));
+  pthread_mutex_unlock(&c->mu);
 }
 
 void *lsm_cache_data(const lsm_cache_handle *h) {

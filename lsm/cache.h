@@ -14,7 +14,11 @@
 **  (2) usage = sum of the charges of the entries in the table (referenced or
 **      not); only unreferenced ones sit on the LRU list.
 **  (3) The cache owns an entry's data from a successful insert on; it frees
-**      it with free().
+**      it with free() (lsm_cache_insert) or with the entry, whose allocation
+**      it shares (lsm_cache_insert_buffer).
+**  (4) Up to a few evicted entries of the second kind are kept as spares
+**      for lsm_cache_buffer_new instead of being freed (bytes outside the
+**      capacity: at most MAX_SPARES blocks).
 */
 #ifndef LSM_CACHE_H
 #define LSM_CACHE_H
@@ -40,6 +44,18 @@ lsm_cache_handle *lsm_cache_lookup(lsm_cache *c, uint64_t id, uint64_t offset);
 ** freed).  An existing entry for the key is replaced. */
 lsm_cache_handle *lsm_cache_insert(lsm_cache *c, uint64_t id, uint64_t offset,
                                    void *data, size_t size);
+
+/* The read path's way in, without a separate allocation per entry: a
+** buffer of at least size bytes that is the data area of an entry to be
+** (recycled from an evicted entry when one fits, else allocated with its
+** entry), which the caller fills and then either inserts with
+** lsm_cache_insert_buffer (same size; the entry is charged the bytes
+** allocated, at most 255 more than size) or gives back with
+** lsm_cache_buffer_free.  NULL when out of memory. */
+void *lsm_cache_buffer_new(lsm_cache *c, size_t size);
+lsm_cache_handle *lsm_cache_insert_buffer(lsm_cache *c, uint64_t id, uint64_t offset,
+                                          void *buf, size_t size);
+void lsm_cache_buffer_free(lsm_cache *c, void *buf);
 
 void *lsm_cache_data(const lsm_cache_handle *h);
 size_t lsm_cache_size(const lsm_cache_handle *h);

@@ -317,60 +317,68 @@ struct lsm_sst {
   uint64_t cache_id;         /* this table's key space in the cache */
 };
 
-/* Read the block at h (contents + trailer, one pread) into a malloc()ed
-** buffer and verify it.  The block and its trailer must end at or before
-** `limit`.  On success *buf owns the bytes and the contents are its first
-** h.size bytes. */
-static int read_raw(const lsm_sst *t, lsm_block_handle h, uint64_t limit,
-                    unsigned char **buf, lsm_buffer *errmsg) {
-  unsigned char *p = NULL;
-  size_t n, got = 0;
-  int rc;
-  *buf = NULL;
+/* Is the block at h (contents and trailer) inside [0, limit)? */
+static int check_handle(const lsm_sst *t, lsm_block_handle h, uint64_t limit,
+                        lsm_buffer *errmsg) {
   if (h.size > limit || h.offset > limit - h.size ||
       limit - h.size - h.offset < LSM_BLOCK_TRAILER_SIZE ||
       h.size > SIZE_MAX - LSM_BLOCK_TRAILER_SIZE) {
-    rc = LSM_CORRUPT;
     set_err(errmsg, "lsm: block handle out of range in %s (block at offset %llu, "
             "size %llu)", t->name, (unsigned long long)h.offset,
             (unsigned long long)h.size);
-    goto done;
+    return LSM_CORRUPT;
   }
-  n = (size_t)h.size + LSM_BLOCK_TRAILER_SIZE;
-  p = malloc(n);
-  if (p == NULL) {
-    rc = LSM_NOMEM;
-    goto done;
-  }
-  rc = t->env->pread(t->env, t->file, h.offset, p, n, &got);
+  return LSM_OK;
+}
+
+/* Read the block at h (contents + trailer, one pread; check_handle passed)
+** into p, which has room for h.size + LSM_BLOCK_TRAILER_SIZE bytes, and
+** verify it. */
+static int read_verified(const lsm_sst *t, lsm_block_handle h, unsigned char *p,
+                         lsm_buffer *errmsg) {
+  size_t n = (size_t)h.size + LSM_BLOCK_TRAILER_SIZE, got = 0;
+  int rc = t->env->pread(t->env, t->file, h.offset, p, n, &got);
   if (rc) {
     set_err(errmsg, "lsm: read error in %s block at offset %llu", t->name,
             (unsigned long long)h.offset);
-    goto done;
+    return rc;
   }
   if (got < n) {
-    rc = LSM_CORRUPT;
     set_err(errmsg, "lsm: truncated %s: block at offset %llu ends past the "
             "end of the file", t->name, (unsigned long long)h.offset);
-    goto done;
+    return LSM_CORRUPT;
   }
   if (lsm_get_u32(p + h.size + 1) != lsm_checksum32(p, (size_t)h.size + 1)) {
-    rc = LSM_CORRUPT;
     set_err(errmsg, "lsm: checksum mismatch in %s block at offset %llu",
             t->name, (unsigned long long)h.offset);
-    goto done;
+    return LSM_CORRUPT;
   }
   if (p[h.size] != BLOCK_TYPE_RAW) {
-    rc = LSM_CORRUPT;
     set_err(errmsg, "lsm: unknown block type %d in %s block at offset %llu",
             p[h.size], t->name, (unsigned long long)h.offset);
-    goto done;
+    return LSM_CORRUPT;
+  }
+  return LSM_OK;
+}
+
+/* Read the block at h into a malloc()ed buffer and verify it.  The block
+** and its trailer must end at or before `limit`.  On success *buf owns the
+** bytes and the contents are its first h.size bytes. */
+static int read_raw(const lsm_sst *t, lsm_block_handle h, uint64_t limit,
+                    unsigned char **buf, lsm_buffer *errmsg) {
+  unsigned char *p;
+  int rc = check_handle(t, h, limit, errmsg);
+  *buf = NULL;
+  if (rc) return rc;
+  p = malloc((size_t)h.size + LSM_BLOCK_TRAILER_SIZE);
+  if (p == NULL) return LSM_NOMEM;
+  rc = read_verified(t, h, p, errmsg);
+  if (rc) {
+    free(p);
+    return rc;
   }
   *buf = p;
-  p = NULL;
-done:
-  free(p);
-  return rc;
+  return LSM_OK;
 }
 
 /* Fetch data block h.  The caller passes *release(*arg) ownership of the
@@ -396,13 +404,22 @@ static int read_block(const lsm_sst *t, lsm_block_handle h, enum read_mode mode,
     if (ch && lsm_cache_size(ch) == h.size) goto from_cache;
     if (ch) lsm_cache_release(t->cache, ch);   /* cannot happen: same id, same offset */
   }
-  rc = read_raw(t, h, t->data_end, &buf, errmsg);
-  if (rc) return rc;
   if (t->cache && mode == READ_CACHED) {
-    ch = lsm_cache_insert(t->cache, t->cache_id, h.offset, buf, (size_t)h.size);
-    if (ch == NULL) return LSM_NOMEM;
+    /* Read straight into the data area of the cache entry to be. */
+    rc = check_handle(t, h, t->data_end, errmsg);
+    if (rc) return rc;
+    buf = lsm_cache_buffer_new(t->cache, (size_t)h.size + LSM_BLOCK_TRAILER_SIZE);
+    if (buf == NULL) return LSM_NOMEM;
+    rc = read_verified(t, h, buf, errmsg);
+    if (rc) {
+      lsm_cache_buffer_free(t->cache, buf);
+      return rc;
+    }
+    ch = lsm_cache_insert_buffer(t->cache, t->cache_id, h.offset, buf, (size_t)h.size);
     goto from_cache;
   }
+  rc = read_raw(t, h, t->data_end, &buf, errmsg);
+  if (rc) return rc;
   *contents = lsm_slice_make(buf, (size_t)h.size);
   *release = free;
   *arg = buf;
@@ -594,12 +611,12 @@ int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
 
   *found = 0;
   if (bloom_negative) *bloom_negative = 0;
-  lsm_block_iter_init(&index);
-  lsm_block_iter_init(&data);
   if (t->filter.n > 0 && !lsm_sst_may_contain(t, ukey)) {
     if (bloom_negative) *bloom_negative = 1;
-    goto done;
+    return LSM_OK;
   }
+  lsm_block_iter_init(&index);
+  lsm_block_iter_init(&data);
   if (seq > LSM_SEQ_MAX) seq = LSM_SEQ_MAX;
   if (ukey.n > sizeof stack_key - LSM_TRAILER_SIZE) {
     k = key_mem = malloc(ukey.n + LSM_TRAILER_SIZE);

@@ -142,6 +142,35 @@ START_TEST(bloom_hash_is_checksum64_of_the_user_key) {
 }
 END_TEST
 
+/* The bits set are exactly those FORMAT.md documents: probe i of hash h
+** sets bit (h1 + i*h2) mod n_bits, h1 = low 32 bits, h2 = high 32 bits | 1,
+** for sizes where n_bits is and is not a power of two. */
+START_TEST(bloom_bits_follow_the_documented_probe_formula) {
+  static const size_t sizes[] = {1, 7, 64, 1000, 4096, 12345};
+  size_t s, i, b;
+  for (s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    lsm_buffer f = {0};
+    uint64_t *h = build(sizes[s], 10, &f);
+    size_t n_bytes = f.len - 1;
+    uint64_t n_bits = (uint64_t)n_bytes * 8;
+    int k = f.data[n_bytes], j;
+    unsigned char *expect = calloc(n_bytes, 1);
+    ck_assert_ptr_nonnull(expect);
+    for (i = 0; i < sizes[s]; i++) {
+      uint64_t h1 = h[i] & 0xffffffffu, h2 = (h[i] >> 32) | 1;
+      for (j = 0; j < k; j++) {
+        uint64_t pos = (h1 + (uint64_t)j * h2) % n_bits;
+        expect[pos / 8] |= (unsigned char)(1u << (pos % 8));
+      }
+    }
+    for (b = 0; b < n_bytes; b++) ck_assert_uint_eq(f.data[b], expect[b]);
+    free(expect);
+    free(h);
+    lsm_buffer_free(&f);
+  }
+}
+END_TEST
+
 static Suite *bloom_suite(void) {
   Suite *s = suite_create("bloom");
   TCase *tc = tcase_create("core");
@@ -152,6 +181,7 @@ static Suite *bloom_suite(void) {
   tcase_add_test(tc, bloom_empty_filter_over_no_keys_rules_everything_out);
   tcase_add_test(tc, bloom_malformed_filter_answers_may_contain);
   tcase_add_test(tc, bloom_hash_is_checksum64_of_the_user_key);
+  tcase_add_test(tc, bloom_bits_follow_the_documented_probe_formula);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -94,6 +94,51 @@ START_TEST(cache_ids_are_distinct_and_table_grows) {
 }
 END_TEST
 
+/* Buffers filled in place: charged their rounded-up size, evicted in LRU
+** order like the others, recycled after eviction with their bytes
+** overwritten by the new owner, and a buffer given back is not an entry. */
+START_TEST(cache_buffers_are_charged_rounded_evicted_and_recycled) {
+  lsm_cache *c = lsm_cache_new(1024);
+  lsm_cache_stats st;
+  lsm_cache_handle *h;
+  void *buf;
+  int i;
+  for (i = 0; i < 4; i++) {
+    buf = lsm_cache_buffer_new(c, 200);
+    ck_assert_ptr_nonnull(buf);
+    memset(buf, 'a' + i, 200);
+    h = lsm_cache_insert_buffer(c, 1, (uint64_t)i, buf, 200);
+    ck_assert_uint_eq(lsm_cache_size(h), 200);
+    lsm_cache_release(c, h);
+  }
+  lsm_cache_get_stats(c, &st);
+  ck_assert_uint_eq(st.usage, 4 * 256);
+  ck_assert_uint_eq(st.entries, 4);
+  /* A fifth evicts the oldest (offset 0), whose memory may come back. */
+  for (i = 4; i < 40; i++) {
+    buf = lsm_cache_buffer_new(c, 150 + (size_t)i);
+    ck_assert_ptr_nonnull(buf);
+    memset(buf, 'a' + i % 26, 150 + (size_t)i);
+    lsm_cache_release(c, lsm_cache_insert_buffer(c, 1, (uint64_t)i, buf, 150 + (size_t)i));
+    ck_assert_ptr_null(lsm_cache_lookup(c, 1, (uint64_t)(i - 4)));
+  }
+  for (i = 36; i < 40; i++) {
+    h = lsm_cache_lookup(c, 1, (uint64_t)i);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_uint_eq(lsm_cache_size(h), 150 + (size_t)i);
+    ck_assert_int_eq(((char *)lsm_cache_data(h))[149 + i], 'a' + i % 26);
+    lsm_cache_release(c, h);
+  }
+  buf = lsm_cache_buffer_new(c, 5000);
+  ck_assert_ptr_nonnull(buf);
+  lsm_cache_buffer_free(c, buf);
+  lsm_cache_get_stats(c, &st);
+  ck_assert_uint_eq(st.entries, 4);
+  ck_assert_uint_le(st.usage, 1024);
+  lsm_cache_free(c);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("cache");
   TCase *tc = tcase_create("cache");
@@ -103,6 +148,7 @@ int main(void) {
   tcase_add_test(tc, cache_evicts_least_recently_used_first);
   tcase_add_test(tc, cache_referenced_entry_survives_eviction_and_replacement);
   tcase_add_test(tc, cache_ids_are_distinct_and_table_grows);
+  tcase_add_test(tc, cache_buffers_are_charged_rounded_evicted_and_recycled);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
