@@ -208,6 +208,7 @@ struct lsm_vtab {
   /* Scratch reused by xUpdate. */
   lsm_buffer key, old_key, row, probe;
   sqlite3_value **holders;     /* converted copies of argv values */
+  lsm_cursor *spare_cursor;    /* a closed cursor's memory, for xOpen */
   lsmx_value *vals;            /* non-key column values being encoded */
   lsmx_value *kvals;           /* key values being encoded */
 };
@@ -261,6 +262,8 @@ struct lsm_cursor {
   int cols_decoded;
   lsmx_value *cols;            /* n_nonkey values, borrowed from the row */
 };
+
+static void cursor_free(lsm_cursor *cur, int n_key);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers. */
@@ -750,6 +753,7 @@ static void vtab_free(lsm_vtab *tab) {
     lsm_destroy(tab->dir, NULL);
     rmdir(tab->dir);
   }
+  cursor_free(tab->spare_cursor, tab->n_key);
   lsm_batch_free(tab->batch);
   lsm_batch_free(tab->replaced);
   lsmx_table_def_free(&tab->def);
@@ -1559,9 +1563,78 @@ static int list_sort(value_list *l) {
   return LSM_OK;
 }
 
+/* Drop the engine state of a cursor (before a new xFilter or xClose). */
+static void cursor_release(lsm_cursor *cur) {
+  lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
+  lsm_iter_free(cur->it);
+  cur->it = NULL;
+  if (cur->snap) lsm_snapshot_free(tab->lsm, cur->snap);
+  cur->snap = NULL;
+}
+
+static void cursor_free(lsm_cursor *cur, int n_key) {
+  int p;
+  if (!cur) return;
+  for (p = 0; p < n_key; p++) {
+    list_free(&cur->lists[p]);
+    lsm_buffer_free(&cur->key_scratch[p]);
+  }
+  lsm_buffer_free(&cur->lo);
+  lsm_buffer_free(&cur->hi);
+  lsm_buffer_free(&cur->target);
+  lsm_buffer_free(&cur->lower);
+  lsm_buffer_free(&cur->upper);
+  lsm_buffer_free(&cur->key);
+  lsm_buffer_free(&cur->val);
+  sqlite3_free(cur->cols);
+  sqlite3_free(cur->keyv);
+  sqlite3_free(cur->key_scratch);
+  sqlite3_free(cur->lists);
+  sqlite3_free(cur->pos);
+  sqlite3_free(cur);
+}
+
+/* Bytes of scratch a closed cursor may keep for the next one. */
+#define SPARE_CURSOR_MAX_BYTES (64 * 1024)
+
+static size_t cursor_scratch_bytes(const lsm_cursor *cur, int n_key) {
+  size_t n = cur->lo.cap + cur->hi.cap + cur->target.cap + cur->lower.cap +
+             cur->upper.cap + cur->key.cap + cur->val.cap;
+  int p;
+  for (p = 0; p < n_key; p++) {
+    n += cur->lists[p].data.cap + (size_t)cur->lists[p].cap * sizeof(size_t) +
+         cur->key_scratch[p].cap;
+  }
+  return n;
+}
+
+/* A cursor's memory lives on between statements: SQLite opens and closes
+** a cursor for every execution of a statement, and a point lookup would
+** otherwise pay five allocations and their frees for it.  xClose keeps one
+** (tab->spare_cursor, scratch buffers and all) unless its buffers grew
+** large; xOpen takes it back with every field but the buffers reset. */
 static int xOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor) {
   lsm_vtab *tab = (lsm_vtab *)pVtab;
-  lsm_cursor *cur = sqlite3_malloc(sizeof(*cur));
+  lsm_cursor *cur = tab->spare_cursor;
+  if (cur) {
+    lsm_cursor keep = *cur;
+    tab->spare_cursor = NULL;
+    memset(cur, 0, sizeof(*cur));
+    cur->lists = keep.lists;
+    cur->pos = keep.pos;
+    cur->lo = keep.lo;
+    cur->hi = keep.hi;
+    cur->target = keep.target;
+    cur->lower = keep.lower;
+    cur->upper = keep.upper;
+    cur->key = keep.key;
+    cur->val = keep.val;
+    cur->keyv = keep.keyv;
+    cur->key_scratch = keep.key_scratch;
+    cur->cols = keep.cols;
+    goto ready;
+  }
+  cur = sqlite3_malloc(sizeof(*cur));
   if (!cur) return SQLITE_NOMEM;
   memset(cur, 0, sizeof(*cur));
   cur->cols = sqlite3_malloc64(sizeof(lsmx_value) * (sqlite3_uint64)(tab->n_nonkey + 1));
@@ -1581,44 +1654,24 @@ static int xOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor) {
   }
   memset(cur->key_scratch, 0, sizeof(lsm_buffer) * (size_t)tab->n_key);
   memset(cur->lists, 0, sizeof(value_list) * (size_t)tab->n_key);
+ready:
   cur->eof = 1;
   tab->n_cursors++;
   *ppCursor = &cur->base;
   return SQLITE_OK;
 }
 
-/* Drop the engine state of a cursor (before a new xFilter or xClose). */
-static void cursor_release(lsm_cursor *cur) {
-  lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
-  lsm_iter_free(cur->it);
-  cur->it = NULL;
-  if (cur->snap) lsm_snapshot_free(tab->lsm, cur->snap);
-  cur->snap = NULL;
-}
-
 static int xClose(sqlite3_vtab_cursor *pCur) {
   lsm_cursor *cur = (lsm_cursor *)pCur;
   lsm_vtab *tab = (lsm_vtab *)pCur->pVtab;
-  int p;
   cursor_release(cur);
-  for (p = 0; p < tab->n_key; p++) {
-    list_free(&cur->lists[p]);
-    lsm_buffer_free(&cur->key_scratch[p]);
-  }
-  lsm_buffer_free(&cur->lo);
-  lsm_buffer_free(&cur->hi);
-  lsm_buffer_free(&cur->target);
-  lsm_buffer_free(&cur->lower);
-  lsm_buffer_free(&cur->upper);
-  lsm_buffer_free(&cur->key);
-  lsm_buffer_free(&cur->val);
-  sqlite3_free(cur->cols);
-  sqlite3_free(cur->keyv);
-  sqlite3_free(cur->key_scratch);
-  sqlite3_free(cur->lists);
-  sqlite3_free(cur->pos);
-  sqlite3_free(cur);
   tab->n_cursors--;
+  if (!tab->spare_cursor &&
+      cursor_scratch_bytes(cur, tab->n_key) <= SPARE_CURSOR_MAX_BYTES) {
+    tab->spare_cursor = cur;
+  } else {
+    cursor_free(cur, tab->n_key);
+  }
   return SQLITE_OK;
 }
 
