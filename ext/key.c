@@ -324,7 +324,10 @@ static int decode_one(const unsigned char **pp, const unsigned char *end,
       if (rc != LSM_OK) return rc;
       v->type = tag == LSMX_KEY_TEXT ? SQLITE_TEXT : SQLITE_BLOB;
       v->n = n;
-      if (scratch != NULL) {
+      if (scratch != NULL && n > 0 && n == (size_t)(body_end - body)) {
+        /* Nothing escaped: the bytes are the input's own. */
+        v->p = body;
+      } else if (scratch != NULL) {
         rc = unescape_bytes(body, body_end, n, scratch);
         if (rc != LSM_OK) return rc;
         /* TEXT always gets a non-NULL pointer (see the convention above). */

@@ -52,7 +52,9 @@ int lsmx_key_append_int(lsm_buffer *out, sqlite3_int64 i);
 
 /* Decode the value starting at *pp (before end), advance *pp past it.
 ** TEXT/BLOB bytes are unescaped into scratch (reset first; v->p points
-** into it, so decode one value per scratch buffer you keep).
+** into it, so decode one value per scratch buffer you keep) or, when
+** nothing in them is escaped, v->p points into the input itself: v is
+** valid as long as both the input and scratch are.
 ** LSM_CORRUPT if the bytes are not a valid encoding. */
 int lsmx_key_decode(const unsigned char **pp, const unsigned char *end,
                     lsmx_value *v, lsm_buffer *scratch);

@@ -18,6 +18,14 @@
 #include <string.h>
 #include "lsm.h"
 
+/* For the few small functions on every comparison path, which compilers
+** otherwise keep out of line once they grow past a few lines. */
+#if defined(__GNUC__)
+#define LSM_HOT_INLINE static inline __attribute__((always_inline))
+#else
+#define LSM_HOT_INLINE static inline
+#endif
+
 typedef struct lsm_slice {
   const unsigned char *p;
   size_t n;
@@ -44,7 +52,7 @@ static inline uint64_t lsm_get_be64(const unsigned char *p) {
 
 /* memcmp order, a proper prefix first.  Only the sign of the result
 ** means anything. */
-static inline int lsm_slice_cmp(lsm_slice a, lsm_slice b) {
+LSM_HOT_INLINE int lsm_slice_cmp(lsm_slice a, lsm_slice b) {
   size_t n = a.n < b.n ? a.n : b.n;
   const unsigned char *p = a.p, *q = b.p;
   if (n <= LSM_INLINE_CMP_MAX) {

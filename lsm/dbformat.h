@@ -53,7 +53,7 @@ static inline lsm_slice lsm_ikey_user(lsm_slice ikey) {
 
 /* The comparator of every sorted structure holding internal keys.  Both
 ** keys must be at least LSM_TRAILER_SIZE long. */
-static inline int lsm_ikey_cmp(lsm_slice a, lsm_slice b) {
+LSM_HOT_INLINE int lsm_ikey_cmp(lsm_slice a, lsm_slice b) {
   int c = lsm_slice_cmp(lsm_ikey_user(a), lsm_ikey_user(b));
   if (c) return c;
   {

@@ -63,6 +63,7 @@ typedef struct merge_it {
   lsm_it base;
   lsm_it **children;
   lsm_slice *keys;         /* invariant (3) */
+  uint64_t *prefix;        /* user_prefix(keys[i]), with keys[i] */
   int *heap;               /* invariant (4) */
   int n;
   int n_heap;
@@ -71,9 +72,26 @@ typedef struct merge_it {
   lsm_it *err_child;       /* the child that reported rc (its errmsg) */
 } merge_it;
 
+/* The first 8 bytes of an internal key's user key as a big-endian number,
+** zero-padded when shorter.  If two keys' prefixes differ, they order the
+** keys (a shorter key padded with zeros sorts no later than any key it is
+** a prefix of, and a difference inside the 8 bytes decides); only equal
+** prefixes need the whole comparison.  Keys mostly differ early, so the
+** heap mostly compares two numbers. */
+static uint64_t user_prefix(lsm_slice ikey) {
+  size_t n = ikey.n - LSM_TRAILER_SIZE, i;
+  uint64_t v = 0;
+  if (n >= 8) return lsm_get_be64(ikey.p);
+  for (i = 0; i < 8; i++) v = (v << 8) | (i < n ? ikey.p[i] : 0);
+  return v;
+}
+
 /* Does child a come before child b in the current direction? */
 static int before(const merge_it *m, int a, int b) {
-  int c = lsm_ikey_cmp(m->keys[a], m->keys[b]);
+  uint64_t pa = m->prefix[a], pb = m->prefix[b];
+  int c;
+  if (pa != pb) c = pa < pb ? -1 : 1;
+  else c = lsm_ikey_cmp(m->keys[a], m->keys[b]);
   if (m->direction == FORWARD) return c < 0 || (c == 0 && a < b);
   return c > 0 || (c == 0 && a > b);
 }
@@ -100,6 +118,7 @@ static int settle(merge_it *m, int i) {
   lsm_it *c = m->children[i];
   if (lsm_it_valid(c)) {
     m->keys[i] = lsm_it_key(c);
+    m->prefix[i] = user_prefix(m->keys[i]);
     return 1;
   }
   if (m->rc == LSM_OK) {
@@ -225,10 +244,11 @@ static const lsm_it_methods merge_methods = {
 };
 
 lsm_it *lsm_it_new_merging(lsm_it **children, int n) {
-  /* One allocation: the iterator, then its key and heap arrays. */
+  /* One allocation: the iterator, then its key, prefix and heap arrays. */
   size_t keys_off = (sizeof(merge_it) + sizeof(lsm_slice) - 1) / sizeof(lsm_slice) *
                     sizeof(lsm_slice);
-  size_t heap_off = keys_off + (size_t)n * sizeof(lsm_slice);
+  size_t prefix_off = keys_off + (size_t)n * sizeof(lsm_slice);
+  size_t heap_off = prefix_off + (size_t)n * sizeof(uint64_t);
   merge_it *m = malloc(heap_off + (size_t)n * sizeof(int) + 1);
   if (m == NULL) {
     int i;
@@ -239,6 +259,7 @@ lsm_it *lsm_it_new_merging(lsm_it **children, int n) {
   m->base.m = &merge_methods;
   m->children = children;
   m->keys = (lsm_slice *)((char *)m + keys_off);
+  m->prefix = (uint64_t *)((char *)m + prefix_off);
   m->heap = (int *)((char *)m + heap_off);
   m->n = n;
   m->n_heap = 0;
