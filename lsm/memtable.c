@@ -18,6 +18,16 @@
 ** with probability 1/4), capped at LSM_MEM_MAX_HEIGHT = 12, which is plenty
 ** for the ~4^12 = 16M entries a memtable might hold before it is flushed.
 **
+** Key filter: lsm_mem_get of a key the memtable does not hold (a new key's
+** uniqueness check, a lookup of a key that lives in a table) would walk the
+** whole skiplist, a cache miss per node.  A small bloom filter over the user
+** keys answers most of those with one: FILTER_WORDS 64-bit words, a key
+** sets FILTER_PROBES bits of the word its hash picks.  It is allocated with
+** the first entry (an empty memtable has none) and never resized; a
+** memtable holding far more keys than the filter was sized for (tiny rows,
+** a huge memtable_size) just gets more false positives, which cost the
+** search it would have done anyway.
+**
 ** Concurrency (one writer, many readers):
 **  - A node is completely written (lengths, bytes, its own next pointers)
 **    before it becomes reachable.  It is published level by level from the
@@ -32,6 +42,10 @@
 **    level.  Either way every link followed is NULL or a published node.
 **  - The arena itself is touched only by the writer.
 **  - refs is changed with atomic read-modify-write operations.
+**  - The filter pointer is published (release) before the first node, and
+**    a key's filter bits are set (relaxed atomic OR) before its node is
+**    published; a reader that may see the node (its sequence number was
+**    committed before the reader took its view) therefore sees the bits.
 */
 #include "memtable.h"
 #include "arena.h"
@@ -41,6 +55,8 @@
 
 #define LSM_MEM_MAX_HEIGHT 12
 #define LSM_MEM_BRANCHING  4
+#define FILTER_WORDS 8192    /* 64 KiB: ~17 bits per key at 30,000 keys */
+#define FILTER_PROBES 3
 
 typedef struct mem_node {
   size_t key_len;   /* internal key length (>= LSM_TRAILER_SIZE) */
@@ -57,6 +73,8 @@ struct lsm_mem {
   uint64_t count;       /* entries; atomic for readers */
   size_t bytes;         /* copy of lsm_arena_bytes(); atomic for readers */
   int refs;             /* atomic */
+  uint64_t *filter;     /* FILTER_WORDS words or NULL; atomic pointer and
+                           words (see Key filter) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -84,6 +102,47 @@ static void node_publish(mem_node *n, int level, mem_node *x) {
 
 static int current_height(const lsm_mem *m) {
   return __atomic_load_n(&m->max_height, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------------ */
+/* Key filter. */
+
+/* The word a user key's bits go to and the bits: FILTER_PROBES 6-bit
+** positions from the low bits of the hash, the word from the high ones. */
+static uint64_t filter_mask(uint64_t h, size_t *word) {
+  uint64_t mask = 0;
+  int i;
+  *word = (size_t)((h >> 32) % FILTER_WORDS);
+  for (i = 0; i < FILTER_PROBES; i++) mask |= (uint64_t)1 << ((h >> (6 * i)) & 63);
+  return mask;
+}
+
+static uint64_t filter_hash(lsm_slice ukey) {
+  static const unsigned char empty = 0;
+  return lsm_checksum64(ukey.p ? (const void *)ukey.p : (const void *)&empty, ukey.n);
+}
+
+/* 0 if the memtable certainly holds no version of ukey. */
+static int filter_may_contain(const lsm_mem *m, lsm_slice ukey) {
+  uint64_t *f = __atomic_load_n(&m->filter, __ATOMIC_ACQUIRE);
+  uint64_t mask;
+  size_t word;
+  if (f == NULL) return 1;
+  mask = filter_mask(filter_hash(ukey), &word);
+  return (__atomic_load_n(&f[word], __ATOMIC_RELAXED) & mask) == mask;
+}
+
+/* Writer only.  Out of memory: no filter (every lookup searches). */
+static void filter_add(lsm_mem *m, lsm_slice ukey) {
+  uint64_t mask;
+  size_t word;
+  if (m->filter == NULL) {
+    uint64_t *f = calloc(FILTER_WORDS, sizeof(uint64_t));
+    if (f == NULL) return;
+    __atomic_store_n(&m->filter, f, __ATOMIC_RELEASE);
+  }
+  mask = filter_mask(filter_hash(ukey), &word);
+  __atomic_fetch_or(&m->filter[word], mask, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------------ */
@@ -209,6 +268,7 @@ void lsm_mem_unref(lsm_mem *m) {
   /* acq_rel: every use by other holders happens before the free. */
   if (__atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0) {
     lsm_arena_free(m->arena);
+    free(m->filter);
     free(m);
   }
 }
@@ -261,6 +321,10 @@ int lsm_mem_add(lsm_mem *m, uint64_t seq, int kind, lsm_slice ukey,
   lsm_put_u64(p + ukey.n, lsm_pack_trailer(seq, kind));
   if (val.n) memcpy(p + key_len, val.p, val.n);
 
+  /* A failed filter allocation only costs this key's lookups a search:
+  ** the filter is then NULL for good (see filter_add). */
+  if (m->filter != NULL || m->count == 0) filter_add(m, ukey);
+
   t = target_of(node_key(x));
   succ = find_ge(m, &t, prev);
   assert(succ == NULL || cmp_target(succ, &t) != 0);  /* (ukey, seq) is new */
@@ -301,6 +365,7 @@ int lsm_mem_get(lsm_mem *m, lsm_slice ukey, uint64_t seq, int *kind,
   lsm_ikey parsed;
 
   assert(seq <= LSM_SEQ_MAX);
+  if (!filter_may_contain(m, ukey)) return 0;
   t.ukey = ukey;
   t.trailer = lsm_pack_trailer(seq, LSM_KIND_PUT);
   x = find_ge(m, &t, NULL);

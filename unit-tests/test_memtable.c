@@ -574,6 +574,105 @@ START_TEST(mem_readers_see_consistent_list_during_writes) {
 }
 END_TEST
 
+/* Lookups go through the memtable's key filter first: every stored key is
+** still found, with far more keys than the filter is sized for too, and
+** absent keys are not. */
+START_TEST(mem_get_finds_every_key_and_no_absent_one_past_the_filter_size) {
+  enum { N = 200000 };
+  uint64_t s = test_seed("mem_get_finds_every_key_and_no_absent_one_past_the_filter_size");
+  uint64_t s0 = s;
+  lsm_mem *m;
+  lsm_slice v;
+  int i, kind;
+  char key[24];
+  ck_assert_int_eq(lsm_mem_new(&m), LSM_OK);
+  ck_assert(!lsm_mem_get(m, S("nothing"), LSM_SEQ_MAX, &kind, &v));
+  for (i = 0; i < N; i++) {
+    int len = snprintf(key, sizeof(key), "k%015llx", (unsigned long long)rnd(&s));
+    lsm_slice k = lsm_slice_make(key, (size_t)len);
+    ck_assert_int_eq(lsm_mem_add(m, (uint64_t)i + 1, LSM_KIND_PUT, k, k), LSM_OK);
+    if (i == 999 || i == N - 1) {
+      /* every key so far, and as many absent ones */
+      uint64_t r = s0;
+      int j;
+      for (j = 0; j <= i; j++) {
+        int n = snprintf(key, sizeof(key), "k%015llx", (unsigned long long)rnd(&r));
+        ck_assert_msg(lsm_mem_get(m, lsm_slice_make(key, (size_t)n), LSM_SEQ_MAX, &kind, &v),
+                      "key %d of %d not found", j, i + 1);
+        ck_assert(slice_eq(v, lsm_slice_make(key, (size_t)n)));
+        key[0] = 'a';   /* sorts before every stored key: absent */
+        ck_assert(!lsm_mem_get(m, lsm_slice_make(key, (size_t)n), LSM_SEQ_MAX, &kind, &v));
+      }
+    }
+  }
+  lsm_mem_unref(m);
+}
+END_TEST
+
+/* A reader that learns (acquire) that key j was added finds it, while the
+** writer goes on adding: the filter bits are visible no later than the
+** node. */
+typedef struct getter_arg {
+  lsm_mem *m;
+  volatile int *published;
+  volatile int *stop;
+  int missed;
+  long gets;
+} getter_arg;
+
+static int getter_key(char *buf, size_t cap, int j) {
+  return snprintf(buf, cap, "g%015llx", (unsigned long long)(((uint64_t)j + 1) * 0x9e3779b97f4a7c15ull));
+}
+
+static void *getter_main(void *p) {
+  getter_arg *a = p;
+  uint64_t r = 12345;
+  char key[24];
+  while (!__atomic_load_n(a->stop, __ATOMIC_ACQUIRE)) {
+    int n = __atomic_load_n(a->published, __ATOMIC_ACQUIRE), j, len, kind;
+    lsm_slice v;
+    if (n == 0) continue;
+    j = (int)(rnd(&r) % (uint64_t)n);
+    len = getter_key(key, sizeof key, j);
+    if (!lsm_mem_get(a->m, lsm_slice_make(key, (size_t)len), LSM_SEQ_MAX, &kind, &v)) a->missed++;
+    a->gets++;
+  }
+  return NULL;
+}
+
+START_TEST(mem_get_sees_every_key_published_before_it_during_writes) {
+  enum { READERS = 2, N = 100000 };
+  lsm_mem *m;
+  pthread_t th[READERS];
+  getter_arg ga[READERS];
+  volatile int stop = 0, published = 0;
+  int i;
+  char key[24];
+  ck_assert_int_eq(lsm_mem_new(&m), LSM_OK);
+  for (i = 0; i < READERS; i++) {
+    ga[i].m = m;
+    ga[i].published = &published;
+    ga[i].stop = &stop;
+    ga[i].missed = 0;
+    ga[i].gets = 0;
+    ck_assert_int_eq(pthread_create(&th[i], NULL, getter_main, &ga[i]), 0);
+  }
+  for (i = 0; i < N; i++) {
+    int len = getter_key(key, sizeof key, i);
+    lsm_slice k = lsm_slice_make(key, (size_t)len);
+    ck_assert_int_eq(lsm_mem_add(m, (uint64_t)i + 1, LSM_KIND_PUT, k, k), LSM_OK);
+    __atomic_store_n(&published, i + 1, __ATOMIC_RELEASE);
+  }
+  __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+  for (i = 0; i < READERS; i++) {
+    ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    ck_assert_msg(ga[i].missed == 0, "reader %d missed %d of %ld published keys", i,
+                  ga[i].missed, ga[i].gets);
+  }
+  lsm_mem_unref(m);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 
 static Suite *memtable_suite(void) {
@@ -592,6 +691,8 @@ static Suite *memtable_suite(void) {
   tcase_add_test(tc, mem_iterator_keeps_memtable_alive_after_unref);
   tcase_add_test(tc, mem_handles_empty_and_binary_keys);
   tcase_add_test(tc, mem_readers_see_consistent_list_during_writes);
+  tcase_add_test(tc, mem_get_finds_every_key_and_no_absent_one_past_the_filter_size);
+  tcase_add_test(tc, mem_get_sees_every_key_published_before_it_during_writes);
   suite_add_tcase(s, tc);
   return s;
 }
