@@ -297,6 +297,17 @@ static int restart_key(block_iter *it, uint32_t i, lsm_slice *key) {
   return 1;
 }
 
+int lsm_block_iter_restart_key(lsm_block_iter *it, uint32_t i, lsm_slice *key) {
+  if (it->status || i >= it->n_restarts) return 0;
+  return restart_key(it, i, key);
+}
+
+void lsm_block_iter_seek_restart(lsm_block_iter *it, uint32_t i) {
+  it->valid = 0;
+  if (it->status || i >= it->n_restarts) return;
+  seek_to_restart(it, i);
+}
+
 static int bi_valid(lsm_it *base) {
   return ((block_iter *)base)->valid;
 }

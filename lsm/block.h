@@ -117,6 +117,17 @@ void lsm_block_iter_detach(lsm_block_iter *it);
 ** initialised again. */
 void lsm_block_iter_clear(lsm_block_iter *it);
 
+/* Restart points, for owners that index a block themselves (a table's
+** summary of its index block, sst.c).  Restart i's entry stores its whole
+** key: lsm_block_iter_restart_key reads it without moving the iterator (0
+** if it is malformed); lsm_block_iter_seek_restart positions the iterator
+** on it (invalid with LSM_CORRUPT if malformed).  i < n_restarts. */
+static inline uint32_t lsm_block_iter_restarts(const lsm_block_iter *it) {
+  return it->n_restarts;
+}
+int lsm_block_iter_restart_key(lsm_block_iter *it, uint32_t i, lsm_slice *key);
+void lsm_block_iter_seek_restart(lsm_block_iter *it, uint32_t i);
+
 /* Direct reads of the state (what valid/key/value of &it->base return). */
 static inline int lsm_block_iter_valid(const lsm_block_iter *it) {
   return it->valid;

@@ -315,6 +315,11 @@ struct lsm_sst {
   uint64_t data_end;         /* data blocks lie in [0, data_end) */
   lsm_cache *cache;          /* block cache of data blocks, or NULL */
   uint64_t cache_id;         /* this table's key space in the cache */
+  /* Index summary (see "Index summary" below), or block_prefix NULL. */
+  uint32_t *block_prefix;    /* per index entry */
+  uint32_t n_blocks;         /* index entries */
+  size_t prefix_skip;        /* bytes every index key's user key starts with */
+  const unsigned char *common; /* those bytes, inside the first index key */
 };
 
 /* Is the block at h (contents and trailer) inside [0, limit)? */
@@ -454,8 +459,131 @@ static int decode_index_value(lsm_slice v, lsm_block_handle *h) {
   return end != NULL && end == v.p + v.n;
 }
 
+/* ------------------------------------------------------------------ */
+/* Index summary.  Finding a key's block binary-searches the index block:
+** each probe decodes an entry header and compares whole keys, a cache miss
+** or two per probe in an index nobody touched lately.  When every index
+** entry is a restart point (our builder writes index blocks so), the table
+** also keeps, per entry, 4 bytes of its user key as a big-endian number:
+** the bytes right after the prefix every key of the table shares (taken
+** from the first and last index keys: every key between two keys sharing a
+** prefix shares it).  Numbers that differ order their keys (zero padding
+** makes a shorter key sort no later than its extensions), so the search
+** runs over one small array and compares whole keys only among entries
+** whose 4 bytes equal the target's.  An index that is not all restarts, or
+** whose entries do not decode, gets no summary and is searched as before. */
+
+#define SUMMARY_BYTES 4
+
+static uint32_t summary_prefix(lsm_slice ukey, size_t skip) {
+  uint32_t v = 0;
+  size_t i;
+  for (i = skip; i < skip + SUMMARY_BYTES; i++) v = (v << 8) | (i < ukey.n ? ukey.p[i] : 0);
+  return v;
+}
+
+static void build_summary(lsm_sst *t) {
+  lsm_block_iter it;
+  lsm_slice first, last;
+  uint32_t n = 0, i;
+  size_t skip = 0;
+  uint32_t *prefix = NULL;
+  lsm_block_iter_init(&it);
+  lsm_block_iter_reset(&it, t->index, 1, NULL, NULL);
+  for (lsm_it_first(&it.base); lsm_block_iter_valid(&it); lsm_it_next(&it.base)) n++;
+  if (it.status || n == 0 || n != lsm_block_iter_restarts(&it)) goto done;
+  if (!lsm_block_iter_restart_key(&it, 0, &first) ||
+      !lsm_block_iter_restart_key(&it, n - 1, &last)) {
+    goto done;
+  }
+  first = lsm_ikey_user(first);
+  last = lsm_ikey_user(last);
+  while (skip < first.n && skip < last.n && first.p[skip] == last.p[skip]) skip++;
+  prefix = malloc((size_t)n * sizeof(*prefix));
+  if (prefix == NULL) goto done;   /* no summary: searched as before */
+  for (i = 0; i < n; i++) {
+    lsm_slice k;
+    if (!lsm_block_iter_restart_key(&it, i, &k) || lsm_ikey_user(k).n < skip) {
+      free(prefix);
+      prefix = NULL;
+      goto done;
+    }
+    prefix[i] = summary_prefix(lsm_ikey_user(k), skip);
+  }
+  t->block_prefix = prefix;
+  t->n_blocks = n;
+  t->prefix_skip = skip;
+  t->common = first.p;
+done:
+  lsm_block_iter_clear(&it);
+}
+
+/* With a summary: the first index entry whose key is >= target (n_blocks
+** if none), positioning nothing.  index is an iterator over t->index, used
+** only to read whole keys.  0 on a malformed entry. */
+static int summary_find(const lsm_sst *t, lsm_block_iter *index, lsm_slice target,
+                        uint32_t *out) {
+  lsm_slice tu = lsm_ikey_user(target);
+  uint32_t lo = 0, hi = t->n_blocks, tp;
+  if (t->prefix_skip > 0) {
+    size_t m = tu.n < t->prefix_skip ? tu.n : t->prefix_skip;
+    int c = m ? memcmp(tu.p, t->common, m) : 0;
+    if (c < 0 || (c == 0 && tu.n < t->prefix_skip)) {
+      *out = 0;              /* before every key of the table */
+      return 1;
+    }
+    if (c > 0) {
+      *out = t->n_blocks;    /* after every key */
+      return 1;
+    }
+  }
+  tp = summary_prefix(tu, t->prefix_skip);
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (t->block_prefix[mid] < tp) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == t->n_blocks || t->block_prefix[lo] != tp) {
+    *out = lo;
+    return 1;
+  }
+  /* Entries [lo, hi) share the target's 4 bytes: compare whole keys. */
+  hi = lo + 1;
+  while (hi < t->n_blocks && t->block_prefix[hi] == tp) hi++;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    lsm_slice k;
+    if (!lsm_block_iter_restart_key(index, mid, &k)) return 0;
+    if (lsm_ikey_cmp(k, target) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  *out = lo;
+  return 1;
+}
+
+/* Position index (an iterator over t->index) on the first entry whose key
+** is >= target; invalid past the end, or with its status set. */
+static void index_seek(const lsm_sst *t, lsm_block_iter *index, lsm_slice target) {
+  uint32_t i;
+  if (t->block_prefix == NULL) {
+    lsm_it_seek(&index->base, target);
+    return;
+  }
+  if (!summary_find(t, index, target, &i)) {
+    index->status = LSM_CORRUPT;
+    index->valid = 0;
+    return;
+  }
+  if (i == t->n_blocks) {
+    index->valid = 0;
+    return;
+  }
+  lsm_block_iter_seek_restart(index, i);
+}
+
 static void table_free(lsm_sst *t) {
   if (t->file) t->env->close(t->env, t->file);
+  free(t->block_prefix);
   free(t->index_buf);
   free(t->filter_buf);
   free(t->name);
@@ -564,6 +692,7 @@ int lsm_sst_open(lsm_env *env, const char *path, uint64_t file_size,
             (unsigned long long)ih.offset);
     goto done;
   }
+  build_summary(t);
 
 done:
   if (rc) {
@@ -633,7 +762,7 @@ int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
   ** the first entry >= target: its last key is >= target and every
   ** earlier block ends below it. */
   lsm_block_iter_reset(&index, t->index, 1, NULL, NULL);
-  lsm_it_seek(&index.base, target);
+  index_seek(t, &index, target);
   if (!lsm_block_iter_valid(&index)) {
     rc = lsm_it_status(&index.base);
     if (rc)
@@ -799,7 +928,7 @@ static void si_last(lsm_it *base) {
 static void si_seek(lsm_it *base, lsm_slice target) {
   sst_iter *it = (sst_iter *)base;
   if (it->status) return;
-  lsm_it_seek(&it->index.base, target);
+  index_seek(it->t, &it->index, target);
   if (!index_settled(it)) return;
   lsm_it_seek(&it->data.base, target);
   skip_forward(it);
@@ -811,7 +940,7 @@ static void si_seek_le(lsm_it *base, lsm_slice target) {
   /* The first block whose last key is >= target may hold the answer; if it
   ** does not (all its keys are > target), the previous block's last entry
   ** is it.  If no block ends >= target, the table's last entry is. */
-  lsm_it_seek(&it->index.base, target);
+  index_seek(it->t, &it->index, target);
   if (!lsm_block_iter_valid(&it->index) && lsm_it_status(&it->index.base) == LSM_OK)
     lsm_it_last(&it->index.base);
   if (!index_settled(it)) return;

@@ -357,6 +357,108 @@ START_TEST(sst_iterator_matches_model_in_every_direction) {
 }
 END_TEST
 
+/* Keys that defeat the index summary's 4-byte numbers: a long prefix
+** shared by the whole table, bytes from a 3-letter alphabet (zero bytes
+** included) so that many index keys share their 4 bytes, lengths from 2 to
+** 12 so that keys are prefixes of one another and shorter than the shared
+** prefix.  Point lookups and seeks (both ways) at every key and at random
+** absent keys, inside and outside the table's range, match a sorted model. */
+static void tricky_user_key(lsm_buffer *b, int with_prefix) {
+  static const unsigned char alphabet[3] = {0x00, 'a', 'b'};
+  unsigned char tmp[24];
+  size_t n = 0, len = 2 + (size_t)(rnd() % 11), i;
+  if (with_prefix) {
+    memcpy(tmp, "pp\x00q", 4);
+    n = 4;
+  } else if (rnd() % 2) {
+    tmp[n++] = 'z';     /* after every key of the table */
+  }
+  for (i = 0; i < len; i++) tmp[n++] = alphabet[rnd() % 3];
+  ck_assert_int_eq(lsm_buffer_set(b, tmp, n), LSM_OK);
+}
+
+static int entry_cmp(const void *a, const void *b) {
+  const entry *x = a, *y = b;
+  return lsm_ikey_cmp(bs(&x->key), bs(&y->key));
+}
+
+START_TEST(sst_lookups_and_seeks_agree_with_model_on_keys_sharing_long_prefixes) {
+  model m;
+  lsm_sst_info info;
+  lsm_sst *t;
+  lsm_it *it;
+  lsm_buffer u = {0}, target = {0}, val = {0}, err = {0};
+  size_t i, w;
+  int round;
+  seed_rng("sst_lookups_and_seeks_agree_with_model_on_keys_sharing_long_prefixes");
+  memset(&m, 0, sizeof m);
+  m.e = calloc(6000, sizeof *m.e);
+  ck_assert_ptr_nonnull(m.e);
+  for (i = 0; i < 6000; i++) {
+    tricky_user_key(&u, 1);
+    ck_assert_int_eq(lsm_ikey_append(&m.e[i].key, bs(&u), 1 + rnd() % 1000, LSM_KIND_PUT), LSM_OK);
+    ck_assert_int_eq(lsm_buffer_set(&m.e[i].val, m.e[i].key.data, m.e[i].key.len), LSM_OK);
+  }
+  qsort(m.e, 6000, sizeof *m.e, entry_cmp);
+  for (i = 0, w = 0; i < 6000; i++) {       /* drop duplicate internal keys */
+    if (w > 0 && lsm_ikey_cmp(bs(&m.e[w - 1].key), bs(&m.e[i].key)) == 0) {
+      lsm_buffer_free(&m.e[i].key);
+      lsm_buffer_free(&m.e[i].val);
+      continue;
+    }
+    m.e[w++] = m.e[i];
+  }
+  m.n = w;
+  build_table(lsm_env_default(), "tricky.sst", m.e, m.n, sst_opts(128, 10), &info);
+  t = open_table("tricky.sst", info.file_size);
+  it = lsm_sst_iter_new(t);
+  ck_assert_ptr_nonnull(it);
+  for (round = 0; round < 20000; round++) {
+    size_t pos;
+    int found = -1, kind = -1;
+    if (round % 4 == 0) {
+      ck_assert_int_eq(lsm_buffer_set(&target, m.e[round % m.n].key.data,
+                                      m.e[round % m.n].key.len), LSM_OK);
+    } else {
+      tricky_user_key(&u, round % 4 != 3);   /* some outside the prefix */
+      if (round % 8 == 7) u.len = rnd() % 4; /* shorter than the prefix */
+      target.len = 0;
+      ck_assert_int_eq(lsm_ikey_append(&target, bs(&u), rnd() % 1100, LSM_KIND_PUT), LSM_OK);
+    }
+    pos = model_lower(&m, bs(&target));
+    lsm_it_seek(it, bs(&target));
+    assert_it_at(it, &m, pos);
+    lsm_it_seek_le(it, bs(&target));
+    if (!(pos < m.n && lsm_ikey_cmp(bs(&m.e[pos].key), bs(&target)) == 0)) {
+      pos = pos == 0 ? m.n : pos - 1;
+    }
+    assert_it_at(it, &m, pos);
+    /* lookup: the newest version <= the target's sequence number */
+    {
+      lsm_ikey tk;
+      size_t p;
+      int expect;
+      ck_assert(lsm_ikey_parse(bs(&target), &tk));
+      p = model_lower(&m, bs(&target));
+      expect = p < m.n && lsm_slice_cmp(lsm_ikey_user(bs(&m.e[p].key)), tk.ukey) == 0;
+      ck_assert_int_eq(lsm_sst_get(t, tk.ukey, tk.seq, &found, &kind, &val, NULL, &err), LSM_OK);
+      ck_assert_int_eq(found, expect);
+      if (expect) ck_assert_int_eq(lsm_slice_cmp(bs(&val), bs(&m.e[p].val)), 0);
+    }
+  }
+  ck_assert_int_eq(lsm_it_status(it), LSM_OK);
+  lsm_it_free(it);
+  lsm_sst_unref(t);
+  lsm_buffer_free(&u);
+  lsm_buffer_free(&target);
+  lsm_buffer_free(&val);
+  lsm_buffer_free(&err);
+  lsm_buffer_free(&info.smallest);
+  lsm_buffer_free(&info.largest);
+  model_free(&m);
+}
+END_TEST
+
 START_TEST(sst_huge_key_and_value_round_trip) {
   entry e[3];
   model m;
@@ -1134,6 +1236,7 @@ static Suite *sst_suite(void) {
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, sst_round_trip_get_at_every_version_with_small_blocks);
+  tcase_add_test(tc, sst_lookups_and_seeks_agree_with_model_on_keys_sharing_long_prefixes);
   tcase_add_test(tc, sst_round_trip_get_at_every_version_with_default_blocks);
   tcase_add_test(tc, sst_round_trip_without_filter);
   tcase_add_test(tc, sst_iterator_matches_model_in_every_direction);
