@@ -16,11 +16,19 @@
 **  (3) keys[i] is child i's key whenever child i is valid: it is refreshed
 **      after every move of that child (a child's key slice stays valid until
 **      the child moves), so comparisons never call into the children.
-**  (4) heap[0 .. n_heap) holds exactly the valid children, as a binary
-**      heap ordered by (key, index): smallest first when moving forward,
-**      largest first when moving backward.  heap[0] is `current`.
-** A step forward moves only the current child and restores the heap with
-** one sift-down: about log2(n) comparisons instead of n.
+**  (4) A tournament tree (a "loser tree") over K = the power of two >= n
+**      leaves, leaf i being child i (leaves n..K-1 are permanently out):
+**      each inner node 1..K-1 holds the loser of the match played there,
+**      tree[0] the overall winner, which is `current`.  Children that are
+**      invalid are "out": they lose to every valid one.  The order is
+**      (key, index): smallest first moving forward, largest first moving
+**      backward; equal keys (never produced by well-formed sources) go to
+**      the lower index forward and the higher one backward.
+** A step moves only the current child and replays its path to the root:
+** exactly log2(K) matches, each a comparison of two cached numbers (the
+** first 8 bytes of the user keys, see rank) made without branches, so the
+** data-dependent outcome costs no mispredicted jump; only equal numbers
+** (or two exhausted children) take the slow comparison.
 */
 #include "iter.h"
 
@@ -62,22 +70,24 @@ enum { FORWARD, REVERSE };
 typedef struct merge_it {
   lsm_it base;
   lsm_it **children;
-  lsm_slice *keys;         /* invariant (3) */
-  uint64_t *prefix;        /* user_prefix(keys[i]), with keys[i] */
-  int *heap;               /* invariant (4) */
-  int n;
-  int n_heap;
+  int n;                   /* children */
+  int k;                   /* leaves: the power of two >= n (>= 1) */
+  lsm_slice *keys;         /* [k] invariant (3) */
+  uint64_t *rank;          /* [k] user_prefix(keys[i]), complemented when
+                              moving backward: smaller ranks come first */
+  unsigned char *out;      /* [k] 1: invalid child, or no child */
+  int *tree;               /* [k] invariant (4) */
+  int *scratch;            /* [2k] winners, while building */
   int direction;
   int rc;                  /* first error of a child, sticky */
   lsm_it *err_child;       /* the child that reported rc (its errmsg) */
 } merge_it;
 
 /* The first 8 bytes of an internal key's user key as a big-endian number,
-** zero-padded when shorter.  If two keys' prefixes differ, they order the
+** zero-padded when shorter.  If two keys' numbers differ, they order the
 ** keys (a shorter key padded with zeros sorts no later than any key it is
 ** a prefix of, and a difference inside the 8 bytes decides); only equal
-** prefixes need the whole comparison.  Keys mostly differ early, so the
-** heap mostly compares two numbers. */
+** numbers need the whole comparison.  Keys mostly differ early. */
 static uint64_t user_prefix(lsm_slice ikey) {
   size_t n = ikey.n - LSM_TRAILER_SIZE, i;
   uint64_t v = 0;
@@ -86,67 +96,77 @@ static uint64_t user_prefix(lsm_slice ikey) {
   return v;
 }
 
-/* Does child a come before child b in the current direction? */
-static int before(const merge_it *m, int a, int b) {
-  uint64_t pa = m->prefix[a], pb = m->prefix[b];
+/* before() when the cheap test cannot decide: both children out, or equal
+** numbers. */
+static int tie_before(const merge_it *m, int a, int b) {
   int c;
-  if (pa != pb) c = pa < pb ? -1 : 1;
-  else c = lsm_ikey_cmp(m->keys[a], m->keys[b]);
+  if (m->out[a]) return a < b;
+  c = lsm_ikey_cmp(m->keys[a], m->keys[b]);
   if (m->direction == FORWARD) return c < 0 || (c == 0 && a < b);
   return c > 0 || (c == 0 && a > b);
 }
 
-static void sift_down(merge_it *m, int i) {
-  int *h = m->heap;
-  int x = h[i];
-  for (;;) {
-    int l = 2 * i + 1, best;
-    if (l >= m->n_heap) break;
-    best = l;
-    if (l + 1 < m->n_heap && before(m, h[l + 1], h[l])) best = l + 1;
-    if (!before(m, h[best], x)) break;
-    h[i] = h[best];
-    i = best;
-  }
-  h[i] = x;
+/* Does leaf a come before leaf b?  Written with bitwise operators so that
+** compilers make flags and conditional moves of it, not jumps. */
+static int before(const merge_it *m, int a, int b) {
+  unsigned oa = m->out[a], ob = m->out[b];
+  uint64_t ra = m->rank[a], rb = m->rank[b];
+  unsigned same = oa == ob;
+  if (same & (ra == rb)) return tie_before(m, a, b);
+  return (int)((oa < ob) | (same & (ra < rb)));
 }
 
 /* A child reports an error only by becoming invalid, so errors are looked
-** for where a child may have become invalid.  Returns 1 if child i is
-** valid (its key cached), 0 if not (its status noted). */
-static int settle(merge_it *m, int i) {
+** for where a child may have become invalid: every child after a
+** repositioning of all of them, the moved child after next/prev. */
+static void settle(merge_it *m, int i) {
   lsm_it *c = m->children[i];
   if (lsm_it_valid(c)) {
+    uint64_t p;
     m->keys[i] = lsm_it_key(c);
-    m->prefix[i] = user_prefix(m->keys[i]);
-    return 1;
+    p = user_prefix(m->keys[i]);
+    m->rank[i] = m->direction == FORWARD ? p : ~p;
+    m->out[i] = 0;
+    return;
   }
+  m->out[i] = 1;
   if (m->rc == LSM_OK) {
     m->rc = lsm_it_status(c);
     if (m->rc) m->err_child = c;
   }
-  return 0;
 }
 
-/* After every child was repositioned: rebuild the heap for direction. */
+/* After every child was repositioned: play the whole tournament. */
 static void rebuild(merge_it *m, int direction) {
-  int i;
+  int *win = m->scratch, i, node;
   m->direction = direction;
-  m->n_heap = 0;
-  for (i = 0; i < m->n; i++) {
-    if (settle(m, i)) m->heap[m->n_heap++] = i;
+  for (i = 0; i < m->n; i++) settle(m, i);
+  for (i = 0; i < m->k; i++) win[m->k + i] = i;
+  for (node = m->k - 1; node >= 1; node--) {
+    int a = win[2 * node], b = win[2 * node + 1];
+    int a_wins = before(m, a, b);
+    win[node] = a_wins ? a : b;
+    m->tree[node] = a_wins ? b : a;
   }
-  for (i = m->n_heap / 2 - 1; i >= 0; i--) sift_down(m, i);
+  m->tree[0] = m->k > 1 ? win[1] : 0;
 }
 
-/* The current child moved: restore invariant (4). */
-static void advance_top(merge_it *m) {
-  if (!settle(m, m->heap[0])) m->heap[0] = m->heap[--m->n_heap];
-  if (m->n_heap > 1) sift_down(m, 0);
+/* The current child moved: replay its matches up to the root. */
+static void replay_current(merge_it *m) {
+  int winner = m->tree[0], node;
+  settle(m, winner);
+  for (node = (winner + m->k) >> 1; node >= 1; node >>= 1) {
+    int loser = m->tree[node];
+    int swap = before(m, loser, winner);
+    m->tree[node] = swap ? winner : loser;
+    winner = swap ? loser : winner;
+  }
+  m->tree[0] = winner;
 }
 
 static int merge_valid(lsm_it *it) {
-  return ((merge_it *)it)->n_heap > 0;
+  merge_it *m = (merge_it *)it;
+  return !m->out[m->tree[0]];
 }
 
 static void merge_first(lsm_it *it) {
@@ -178,9 +198,10 @@ static void merge_seek_le(lsm_it *it, lsm_slice target) {
 }
 
 /* Invariant (2): put every child but the current one strictly after
-** (FORWARD) or before (REVERSE) key(current), then rebuild the heap. */
+** (FORWARD) or before (REVERSE) key(current), then replay the tournament.
+** The current child has the extreme key of them all, so it wins again. */
 static void turn(merge_it *m, int direction) {
-  int cur = m->heap[0], i;
+  int cur = m->tree[0], i;
   lsm_slice key = m->keys[cur];
   for (i = 0; i < m->n; i++) {
     lsm_it *c = m->children[i];
@@ -194,31 +215,30 @@ static void turn(merge_it *m, int direction) {
     }
   }
   rebuild(m, direction);
-  /* The current child has the extreme key of them all: it is on top. */
 }
 
 static void merge_next(lsm_it *it) {
   merge_it *m = (merge_it *)it;
   if (m->direction != FORWARD) turn(m, FORWARD);
-  lsm_it_next(m->children[m->heap[0]]);
-  advance_top(m);
+  lsm_it_next(m->children[m->tree[0]]);
+  replay_current(m);
 }
 
 static void merge_prev(lsm_it *it) {
   merge_it *m = (merge_it *)it;
   if (m->direction != REVERSE) turn(m, REVERSE);
-  lsm_it_prev(m->children[m->heap[0]]);
-  advance_top(m);
+  lsm_it_prev(m->children[m->tree[0]]);
+  replay_current(m);
 }
 
 static lsm_slice merge_key(lsm_it *it) {
   merge_it *m = (merge_it *)it;
-  return m->keys[m->heap[0]];
+  return m->keys[m->tree[0]];
 }
 
 static lsm_slice merge_value(lsm_it *it) {
   merge_it *m = (merge_it *)it;
-  return lsm_it_value(m->children[m->heap[0]]);
+  return lsm_it_value(m->children[m->tree[0]]);
 }
 
 static int merge_status(lsm_it *it) {
@@ -243,26 +263,40 @@ static const lsm_it_methods merge_methods = {
   merge_prev,  merge_key,   merge_value, merge_status, merge_free, merge_errmsg,
 };
 
+/* Round up to a multiple of the alignment of every array we carve. */
+static size_t carve(size_t off) {
+  return (off + 15) & ~(size_t)15;
+}
+
 lsm_it *lsm_it_new_merging(lsm_it **children, int n) {
-  /* One allocation: the iterator, then its key, prefix and heap arrays. */
-  size_t keys_off = (sizeof(merge_it) + sizeof(lsm_slice) - 1) / sizeof(lsm_slice) *
-                    sizeof(lsm_slice);
-  size_t prefix_off = keys_off + (size_t)n * sizeof(lsm_slice);
-  size_t heap_off = prefix_off + (size_t)n * sizeof(uint64_t);
-  merge_it *m = malloc(heap_off + (size_t)n * sizeof(int) + 1);
+  /* One allocation: the iterator, then its arrays. */
+  int k = 1, i;
+  size_t keys_off, rank_off, out_off, tree_off, scratch_off, size;
+  merge_it *m;
+  while (k < n) k *= 2;
+  keys_off = carve(sizeof(merge_it));
+  rank_off = carve(keys_off + (size_t)k * sizeof(lsm_slice));
+  out_off = carve(rank_off + (size_t)k * sizeof(uint64_t));
+  tree_off = carve(out_off + (size_t)k);
+  scratch_off = carve(tree_off + (size_t)k * sizeof(int));
+  size = scratch_off + 2 * (size_t)k * sizeof(int);
+  m = malloc(size);
   if (m == NULL) {
-    int i;
     for (i = 0; i < n; i++) lsm_it_free(children[i]);
     free(children);
     return NULL;
   }
   m->base.m = &merge_methods;
   m->children = children;
-  m->keys = (lsm_slice *)((char *)m + keys_off);
-  m->prefix = (uint64_t *)((char *)m + prefix_off);
-  m->heap = (int *)((char *)m + heap_off);
   m->n = n;
-  m->n_heap = 0;
+  m->k = k;
+  m->keys = (lsm_slice *)((char *)m + keys_off);
+  m->rank = (uint64_t *)((char *)m + rank_off);
+  m->out = (unsigned char *)m + out_off;
+  m->tree = (int *)((char *)m + tree_off);
+  m->scratch = (int *)((char *)m + scratch_off);
+  for (i = 0; i < k; i++) m->out[i] = 1;
+  m->tree[0] = 0;
   m->direction = FORWARD;
   m->rc = LSM_OK;
   m->err_child = NULL;
