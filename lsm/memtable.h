@@ -37,7 +37,9 @@ int lsm_mem_add(lsm_mem *m, uint64_t seq, int kind, lsm_slice ukey,
 
 /* Newest version of ukey with sequence number <= seq.  Returns 1 and sets
 ** *kind and *val (borrowed: valid while the caller holds a reference) when
-** found, 0 when the memtable has no visible version of ukey. */
+** found, 0 when the memtable has no visible version of ukey.  A key filter
+** (64 KiB, allocated with the first entry) answers most lookups of absent
+** keys without walking the skiplist. */
 int lsm_mem_get(lsm_mem *m, lsm_slice ukey, uint64_t seq, int *kind,
                 lsm_slice *val);
 

@@ -34,11 +34,13 @@
 ** distinct user key is collected for the filter.
 **
 ** Reader: lsm_sst_open validates the footer and loads the index and filter
-** blocks into memory (checksums verified).  Data blocks are read on demand,
-** one pread of contents + trailer each, verified on every read, through
-** read_block() — the single place a block cache would plug in.  The table is
-** immutable after open and pread is positional, so any number of threads
-** may read it at once; the only mutable field is the atomic reference count.
+** blocks into memory (checksums verified), then summarises the index ("Index
+** summary" below).  Data blocks are read on demand, one pread of contents +
+** trailer each, verified on every read, through read_block() and the block
+** cache; a table iterator that loads adjacent blocks switches to reading
+** ahead into a buffer of its own ("Readahead").  The table is immutable
+** after open and pread is positional, so any number of threads may read it
+** at once; the only mutable field is the atomic reference count.
 */
 #include "sst.h"
 

@@ -20,7 +20,11 @@
 **
 ** Reader: lsm_sst_open reads and checks the footer, then loads the index and
 ** filter into memory (checksums verified, every length and offset bounds-
-** checked).  Data blocks are read on demand and verified on every read.
+** checked) and builds a small summary of the index (4 bytes per data block)
+** that lookups search first.  Data blocks are read on demand and verified
+** on every read: through the block cache for lookups and seeks, from a
+** 64 KiB read-ahead buffer of the iterator's own (not filling the cache)
+** once an iterator loads adjacent blocks, as scans and compactions do.
 ** A table is reference counted: versions and iterators hold references.
 */
 #ifndef LSM_SST_H
