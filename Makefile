@@ -86,10 +86,10 @@ LIB_OBJS      := $(call objs,build)
 ASAN_LIB_OBJS := $(call objs,build/asan)
 
 lsm_vtab.so: build/lsm_vtab.o $(LIB_OBJS)
-	$(CC) -shared -o $@ $^ -lpthread -lm
+	$(CC) -shared -o $@ $^ -lxxhash -lpthread -lm
 
 build/asan/lsm_vtab.so: build/asan/lsm_vtab.o $(ASAN_LIB_OBJS)
-	$(CC) -shared $(SAN) -o $@ $^ -lpthread -lm
+	$(CC) -shared $(SAN) -o $@ $^ -lxxhash -lpthread -lm
 
 # Each unit-tests/test_X.c is one Check program linked with the engine,
 # the ext/ helpers, the shared test helpers and libsqlite3.
@@ -115,19 +115,19 @@ ASAN_SQL_OOM_HELPERS := $(filter-out %/ext_test_support.o %/check_main.o,$(ASAN_
 
 build/unit/test_sql_oom: unit-tests/test_sql_oom.c build/lsm_vtab.o $(LIB_OBJS) $(SQL_OOM_HELPERS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< build/lsm_vtab.o $(LIB_OBJS) $(SQL_OOM_HELPERS) $(OOM_LDWRAP) $(CHECK_LIBS) -lsqlite3 -lpthread -lm
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< build/lsm_vtab.o $(LIB_OBJS) $(SQL_OOM_HELPERS) $(OOM_LDWRAP) $(CHECK_LIBS) -lsqlite3 -lxxhash -lpthread -lm
 
 build/asan/unit/test_sql_oom: unit-tests/test_sql_oom.c build/asan/lsm_vtab.o $(ASAN_LIB_OBJS) $(ASAN_SQL_OOM_HELPERS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -o $@ $< build/asan/lsm_vtab.o $(ASAN_LIB_OBJS) $(ASAN_SQL_OOM_HELPERS) $(OOM_LDWRAP) $(CHECK_LIBS) -lsqlite3 -lpthread -lm
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -o $@ $< build/asan/lsm_vtab.o $(ASAN_LIB_OBJS) $(ASAN_SQL_OOM_HELPERS) $(OOM_LDWRAP) $(CHECK_LIBS) -lsqlite3 -lxxhash -lpthread -lm
 
 build/unit/%: unit-tests/%.c $(LIB_OBJS) $(UNIT_HELPER_OBJS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(UNIT_HELPER_OBJS) $(LDWRAP) $(CHECK_LIBS) -lsqlite3 -lpthread -lm
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(UNIT_HELPER_OBJS) $(LDWRAP) $(CHECK_LIBS) -lsqlite3 -lxxhash -lpthread -lm
 
 build/asan/unit/%: unit-tests/%.c $(ASAN_LIB_OBJS) $(ASAN_UNIT_HELPER_OBJS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -o $@ $< $(ASAN_LIB_OBJS) $(ASAN_UNIT_HELPER_OBJS) $(LDWRAP) $(CHECK_LIBS) -lsqlite3 -lpthread -lm
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -o $@ $< $(ASAN_LIB_OBJS) $(ASAN_UNIT_HELPER_OBJS) $(LDWRAP) $(CHECK_LIBS) -lsqlite3 -lxxhash -lpthread -lm
 
 # ---------------------------------------------------------------- demo
 demo: setup lsm_vtab.so

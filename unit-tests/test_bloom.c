@@ -10,6 +10,9 @@
 
 #include "bloom.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 static uint64_t key_hash(const char *prefix, size_t i) {
   char tmp[48];
   int n = snprintf(tmp, sizeof tmp, "%s%zu", prefix, i);
@@ -171,6 +174,25 @@ START_TEST(bloom_bits_follow_the_documented_probe_formula) {
 }
 END_TEST
 
+/* Long inputs are hashed by libxxhash's run-time dispatcher where there is
+** one (coding.c): every checksum must still be plain XXH3-64 (seed 0), at
+** every length around the switch and for misaligned inputs. */
+START_TEST(checksums_are_xxh3_at_every_length_and_alignment) {
+  size_t n, off;
+  unsigned char *buf = malloc(5000 + 16);
+  ck_assert_ptr_nonnull(buf);
+  for (n = 0; n < 5000 + 16; n++) buf[n] = (unsigned char)(n * 131 + (n >> 7));
+  for (n = 0; n <= 5000; n += n < 1100 ? 1 : 97) {
+    for (off = 0; off < 16; off += 5) {
+      uint64_t want = XXH3_64bits(buf + off, n);
+      ck_assert_uint_eq(lsm_checksum64(buf + off, n), want);
+      ck_assert_uint_eq(lsm_checksum32(buf + off, n), (uint32_t)want);
+    }
+  }
+  free(buf);
+}
+END_TEST
+
 static Suite *bloom_suite(void) {
   Suite *s = suite_create("bloom");
   TCase *tc = tcase_create("core");
@@ -182,6 +204,7 @@ static Suite *bloom_suite(void) {
   tcase_add_test(tc, bloom_malformed_filter_answers_may_contain);
   tcase_add_test(tc, bloom_hash_is_checksum64_of_the_user_key);
   tcase_add_test(tc, bloom_bits_follow_the_documented_probe_formula);
+  tcase_add_test(tc, checksums_are_xxh3_at_every_length_and_alignment);
   suite_add_tcase(s, tc);
   return s;
 }
