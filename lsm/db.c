@@ -721,7 +721,12 @@ static int make_room_for_write(lsm_db *db, int force) {
       allow_delay = 0;
       continue;
     }
-    if (!force && lsm_mem_bytes(db->mem) < db->opts.memtable_size) return LSM_OK;
+    /* An empty memtable always has room: its arena alone may exceed a tiny
+    ** memtable_size, and switching it would flush nothing. */
+    if (!force && (lsm_mem_bytes(db->mem) < db->opts.memtable_size ||
+                   lsm_mem_count(db->mem) == 0)) {
+      return LSM_OK;
+    }
     if (db->imm != NULL) {
       /* The previous memtable is still being flushed. */
       if (!db->opts.background) {
