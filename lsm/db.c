@@ -50,6 +50,7 @@
 */
 #include "db_impl.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,6 +361,7 @@ static int recover(lsm_db *db) {
   ** a brand-new log so that no log is appended to after a torn tail. */
   if (rc == LSM_OK) {
     db->wal_number = lsm_vset_new_file_number(&db->vset);
+    db->last_log_number = db->wal_number;
     if (lsm_mem_count(db->mem) > 0) {
       db->imm = db->mem;
       db->imm_switched++;
@@ -435,10 +437,52 @@ static int run_inline_maintenance(lsm_db *db, int compact) {
 
 /* ---------------------------------------------------------------- background thread */
 
-/* Is there a step for the background thread (mutex held)? */
+/* Is there a maintenance step for the background thread (mutex held)? */
 static int bg_has_work(lsm_db *db) {
   if (db->bg_error || db->maint_busy || db->maint_waiters > 0) return 0;
   return db->imm != NULL || lsm_db_needs_compaction(db);
+}
+
+/* Should the background thread create the next log now (mutex held)?
+** Once per memtable switch, so a failure is not retried in a loop (the
+** writer then creates the log itself and reports any error). */
+static int bg_wants_next_log(lsm_db *db) {
+  return db->next_wal == NULL && !db->bg_error && db->next_wal_for != db->imm_switched;
+}
+
+/* Create the log the next memtable switch will use (mutex held, released
+** meanwhile): the writer's switch then costs only the old log's fsync. */
+static void prepare_next_log(lsm_db *db) {
+  uint64_t number = lsm_db_new_file_number(db);
+  lsm_wal *w = NULL;
+  int rc;
+  db->next_wal_for = db->imm_switched;
+  db->last_log_number = number;
+  pthread_mutex_unlock(&db->mu);
+  rc = create_log(db, number, &w);
+  if (rc) {
+    /* Best effort: leave no half-made log behind. */
+    char *path = lsm_file_path(db->dir, number, "log");
+    if (path) db->env->remove(db->env, path);
+    free(path);
+  }
+  pthread_mutex_lock(&db->mu);
+  if (rc == LSM_OK && number != db->last_log_number) {
+    /* The writer switched meanwhile, to a log it numbered itself: logs
+    ** must be used in the order of their numbers (replay follows them), so
+    ** this older one is dropped. */
+    char *path = lsm_file_path(db->dir, number, "log");
+    pthread_mutex_unlock(&db->mu);
+    lsm_wal_close(w);
+    if (path) db->env->remove(db->env, path);
+    free(path);
+    pthread_mutex_lock(&db->mu);
+    return;
+  }
+  if (rc == LSM_OK) {
+    db->next_wal = w;
+    db->next_wal_number = number;
+  }
 }
 
 static void *bg_main(void *arg) {
@@ -446,14 +490,20 @@ static void *bg_main(void *arg) {
   pthread_mutex_lock(&db->mu);
   while (!db->shutting_down) {
     int rc;
-    if (!bg_has_work(db)) {
+    if (bg_has_work(db) && db->imm != NULL) {
+      /* A waiting writer needs imm gone before anything else. */
+      maint_acquire(db, 0);
+      rc = lsm_db_flush_imm(db);
+      maint_release(db, rc);
+    } else if (bg_wants_next_log(db)) {
+      prepare_next_log(db);
+    } else if (bg_has_work(db)) {
+      maint_acquire(db, 0);
+      rc = lsm_db_compact_once(db);
+      maint_release(db, rc);
+    } else {
       pthread_cond_wait(&db->bg_cv, &db->mu);
-      continue;
     }
-    maint_acquire(db, 0);
-    /* A waiting writer needs imm gone before anything else. */
-    rc = db->imm ? lsm_db_flush_imm(db) : lsm_db_compact_once(db);
-    maint_release(db, rc);
   }
   pthread_mutex_unlock(&db->mu);
   return NULL;
@@ -473,7 +523,8 @@ static int start_bg_thread(lsm_db *db) {
   return LSM_OK;
 }
 
-/* Let the step in flight finish, then stop and join the thread. */
+/* Let the step in flight finish, then stop and join the thread.  A log
+** prepared for a switch that will not come is removed (it is empty). */
 static void stop_bg_thread(lsm_db *db) {
   if (!db->bg_started) return;
   pthread_mutex_lock(&db->mu);
@@ -482,6 +533,13 @@ static void stop_bg_thread(lsm_db *db) {
   pthread_mutex_unlock(&db->mu);
   pthread_join(db->bg_thread, NULL);
   db->bg_started = 0;
+  if (db->next_wal) {
+    char *path = lsm_file_path(db->dir, db->next_wal_number, "log");
+    lsm_wal_close(db->next_wal);
+    db->next_wal = NULL;
+    if (path) db->env->remove(db->env, path);
+    free(path);
+  }
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -489,6 +547,7 @@ static void stop_bg_thread(lsm_db *db) {
 static void db_free(lsm_db *db) {
   int i;
   if (db->wal) lsm_wal_close(db->wal);
+  if (db->next_wal) lsm_wal_close(db->next_wal);
   if (db->mem) lsm_mem_unref(db->mem);
   if (db->imm) lsm_mem_unref(db->imm);
   lsm_vset_free(&db->vset);
@@ -556,6 +615,7 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out) {
   db->env = db->opts.env ? db->opts.env : lsm_env_default();
   db->dir = strdup(dir);
   db->snapshots.next = db->snapshots.prev = &db->snapshots;
+  db->next_wal_for = UINT64_MAX;   /* the background thread prepares a log at once */
   lsm_vset_init(&db->vset, db->env, dir, db->opts.sync_mode != LSM_SYNC_OFF);
   *out = db;
   if (db->dir == NULL || db->vset.dir == NULL) return LSM_NOMEM;
@@ -649,10 +709,16 @@ static void release_writer(lsm_db *db) {
 /* Turn mem into imm and start a fresh memtable with a new log (mutex and
 ** writer token held; released while the log is created).  imm is NULL. */
 static int switch_memtable(lsm_db *db) {
-  uint64_t number = lsm_db_new_file_number(db);
-  lsm_wal *old_wal = db->wal, *new_wal = NULL;
+  lsm_wal *old_wal = db->wal, *new_wal = db->next_wal;
+  uint64_t number = new_wal ? db->next_wal_number : lsm_db_new_file_number(db);
   lsm_mem *fresh = NULL;
   int rc;
+  /* The background thread prepares the next log ahead (prepare_next_log);
+  ** a log taken from it is already created and synced, and is the newest
+  ** log number handed out. */
+  assert(new_wal == NULL || number == db->last_log_number);
+  db->last_log_number = number;
+  db->next_wal = NULL;
   pthread_mutex_unlock(&db->mu);
   /* sync=normal: the old log must be durable before the new one receives a
   ** record.  imm is flushed later, beside new commits; were the old log's
@@ -663,6 +729,7 @@ static int switch_memtable(lsm_db *db) {
   ** promises nothing across a power loss. */
   rc = db->opts.sync_mode == LSM_SYNC_NORMAL ? lsm_wal_sync(old_wal) : LSM_OK;
   if (rc) {
+    lsm_wal_close(new_wal);   /* a prepared log stays empty: replay skips it */
     pthread_mutex_lock(&db->mu);
     lsm_db_error(db, rc, "lsm: cannot sync log %06llu.log in %s",
                  (unsigned long long)db->wal_number, db->dir);
@@ -670,13 +737,14 @@ static int switch_memtable(lsm_db *db) {
     return rc;
   }
   rc = lsm_mem_new(&fresh);
-  if (rc == LSM_OK) rc = create_log(db, number, &new_wal);
+  if (rc == LSM_OK && new_wal == NULL) rc = create_log(db, number, &new_wal);
   /* Every record of the old log is in mem, which becomes imm: the flush
   ** makes it durable in a table before a manifest retires that log. */
   if (rc == LSM_OK) lsm_wal_close(old_wal);
   pthread_mutex_lock(&db->mu);
   if (rc) {
     if (fresh) lsm_mem_unref(fresh);
+    lsm_wal_close(new_wal);
     log_error(db, rc, number);
     latch_error(db, rc, NULL);
     return rc;

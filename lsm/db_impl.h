@@ -85,6 +85,13 @@ struct lsm_db {
   lsm_mem *imm;              /* memtable being flushed, or NULL */
   lsm_wal *wal;              /* log of mem (writer token) */
   uint64_t wal_number;
+  lsm_wal *next_wal;         /* created ahead by the background thread for
+                                the next switch, or NULL */
+  uint64_t next_wal_number;  /* > wal_number */
+  uint64_t next_wal_for;     /* imm_switched when it was last attempted */
+  uint64_t last_log_number;  /* newest log number handed out (writer or
+                                background thread): a prepared log whose
+                                number is not this one is dropped */
   uint64_t last_seq;         /* newest committed sequence number */
   int bg_error;              /* sticky error from a failed flush, compaction
                                 or log write: writes fail with it */

@@ -466,8 +466,9 @@ static int crash_loop(const char *label, int sync_mode, int background, const in
         crash_spec s;
         int rc;
         char dir[96];
-        if (round > 1 && modes[m] == LSM_CRASH_POWER_DROP) continue;  /* no randomness */
-        if (round > 1 && modes[m] == LSM_CRASH_KILL) continue;
+        /* No randomness in these (but in background mode the scheduling). */
+        if (round > 1 && !background && modes[m] == LSM_CRASH_POWER_DROP) continue;
+        if (round > 1 && !background && modes[m] == LSM_CRASH_KILL) continue;
         s.sync_mode = sync_mode;
         s.background = background;
         s.mode = modes[m];
@@ -494,11 +495,12 @@ static int crash_loop(const char *label, int sync_mode, int background, const in
       }
     }
     if (!stop) rounds_done = round;
-    /* Only the random modes gain from more rounds. */
-    for (m = 0; m < n_modes; m++) {
+    /* Only the random modes gain from more rounds (every mode does in
+    ** background mode, where each run interleaves differently). */
+    for (m = 0; m < n_modes && !background; m++) {
       if (modes[m] == LSM_CRASH_POWER_PREFIX || modes[m] == LSM_CRASH_POWER_SECTORS) break;
     }
-    if (m == n_modes) break;
+    if (!background && m == n_modes) break;
   }
   free(order);
   printf("coverage: %s: %llu of %llu crash points%s x %d mode%s (", label,
