@@ -35,8 +35,13 @@
 ** because the current version, imm and compact_pointer change only under
 ** the token, and tables, memtables and file metas being read are immutable.
 ** The one thing taken from shared state mid-step is a file number
-** (lsm_db_new_file_number, under the mutex).  Errors are described in
-** db->maint_msg (the token's), never in db->errmsg, which readers write.
+** (lsm_db_new_file_number, under the mutex).  One exception to "one step at
+** a time": a compaction flushes imm as soon as a writer hands one over, in
+** the middle of its merge (flush_imm_if_any), as LevelDB does, so a long
+** compaction does not stop writers for its whole length; the flush installs
+** its level-0 table first and the compaction's edit applies on top of it.
+** Errors are described in db->maint_msg (the token's), never in
+** db->errmsg, which readers write.
 */
 #include "db_impl.h"
 
@@ -168,8 +173,27 @@ typedef struct merge_params {
                                 file from there down overlaps its key */
   uint64_t max_file_size;    /* cut outputs past this size */
   uint64_t smallest_snapshot;
-  const lsm_version *v;      /* the current version (stable: token held) */
+  const lsm_version *v;      /* the version the inputs come from (a
+                                reference is held for the whole merge) */
+  int flush_meanwhile;       /* a compaction: flush imm when it appears */
 } merge_params;
+
+/* How many input entries a compaction merges between two looks at imm. */
+#define IMM_CHECK_INTERVAL 1024
+
+/* A compaction may run for seconds; a memtable that fills meanwhile is
+** flushed right away, between two entries of the merge, rather than after
+** it, so that writers do not stop for the whole compaction (the token
+** holder may: a flush adds a level-0 table, which changes nothing the
+** merge reads, and installs its own manifest before ours).  Mutex NOT held
+** on entry or return. */
+static int flush_imm_if_any(lsm_db *db) {
+  int rc = LSM_OK;
+  pthread_mutex_lock(&db->mu);
+  if (db->imm) rc = lsm_db_flush_imm(db);
+  pthread_mutex_unlock(&db->mu);
+  return rc;
+}
 
 /* The loop shared by flush and compaction (see the top of the file).  Runs
 ** without the mutex. */
@@ -178,16 +202,21 @@ static int write_tables(lsm_db *db, lsm_it *input, const merge_params *mp,
   output_state o;
   lsm_buffer cur_key = {0};
   int has_cur = 0, rc = LSM_OK;
-  uint64_t last_seq_for_key = 0;
+  uint64_t last_seq_for_key = 0, seen = 0;
 
   memset(&o, 0, sizeof o);
   o.db = db;
   o.edit = edit;
   o.level = mp->out_level;
   for (lsm_it_first(input); rc == LSM_OK && lsm_it_valid(input); lsm_it_next(input)) {
-    lsm_slice key = lsm_it_key(input);
+    lsm_slice key;
     lsm_ikey k;
     int new_user_key = 0, drop = 0;
+    if (mp->flush_meanwhile && ++seen % IMM_CHECK_INTERVAL == 0) {
+      rc = flush_imm_if_any(db);
+      if (rc) break;
+    }
+    key = lsm_it_key(input);
     if (!lsm_ikey_parse(key, &k)) {
       rc = maint_error(db, LSM_CORRUPT, "lsm: malformed internal key during compaction in %s",
                        db->dir);
@@ -248,7 +277,8 @@ int lsm_db_flush_imm(lsm_db *db) {
   mp.base_level = 0;
   mp.max_file_size = UINT64_MAX;
   mp.smallest_snapshot = lsm_db_smallest_snapshot(db);
-  mp.v = db->vset.current;
+  mp.v = db->vset.current;   /* stays current: nothing installs meanwhile */
+  mp.flush_meanwhile = 0;
   pthread_mutex_unlock(&db->mu);
   it = lsm_mem_iter_new(imm);
   if (it == NULL) {
@@ -457,14 +487,20 @@ static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
     read_bytes = 0;
   } else {
     merge_params mp;
+    lsm_version *v = db->vset.current;
     mp.out_level = c->out_level;
     mp.base_level = c->out_level + 1;
     mp.max_file_size = db->opts.target_file_size;
     mp.smallest_snapshot = lsm_db_smallest_snapshot(db);
-    mp.v = db->vset.current;
+    mp.v = v;
+    mp.flush_meanwhile = 1;
+    /* A flush may install a newer version during the merge: the inputs'
+    ** version must outlive it. */
+    lsm_version_ref(v);
     pthread_mutex_unlock(&db->mu);
     rc = merge_inputs(db, c, &mp, &edit, &written);
     pthread_mutex_lock(&db->mu);
+    lsm_version_unref(&db->vset, v);
     if (rc) goto done;
   }
   /* Before the install, which may free the input metas. */
