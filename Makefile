@@ -24,7 +24,8 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard unit-tests/*.c))
 
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
 
-.PHONY: all demo test asan clean setup unit sql crash summary-reset bench bench-peers concurrency \
+.PHONY: all demo test asan clean setup unit sql crash summary-reset bench bench-peers bench-stalls \
+        concurrency \
         fuzz fuzz-short torture setup-fuzz difftest fuzz-sql
 .SECONDARY:
 
@@ -230,6 +231,12 @@ BENCH_PEER_PKGS := libleveldb-dev librocksdb-dev
 
 bench: setup lsm_vtab.so
 	@CC="$(CC)" CFLAGS="$(CFLAGS)" sh bench/run.sh --n $(or $(N),1000000) --ext ./lsm_vtab.so $(BENCH_FLAGS)
+
+# make bench-stalls: fillrandom with single-row commits (N=5000000 by
+# default) on the vtab target: p99/max commit latency and write stalls.
+bench-stalls: setup lsm_vtab.so
+	@CC="$(CC)" CFLAGS="$(CFLAGS)" sh bench/run.sh --suite stalls --targets "$(or $(TARGETS),vtab)" \
+	  --n $(or $(N),5000000) --ext ./lsm_vtab.so $(BENCH_FLAGS)
 
 bench-peers: setup
 	@missing=""; for p in $(BENCH_PEER_PKGS); do \

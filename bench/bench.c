@@ -48,8 +48,13 @@
 ** written), wamp_io (bytes the process handed to write(), from
 ** /proc/self/io, over user bytes: comparable across all targets), space_amp
 ** (bytes of files in the directory over live user bytes), bloom_probes_op,
-** bloom_neg_pct, cache_hit_pct; at the end disk_MiB, rss_MiB (peak) and the
-** whole run's wamp, wamp_io, space_amp.  User bytes are key_size +
+** bloom_neg_pct, cache_hit_pct, and for writes to lsm targets stall_ms
+** (time writers spent slowed down or stopped by the engine: level 0 past
+** its slowdown or stop trigger, or the previous memtable still being
+** flushed), slowdowns, stops; at the end disk_MiB, rss_MiB (peak) and the
+** whole run's wamp, wamp_io, space_amp, stall_ms.  Single-row commits:
+** --batch 1 (each row its own BEGIN ... COMMIT for the SQL targets, its own
+** lsm_write for engine); p99_us and max_us are then per commit.  User bytes are key_size +
 ** value_size per row written (key_size per delete), the same for every
 ** target.
 */
@@ -584,6 +589,11 @@ static uint64_t engine_written(const bench_stats *s) {
   return s->wal_bytes + s->flush_bytes + s->compact_write_bytes;
 }
 
+/* Microseconds writers spent slowed down or stopped. */
+static uint64_t stall_micros(const bench_stats *s) {
+  return s->slowdown_micros + s->stop_micros;
+}
+
 static double space_amp(const bench *b, uint64_t disk) {
   uint64_t live = b->live_rows * (b->cfg.key_size + b->cfg.value_size);
   return live ? (double)disk / (double)live : -1;
@@ -647,6 +657,11 @@ static int run_one(bench *b, const char *wl) {
         emit(b, wl, "wamp", (double)(engine_written(&s1) - engine_written(&s0)) /
                                 (double)r->user_written);
       }
+      if (s1.has_stalls) {
+        emit(b, wl, "stall_ms", (double)(stall_micros(&s1) - stall_micros(&s0)) / 1e3);
+        emit(b, wl, "slowdowns", (double)(s1.slowdown_count - s0.slowdown_count));
+        emit(b, wl, "stops", (double)(s1.stop_count - s0.stop_count));
+      }
       emit(b, wl, "wamp_io", (double)(w1 - w0) / (double)r->user_written);
       if (space_amp(b, disk) >= 0) emit(b, wl, "space_amp", space_amp(b, disk));
     }
@@ -670,6 +685,11 @@ static int run_one(bench *b, const char *wl) {
         fprintf(stderr, "  L0..L3 files %d/%d/%d/%d flushes %" PRIu64 " compactions %" PRIu64,
                 s1.level_files[0], s1.level_files[1], s1.level_files[2], s1.level_files[3],
                 s1.flushes, s1.compactions);
+      }
+      if (s1.has_stalls && r->user_written) {
+        fprintf(stderr, "  stalls %.0f ms (%" PRIu64 " slowdowns, %" PRIu64 " stops)",
+                (double)(stall_micros(&s1) - stall_micros(&s0)) / 1e3,
+                s1.slowdown_count - s0.slowdown_count, s1.stop_count - s0.stop_count);
       }
       fprintf(stderr, "\n");
     }
@@ -907,6 +927,9 @@ int main(int argc, char **argv) {
                                   (double)b.user_written);
       }
       emit(&b, end, "wamp_io", (double)(w - b.wchar0) / (double)b.user_written);
+      if (s.has_stalls) {
+        emit(&b, end, "stall_ms", (double)(stall_micros(&s) - stall_micros(&b.stats0)) / 1e3);
+      }
     }
     if (s.has_lsm) {
       int l;

@@ -58,6 +58,9 @@ typedef struct bench_stats {
   uint64_t bloom_probes, bloom_negatives;
   uint64_t cache_hits, cache_misses, cache_bytes;
   uint64_t memtable_bytes;
+  int has_stalls;            /* the stall counters below are real */
+  uint64_t slowdown_count, slowdown_micros;   /* writes slowed by level 0 */
+  uint64_t stop_count, stop_micros;           /* writes stopped */
   int level_files[8];
   uint64_t level_bytes[8];
 } bench_stats;

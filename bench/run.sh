@@ -5,7 +5,7 @@
 #
 #   sh bench/run.sh [--n 1000000] [--targets "engine vtab native ..."]
 #                   [--reads min(N, 1000000)] [--dir build/bench-data]
-#                   [--ext PATH] [--bin PATH]
+#                   [--ext PATH] [--bin PATH] [--suite standard|stalls]
 #                   [--keep] [--verbose] [BENCH FLAGS...]
 #
 # Per target three processes (one store each, so peak RSS is per target and
@@ -14,6 +14,10 @@
 #   main  fillrandom overwrite readrandom readmissing seekrandom readseq
 #         readreverse readwhilewriting deleterandom
 #   1txn  fill1txn (fillrandom with all rows in one transaction)
+# --suite stalls runs instead one process per target:
+#   stalls  fillrandom with single-row commits (--batch 1 unless given):
+#           p99 and max latency per commit, and the time writers spent
+#           slowed down or stopped by the engine (write stalls ms)
 # Targets: engine, vtab, native always; leveldb and rocksdb when Debian's
 # libleveldb-dev / librocksdb-dev are installed.
 #
@@ -39,6 +43,7 @@ keep=0
 verbose=0
 memtable_mb=4
 cache_mb=8
+suite=standard
 extra=""
 
 quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
@@ -53,6 +58,7 @@ while [ $# -gt 0 ]; do
     --bin) bin=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --verbose) verbose=1; shift ;;
+    --suite) suite=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -u/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     --replace-fill) extra="$extra $1"; shift ;;
     --memtable-mb) memtable_mb=$2; extra="$extra $1 $(quote "$2")"; shift 2 ;;
@@ -83,6 +89,11 @@ esac
 case $n in
   ''|*[!0-9]*) echo "run.sh: --n wants a number of rows, not '$n'" >&2; exit 2 ;;
 esac
+case $suite in
+  standard) procs="seq main 1txn" ;;
+  stalls) procs="stalls"; extra="--batch 1 $extra" ;;   # a later --batch wins
+  *) echo "run.sh: --suite is standard or stalls, not '$suite'" >&2; exit 2 ;;
+esac
 if [ -z "$reads" ]; then
   reads=$n
   [ "$n" -gt 1000000 ] && reads=1000000
@@ -109,6 +120,8 @@ if [ -z "$bin" ]; then
   [ $have_rocksdb = 1 ] && { defs="$defs -DBENCH_HAVE_ROCKSDB"; libs="$libs -lrocksdb"; }
   # An engine without the block cache option yet.
   grep -q 'cache_size' lsm/lsm.h || defs="$defs -DBENCH_LSM_NO_CACHE"
+  # An engine without the write-stall counters yet.
+  grep -q 'stop_micros' lsm/lsm.h || defs="$defs -DBENCH_LSM_NO_STALLS"
   line="$CC -std=c11 -D_GNU_SOURCE $CFLAGS $WARN -Ilsm -Iext $defs bench/*.c lsm/*.c -lsqlite3 $libs -lxxhash -lpthread -lm"
   if stale "$bin" "$line" bench lsm; then
     echo "building $bin" >&2
@@ -137,8 +150,9 @@ results="$dir/results.txt"
 status=0
 start=$(date +%s)
 for t in $targets; do
-  for proc in seq main 1txn; do
+  for proc in $procs; do
     case $proc in
+      stalls) wl=fillrandom ;;
       seq) wl=fillseq ;;
       main) wl=fillrandom,overwrite,readrandom,readmissing,seekrandom,readseq,readreverse,readwhilewriting,deleterandom ;;
       1txn) wl=fill1txn ;;
@@ -169,5 +183,6 @@ sqlite_version=$(sqlite3 --version 2>/dev/null | cut -d' ' -f1)
 echo
 echo "bench: N=$n, $(grep -m1 '^# target' "$results" | sed 's/^# target=[a-z]* n=[0-9]* //'), $(nproc 2>/dev/null || echo '?') CPUs, SQLite $sqlite_version, $((end - start)) s"
 echo "writes: latency per committed batch; reads: per operation (per row for readseq/readreverse)"
-awk -v targets="$targets" -v budget_mib="$((memtable_mb + cache_mb))" -f bench/table.awk "$results"
+awk -v targets="$targets" -v suite="$suite" -v budget_mib="$((memtable_mb + cache_mb))" \
+  -f bench/table.awk "$results"
 exit $status

@@ -3,7 +3,7 @@
 # column per target (in the order of -v targets="engine vtab ..."), then
 # vtab/native; then the issue's targets, each PASS/FAIL/n/a.
 # -v budget_mib=M is the lsm memory budget (memtable + cache) for the RSS
-# target.  Lines not starting with "row" are ignored.
+# target; -v suite=stalls (run.sh --suite stalls) leaves the targets out.  Lines not starting with "row" are ignored.
 
 function label(m) {
   if (m == "ops_s") return "ops/s"
@@ -19,6 +19,9 @@ function label(m) {
   if (m == "bloom_neg_pct") return "bloom negative %"
   if (m == "cache_hit_pct") return "cache hit %"
   if (m == "writer_rows_s") return "writer rows/s"
+  if (m == "stall_ms") return "write stalls ms"
+  if (m == "slowdowns") return "slowed writes"
+  if (m == "stops") return "stopped writes"
   if (m == "disk_MiB") return "disk MiB"
   if (m == "rss_MiB") return "peak RSS MiB"
   return m
@@ -28,6 +31,7 @@ function wlabel(w) {
   if (w == "end:seq") return "end fillseq"
   if (w == "end:main") return "end main"
   if (w == "end:1txn") return "end fill1txn"
+  if (w == "end:stalls") return "end fillrandom"
   return w
 }
 
@@ -65,7 +69,7 @@ $1 == "row" {
     else wl[++nwl] = w
   }
   # A single-workload process: its end rows would repeat that workload's.
-  if ((w == "end:seq" || w == "end:1txn") && m != "disk_MiB" && m != "rss_MiB") next
+  if ((w == "end:seq" || w == "end:1txn" || w == "end:stalls") && m != "disk_MiB" && m != "rss_MiB") next
   if (!((w, m) in mseen)) { mseen[w, m] = 1; metrics[w, ++nm[w]] = m }
 }
 
@@ -107,6 +111,7 @@ END {
     if (f != "" && f + 0 != 100) printf "WARNING: %s readwhilewriting found only %s%% of existing keys\n", tg[j], f
   }
 
+  if (suite == "stalls") exit
   print "targets (issue 4):"
   check("fillrandom vtab/native", ratio(get("vtab", "fillrandom", "ops_s"), get("native", "fillrandom", "ops_s")), 15)
   check("fill1txn (one transaction) vtab/native", ratio(get("vtab", "fill1txn", "ops_s"), get("native", "fill1txn", "ops_s")), 2)

@@ -7,7 +7,9 @@
 ** running scan.  Memory budget: memtable_bytes for the memtable and
 ** cache_bytes for the block cache (the same budget the SQL targets get).
 ** Build with -DBENCH_LSM_NO_CACHE against an engine whose lsm_options has no
-** cache_size yet.
+** cache_size yet, and -DBENCH_LSM_NO_STALLS against one whose lsm_stats has
+** no stall counters (run.sh does both when lsm.h lacks them), to measure an
+** older engine with this bench.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +204,13 @@ static int e_stats(bench_conn *c, bench_stats *out) {
   out->bloom_probes = s.bloom_probes;
   out->bloom_negatives = s.bloom_negatives;
   out->memtable_bytes = s.memtable_bytes;
+#ifndef BENCH_LSM_NO_STALLS
+  out->has_stalls = 1;
+  out->slowdown_count = s.slowdown_count;
+  out->slowdown_micros = s.slowdown_micros;
+  out->stop_count = s.stop_count;
+  out->stop_micros = s.stop_micros;
+#endif
 #ifndef BENCH_LSM_NO_CACHE
   out->has_cache = 1;
   out->cache_hits = s.cache_hits;

@@ -373,6 +373,10 @@ static int s_stats(bench_conn *c, bench_stats *out) {
       else if (strcmp(name, "cache_hits") == 0) out->cache_hits = v, out->has_cache = 1;
       else if (strcmp(name, "cache_misses") == 0) out->cache_misses = v;
       else if (strcmp(name, "cache_bytes") == 0) out->cache_bytes = v;
+      else if (strcmp(name, "slowdown_count") == 0) out->slowdown_count = v, out->has_stalls = 1;
+      else if (strcmp(name, "slowdown_micros") == 0) out->slowdown_micros = v;
+      else if (strcmp(name, "stop_count") == 0) out->stop_count = v;
+      else if (strcmp(name, "stop_micros") == 0) out->stop_micros = v;
     }
     row++;
   }

@@ -49,6 +49,10 @@ enum {
   COL_COMPACT_WRITE_BYTES,
   COL_FLUSHES,
   COL_COMPACTIONS,
+  COL_SLOWDOWN_COUNT,
+  COL_SLOWDOWN_MICROS,
+  COL_STOP_COUNT,
+  COL_STOP_MICROS,
   COL_TBL,     /* hidden: argument 1 */
   COL_SCHEMA   /* hidden: argument 2 */
 };
@@ -96,6 +100,7 @@ static int stats_connect(sqlite3 *db, void *paux, int argc,
       "memtable_bytes, memtable_entries, bloom_probes, bloom_negatives, "
       "user_bytes, wal_bytes, flush_bytes, compact_read_bytes, "
       "compact_write_bytes, flushes, compactions, "
+      "slowdown_count, slowdown_micros, stop_count, stop_micros, "
       "tbl HIDDEN, schema HIDDEN)");
   if (rc != SQLITE_OK) return rc;
   v = sqlite3_malloc(sizeof(*v));
@@ -272,6 +277,10 @@ static int stats_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
     case COL_COMPACT_WRITE_BYTES: result_u64(ctx, s->compact_write_bytes); break;
     case COL_FLUSHES:             result_u64(ctx, s->flushes); break;
     case COL_COMPACTIONS:         result_u64(ctx, s->compactions); break;
+    case COL_SLOWDOWN_COUNT:      result_u64(ctx, s->slowdown_count); break;
+    case COL_SLOWDOWN_MICROS:     result_u64(ctx, s->slowdown_micros); break;
+    case COL_STOP_COUNT:          result_u64(ctx, s->stop_count); break;
+    case COL_STOP_MICROS:         result_u64(ctx, s->stop_micros); break;
     case COL_TBL:
       sqlite3_result_text(ctx, c->tbl, -1, SQLITE_TRANSIENT);
       break;

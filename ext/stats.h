@@ -11,7 +11,11 @@
 **   bloom_probes, bloom_negatives,                the same on every row
 **   user_bytes, wal_bytes, flush_bytes,
 **   compact_read_bytes, compact_write_bytes,
-**   flushes, compactions
+**   flushes, compactions,
+**   slowdown_count, slowdown_micros,              write stalls: writes that
+**   stop_count, stop_micros                       slept (level 0 at the
+**                                                 slowdown trigger) or waited
+**                                                 (memtable or level 0 stop)
 ** so write amplification is
 **   SELECT (wal_bytes + flush_bytes + compact_write_bytes) * 1.0 / user_bytes
 **   FROM lsm_stats('t') LIMIT 1;

@@ -8,33 +8,63 @@
 ** cutting output files at target_file_size but only between user keys
 ** (version.h invariant 3).
 **
-** What is dropped (S = oldest sequence number any snapshot can read):
+** What is dropped (S = oldest sequence number any snapshot can read, taken
+** when the step starts; a snapshot taken later has a larger number, so
+** nothing it could read is dropped):
 **  (1) an entry shadowed by a newer entry of the same user key whose
 **      sequence number is <= S: every reader sees the newer one;
 **  (2) a tombstone with sequence number <= S when no level below the
 **      output can hold the key (otherwise it must keep hiding the older
 **      versions down there).
 **
-** Picking work (pick_compaction): level 0 when it holds
-** l0_compaction_trigger files (all of them, plus the overlapping level-1
-** files); otherwise the level L >= 1 whose size most exceeds its target
-** (l1_target_bytes * level_multiplier^(L-1)), taking one file round-robin
-** by key plus its overlap in L+1.  Inputs that share no user key with each
-** other nor with the level below (a lone file; level-0 files of a
-** sequential load) move down without being rewritten.
+** Picking work (pick_compaction): every level but the last gets a score,
+** level 0 its file count over l0_compaction_trigger, level L >= 1 its bytes
+** over its target (l1_target_bytes * level_multiplier^(L-1)); the highest
+** score >= 1 wins (the shallower level on a tie).  Level 0 compacts all of
+** its files plus the overlapping level-1 files; a deeper level one file,
+** round-robin by key (compact_pointer), plus its overlap in L+1.  Inputs
+** that share no user key with each other nor with the level below (a lone
+** file; level-0 files of a sequential load) move down without being
+** rewritten.
 **
-** Everything here runs with the db mutex held (synchronously inside
-** lsm_write for now; the state it touches is all in lsm_db, so moving it to
-** a background thread later changes who calls it, not what it does).
+** Concurrency (db_impl.h): every entry point is called with the db mutex
+** and the maintenance token held.  Picking the inputs, building the version
+** edit of a trivial move, preparing and installing the manifest happen
+** under the mutex; reading the inputs, writing the output tables and
+** writing the manifest happen with the mutex released, which is safe
+** because the current version, imm and compact_pointer change only under
+** the token, and tables, memtables and file metas being read are immutable.
+** The one thing taken from shared state mid-step is a file number
+** (lsm_db_new_file_number, under the mutex).  One exception to "one step at
+** a time": a compaction flushes imm as soon as a writer hands one over, in
+** the middle of its merge (flush_imm_if_any), as LevelDB does, so a long
+** compaction does not stop writers for its whole length; the flush installs
+** its level-0 table first and the compaction's edit applies on top of it.
+** Errors are described in db->maint_msg (the token's), never in
+** db->errmsg, which readers write.
 */
 #include "db_impl.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_COMPACTIONS_PER_CALL 64
 
-/* Remove the table files of the added (unapplied) files of an edit. */
+/* Describe the failure of the step in flight in db->maint_msg; returns rc. */
+static int maint_error(lsm_db *db, int rc, const char *fmt, ...) {
+  char tmp[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  lsm_buffer_set(&db->maint_msg, tmp, strlen(tmp) + 1);
+  return rc;
+}
+
+/* Remove the table files of the added (unapplied) files of an edit.  Mutex
+** held: a moved file is told from a new one by its references. */
 static void remove_outputs(lsm_db *db, lsm_version_edit *edit) {
   int i;
   if (edit->applied) return;   /* the manifest names them */
@@ -46,6 +76,20 @@ static void remove_outputs(lsm_db *db, lsm_version_edit *edit) {
     if (path) db->env->remove(db->env, path);
     free(path);
   }
+}
+
+/* Write, then install, the manifest of current + edit (mutex held on entry
+** and return, released while the manifest is written). */
+static int install_edit(lsm_db *db, lsm_version_edit *edit, uint64_t log_number) {
+  lsm_vset_pending p;
+  int rc = lsm_vset_prepare(&db->vset, edit, db->last_seq, log_number, &p);
+  if (rc) return maint_error(db, rc, "lsm: out of memory preparing the manifest of %s", db->dir);
+  pthread_mutex_unlock(&db->mu);
+  rc = lsm_vset_write(&db->vset, &p, &db->maint_msg);
+  pthread_mutex_lock(&db->mu);
+  rc = lsm_vset_install(&db->vset, edit, &p, rc);
+  pthread_cond_broadcast(&db->state_cv);
+  return rc;
 }
 
 typedef struct output_state {
@@ -64,12 +108,14 @@ static int open_output(output_state *o) {
   so.block_size = o->db->opts.block_size;
   so.bloom_bits = o->db->opts.bloom_bits;
   so.sync = o->db->opts.sync_mode != LSM_SYNC_OFF;
-  o->number = lsm_vset_new_file_number(&o->db->vset);
+  pthread_mutex_lock(&o->db->mu);
+  o->number = lsm_db_new_file_number(o->db);
+  pthread_mutex_unlock(&o->db->mu);
   path = lsm_file_path(o->db->dir, o->number, "sst");
   if (path == NULL) return LSM_NOMEM;
   rc = lsm_sst_builder_new(o->db->env, path, &so, &o->builder);
   if (rc == LSM_NOTFOUND) rc = LSM_IOERR;   /* the directory vanished */
-  if (rc) lsm_db_error(o->db, rc, "lsm: cannot create table %s", path);
+  if (rc) maint_error(o->db, rc, "lsm: cannot create table %s", path);
   free(path);
   return rc;
 }
@@ -88,7 +134,7 @@ static int finish_output(output_state *o) {
   m = rc ? NULL : lsm_file_meta_new();
   if (rc == LSM_OK && m == NULL) rc = LSM_NOMEM;
   if (rc) {
-    lsm_db_error(o->db, rc, "lsm: cannot write table %06llu.sst", (unsigned long long)o->number);
+    maint_error(o->db, rc, "lsm: cannot write table %06llu.sst", (unsigned long long)o->number);
     if (path) o->db->env->remove(o->db->env, path);
     goto done;
   }
@@ -100,8 +146,8 @@ static int finish_output(output_state *o) {
   m->largest = info.largest;
   memset(&info.smallest, 0, sizeof info.smallest);
   memset(&info.largest, 0, sizeof info.largest);
-  o->db->errmsg.len = 0;
-  rc = lsm_sst_open(o->db->env, path, m->size, &m->table, &o->db->errmsg);
+  o->db->maint_msg.len = 0;
+  rc = lsm_sst_open(o->db->env, path, m->size, &m->table, &o->db->maint_msg);
   if (rc == LSM_OK) lsm_sst_set_cache(m->table, o->db->vset.cache);
   if (rc) {
     o->db->env->remove(o->db->env, path);
@@ -109,7 +155,7 @@ static int finish_output(output_state *o) {
     goto done;
   }
   o->bytes_written += m->size;
-  rc = lsm_version_edit_add_file(o->edit, o->level, m);
+  rc = lsm_version_edit_add_file(o->edit, o->level, m);   /* m is private: refs 0 */
   if (rc) o->db->env->remove(o->db->env, path);
 done:
   lsm_buffer_free(&info.smallest);
@@ -118,30 +164,62 @@ done:
   return rc;
 }
 
-/* The loop shared by flush and compaction (see the top of the file).
-** base_level: the first level that is NOT part of this merge's inputs or
-** output; a tombstone may be dropped only if no file from there down
-** overlaps its key.  max_file_size: cut outputs past this size. */
-static int write_tables(lsm_db *db, lsm_it *input, int out_level, int base_level,
-                        uint64_t max_file_size, lsm_version_edit *edit,
-                        uint64_t *bytes_written) {
+/* What a merge needs to know about the database, captured under the mutex
+** when the step starts. */
+typedef struct merge_params {
+  int out_level;
+  int base_level;            /* first level that is NOT an input or the
+                                output: a tombstone may be dropped only if no
+                                file from there down overlaps its key */
+  uint64_t max_file_size;    /* cut outputs past this size */
+  uint64_t smallest_snapshot;
+  const lsm_version *v;      /* the version the inputs come from (a
+                                reference is held for the whole merge) */
+  int flush_meanwhile;       /* a compaction: flush imm when it appears */
+} merge_params;
+
+/* How many input entries a compaction merges between two looks at imm. */
+#define IMM_CHECK_INTERVAL 1024
+
+/* A compaction may run for seconds; a memtable that fills meanwhile is
+** flushed right away, between two entries of the merge, rather than after
+** it, so that writers do not stop for the whole compaction (the token
+** holder may: a flush adds a level-0 table, which changes nothing the
+** merge reads, and installs its own manifest before ours).  Mutex NOT held
+** on entry or return. */
+static int flush_imm_if_any(lsm_db *db) {
+  int rc = LSM_OK;
+  pthread_mutex_lock(&db->mu);
+  if (db->imm) rc = lsm_db_flush_imm(db);
+  pthread_mutex_unlock(&db->mu);
+  return rc;
+}
+
+/* The loop shared by flush and compaction (see the top of the file).  Runs
+** without the mutex. */
+static int write_tables(lsm_db *db, lsm_it *input, const merge_params *mp,
+                        lsm_version_edit *edit, uint64_t *bytes_written) {
   output_state o;
   lsm_buffer cur_key = {0};
   int has_cur = 0, rc = LSM_OK;
-  uint64_t last_seq_for_key = 0;
-  uint64_t smallest_snapshot = lsm_db_smallest_snapshot(db);
-  lsm_version *v = db->vset.current;
+  uint64_t last_seq_for_key = 0, seen = 0;
 
   memset(&o, 0, sizeof o);
   o.db = db;
   o.edit = edit;
-  o.level = out_level;
+  o.level = mp->out_level;
   for (lsm_it_first(input); rc == LSM_OK && lsm_it_valid(input); lsm_it_next(input)) {
-    lsm_slice key = lsm_it_key(input);
+    lsm_slice key;
     lsm_ikey k;
     int new_user_key = 0, drop = 0;
+    if (mp->flush_meanwhile && ++seen % IMM_CHECK_INTERVAL == 0) {
+      rc = flush_imm_if_any(db);
+      if (rc) break;
+    }
+    key = lsm_it_key(input);
     if (!lsm_ikey_parse(key, &k)) {
-      rc = lsm_db_error(db, LSM_CORRUPT, "lsm: malformed internal key during compaction in %s", db->dir);
+      rc = maint_error(db, LSM_CORRUPT, "lsm: malformed internal key during compaction in %s",
+                       db->dir);
       break;
     }
     if (!has_cur || lsm_slice_cmp(k.ukey, lsm_slice_make(cur_key.data, cur_key.len)) != 0) {
@@ -153,16 +231,16 @@ static int write_tables(lsm_db *db, lsm_it *input, int out_level, int base_level
       new_user_key = 1;
       last_seq_for_key = UINT64_MAX;
     }
-    if (last_seq_for_key <= smallest_snapshot) {
+    if (last_seq_for_key <= mp->smallest_snapshot) {
       drop = 1;                                          /* rule (1) */
-    } else if (k.kind == LSM_KIND_DELETE && k.seq <= smallest_snapshot &&
-               (base_level >= LSM_MAX_LEVELS ||
-                !lsm_version_overlaps_deeper(v, base_level, k.ukey))) {
+    } else if (k.kind == LSM_KIND_DELETE && k.seq <= mp->smallest_snapshot &&
+               (mp->base_level >= LSM_MAX_LEVELS ||
+                !lsm_version_overlaps_deeper(mp->v, mp->base_level, k.ukey))) {
       drop = 1;                                          /* rule (2) */
     }
     last_seq_for_key = k.seq;
     if (drop) continue;
-    if (o.builder && new_user_key && lsm_sst_builder_size(o.builder) >= max_file_size) {
+    if (o.builder && new_user_key && lsm_sst_builder_size(o.builder) >= mp->max_file_size) {
       rc = finish_output(&o);
       if (rc) break;
     }
@@ -173,7 +251,7 @@ static int write_tables(lsm_db *db, lsm_it *input, int out_level, int base_level
     rc = lsm_sst_builder_add(o.builder, key, lsm_it_value(input));
   }
   if (rc == LSM_OK && (rc = lsm_it_status(input)) != LSM_OK && lsm_it_errmsg(input)) {
-    lsm_db_error(db, rc, "%s", lsm_it_errmsg(input));   /* names the input file */
+    maint_error(db, rc, "%s", lsm_it_errmsg(input));   /* names the input file */
   }
   if (rc == LSM_OK && o.builder) rc = finish_output(&o);
   if (o.builder) {
@@ -189,31 +267,46 @@ static int write_tables(lsm_db *db, lsm_it *input, int out_level, int base_level
 
 int lsm_db_flush_imm(lsm_db *db) {
   lsm_version_edit edit;
-  uint64_t bytes = 0;
+  merge_params mp;
+  lsm_mem *imm = db->imm;
+  /* Every log below wal_number holds only commits in imm or in tables
+  ** (db_impl.h invariant 3): the new manifest retires them. */
+  uint64_t bytes = 0, log_number = db->wal_number;
   lsm_it *it;
   int rc;
   lsm_version_edit_init(&edit);
-  it = lsm_mem_iter_new(db->imm);
-  if (it == NULL) return LSM_NOMEM;
-  rc = write_tables(db, it, 0, 0, UINT64_MAX, &edit, &bytes);
-  lsm_it_free(it);
-  if (rc == LSM_OK) {
-    /* The imm's log is older than wal_number: the new manifest retires it
-    ** (version.h invariant 4). */
-    rc = lsm_vset_apply(&db->vset, &edit, db->last_seq, db->wal_number, &db->errmsg);
+  mp.out_level = 0;
+  mp.base_level = 0;
+  mp.max_file_size = UINT64_MAX;
+  mp.smallest_snapshot = lsm_db_smallest_snapshot(db);
+  mp.v = db->vset.current;   /* stays current: nothing installs meanwhile */
+  mp.flush_meanwhile = 0;
+  pthread_mutex_unlock(&db->mu);
+  it = lsm_mem_iter_new(imm);
+  if (it == NULL) {
+    rc = LSM_NOMEM;
+  } else {
+    rc = write_tables(db, it, &mp, &edit, &bytes);
+    lsm_it_free(it);
   }
+  pthread_mutex_lock(&db->mu);
+  if (rc == LSM_OK) rc = install_edit(db, &edit, log_number);
   if (rc) {
     remove_outputs(db, &edit);
     lsm_version_edit_free(&edit);
-    if (db->errmsg.len == 0) lsm_db_error(db, rc, "lsm: flush failed in %s", db->dir);
+    if (db->maint_msg.len == 0) maint_error(db, rc, "lsm: flush failed in %s", db->dir);
     return rc;
   }
   lsm_version_edit_free(&edit);
   db->flush_bytes += bytes;
   db->flushes++;
-  lsm_mem_unref(db->imm);
   db->imm = NULL;
-  lsm_db_delete_old_logs(db);
+  db->imm_flushed++;
+  lsm_mem_unref(imm);
+  pthread_cond_broadcast(&db->state_cv);
+  pthread_mutex_unlock(&db->mu);
+  lsm_db_delete_old_logs(db, log_number);
+  pthread_mutex_lock(&db->mu);
   return LSM_OK;
 }
 
@@ -244,6 +337,30 @@ static uint64_t level_target(const lsm_db *db, int level) {
   int l;
   for (l = 1; l < level; l++) t *= (uint64_t)db->opts.level_multiplier;
   return t;
+}
+
+/* How urgently level needs compacting; >= 1 means it does. */
+static double level_score(const lsm_db *db, const lsm_version *v, int level) {
+  if (level == 0) return (double)v->n_files[0] / (double)db->opts.l0_compaction_trigger;
+  return (double)level_bytes(v, level) / (double)level_target(db, level);
+}
+
+/* The level with the highest score >= 1 (the shallower on a tie), or -1. */
+static int best_level(const lsm_db *db, const lsm_version *v) {
+  double best_score = 1.0;
+  int level, best = -1;
+  for (level = 0; level < LSM_MAX_LEVELS - 1; level++) {
+    double score = level_score(db, v, level);
+    if (score >= best_score && (best < 0 || score > best_score)) {
+      best_score = score;
+      best = level;
+    }
+  }
+  return best;
+}
+
+int lsm_db_needs_compaction(lsm_db *db) {
+  return best_level(db, db->vset.current) >= 0;
 }
 
 static lsm_slice user_smallest(const lsm_file_meta *m) {
@@ -287,21 +404,13 @@ static int setup_compaction(lsm_db *db, int level, lsm_file_meta **files, int n,
 /* Returns 1 and fills c when there is work to do. */
 static int pick_compaction(lsm_db *db, compaction *c, int *rc) {
   lsm_version *v = db->vset.current;
-  double best_score = 1.0;
-  int level, best = -1, i;
+  int best = best_level(db, v), i;
   *rc = LSM_OK;
-  if (v->n_files[0] >= db->opts.l0_compaction_trigger) {
+  if (best < 0) return 0;
+  if (best == 0) {
     *rc = setup_compaction(db, 0, v->files[0], v->n_files[0], c);
     return *rc == LSM_OK;
   }
-  for (level = 1; level < LSM_MAX_LEVELS - 1; level++) {
-    double score = (double)level_bytes(v, level) / (double)level_target(db, level);
-    if (score >= best_score) {
-      best_score = score;
-      best = level;
-    }
-  }
-  if (best < 0) return 0;
   /* Round robin: the first file past the key where the last compaction of
   ** this level stopped. */
   for (i = 0; i < v->n_files[best]; i++) {
@@ -331,11 +440,34 @@ static int pairwise_disjoint(lsm_file_meta **files, int n) {
   return 1;
 }
 
+/* Merge c's inputs into new tables of c->out_level (mutex NOT held). */
+static int merge_inputs(lsm_db *db, compaction *c, const merge_params *mp,
+                        lsm_version_edit *edit, uint64_t *written) {
+  int n = c->n_inputs[0] + c->n_inputs[1], which, i, k = 0, rc = LSM_OK;
+  lsm_it **children = calloc((size_t)n, sizeof(lsm_it *)), *merged;
+  if (children == NULL) return LSM_NOMEM;
+  for (which = 0; which < 2; which++) {
+    for (i = 0; i < c->n_inputs[which]; i++) {
+      children[k] = lsm_sst_iter_new_ex(c->inputs[which][i]->table, 0);
+      if (children[k++] == NULL) rc = LSM_NOMEM;
+    }
+  }
+  if (rc) {
+    for (i = 0; i < k; i++) lsm_it_free(children[i]);
+    free(children);
+    return rc;
+  }
+  merged = lsm_it_new_merging(children, n);   /* frees children on failure */
+  if (merged == NULL) return LSM_NOMEM;
+  rc = write_tables(db, merged, mp, edit, written);
+  lsm_it_free(merged);
+  return rc;
+}
+
 static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
   lsm_version_edit edit;
-  lsm_it **children = NULL, *merged = NULL;
   uint64_t read_bytes = 0, written = 0;
-  int n = c->n_inputs[0] + c->n_inputs[1], which, i, k = 0, rc = LSM_OK;
+  int which, i, rc = LSM_OK;
   lsm_file_meta *last;
 
   lsm_version_edit_init(&edit);
@@ -356,39 +488,30 @@ static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
     if (rc) goto done;   /* never apply an edit that deletes but does not add */
     read_bytes = 0;
   } else {
-    children = calloc((size_t)n, sizeof(lsm_it *));
-    if (children == NULL) {
-      rc = LSM_NOMEM;
-      goto done;
-    }
-    for (which = 0; which < 2; which++) {
-      for (i = 0; i < c->n_inputs[which]; i++) {
-        children[k] = lsm_sst_iter_new_ex(c->inputs[which][i]->table, 0);
-        if (children[k++] == NULL) rc = LSM_NOMEM;
-      }
-    }
-    if (rc) {
-      for (i = 0; i < k; i++) lsm_it_free(children[i]);
-      free(children);
-      goto done;
-    }
-    merged = lsm_it_new_merging(children, n);
-    if (merged == NULL) {
-      rc = LSM_NOMEM;
-      goto done;
-    }
-    rc = write_tables(db, merged, c->out_level, c->out_level + 1, db->opts.target_file_size,
-                      &edit, &written);
-    lsm_it_free(merged);
+    merge_params mp;
+    lsm_version *v = db->vset.current;
+    mp.out_level = c->out_level;
+    mp.base_level = c->out_level + 1;
+    mp.max_file_size = db->opts.target_file_size;
+    mp.smallest_snapshot = lsm_db_smallest_snapshot(db);
+    mp.v = v;
+    mp.flush_meanwhile = 1;
+    /* A flush may install a newer version during the merge: the inputs'
+    ** version must outlive it. */
+    lsm_version_ref(v);
+    pthread_mutex_unlock(&db->mu);
+    rc = merge_inputs(db, c, &mp, &edit, &written);
+    pthread_mutex_lock(&db->mu);
+    lsm_version_unref(&db->vset, v);
     if (rc) goto done;
   }
-  /* Before the apply, which may free the input metas. */
+  /* Before the install, which may free the input metas. */
   if (c->n_inputs[0] > 0) {
     last = c->inputs[0][c->n_inputs[0] - 1];
     db->compact_pointer_valid[c->level] =
         lsm_buffer_set(&db->compact_pointer[c->level], user_largest(last).p, user_largest(last).n) == LSM_OK;
   }
-  rc = lsm_vset_apply(&db->vset, &edit, db->last_seq, db->vset.log_number, &db->errmsg);
+  rc = install_edit(db, &edit, db->vset.log_number);
   if (rc) goto done;
   db->compact_read_bytes += read_bytes;
   db->compact_write_bytes += written;
@@ -396,19 +519,25 @@ static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
 done:
   if (rc) {
     remove_outputs(db, &edit);
-    if (db->errmsg.len == 0) lsm_db_error(db, rc, "lsm: compaction failed in %s", db->dir);
+    if (db->maint_msg.len == 0) maint_error(db, rc, "lsm: compaction failed in %s", db->dir);
   }
   lsm_version_edit_free(&edit);
   return rc;
 }
 
+int lsm_db_compact_once(lsm_db *db) {
+  compaction c;
+  int rc;
+  if (!pick_compaction(db, &c, &rc)) return rc;
+  rc = run_compaction(db, &c, 1);
+  compaction_free(&c);
+  return rc;
+}
+
 int lsm_db_maybe_compact(lsm_db *db) {
   int i, rc = LSM_OK;
-  for (i = 0; i < MAX_COMPACTIONS_PER_CALL && rc == LSM_OK; i++) {
-    compaction c;
-    if (!pick_compaction(db, &c, &rc)) break;
-    rc = run_compaction(db, &c, 1);
-    compaction_free(&c);
+  for (i = 0; i < MAX_COMPACTIONS_PER_CALL && rc == LSM_OK && lsm_db_needs_compaction(db); i++) {
+    rc = lsm_db_compact_once(db);
   }
   return rc;
 }

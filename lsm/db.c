@@ -1,11 +1,12 @@
 /*
 ** db.c — the database object: open and recovery, commits, point reads,
-** snapshots, iterator construction, maintenance calls and statistics.
+** snapshots, iterator construction, the background thread, maintenance
+** calls and statistics.
 **
 ** Directory contents:
 **   LOCK          flock()ed by the open instance
 **   MANIFEST      live tables per level + counters (version.c)
-**   NNNNNN.log    write-ahead log of the active memtable (wal.c)
+**   NNNNNN.log    write-ahead logs of the active and immutable memtables
 **   NNNNNN.sst    tables (sst.c)
 ** All numbers come from one counter (vset.next_file_number).
 **
@@ -15,21 +16,46 @@
 **      memtable (a torn tail ends a log cleanly; mid-log corruption fails);
 **   3. flush that memtable to a level-0 table and write a manifest naming a
 **      new log number (so no log is ever appended to after a crash);
-**   4. create the new log; delete obsolete logs and orphan tables.
+**   4. create the new log; delete obsolete logs and orphan tables;
+**   5. start the background thread (options.background).
 **
-** Commit (lsm_write), under the mutex:
-**   make room (switch + flush + compact when the memtable is full); encode
-**   the batch with sequence numbers last_seq+1...; append it to the log as
-**   one record (fsync if asked); insert it into the memtable by decoding the
-**   very bytes that were logged (the replay path); advance last_seq.
-** See db_impl.h for the invariants.
+** Commit (lsm_write), in steps kept apart (db_impl.h: the writer token):
+**   become_writer         wait for the writer token (mutex held);
+**   make_room_for_write   when the memtable is full: switch to a fresh one
+**                         and a new log, hand the full one to maintenance
+**                         as imm; sleep (level 0 at the slowdown trigger) or
+**                         wait (imm still being flushed, level 0 at the stop
+**                         trigger);
+**   append_to_log         encode the batch with sequence numbers
+**                         last_seq+1..., append it to the log as one record
+**                         (fsync if asked) — mutex released;
+**   insert_into_memtable  decode the very bytes that were logged (the replay
+**                         path) into the memtable — mutex released;
+**   publish_commit        advance last_seq (mutex held), release the token.
+** A failure after the log append latches bg_error (the log may end in a
+** torn record, or the memtable lacks a logged commit).
+**
+** Maintenance (db_impl.h: the maintenance token): the background thread
+** (bg_main) loops: flush imm if there is one, else run one compaction if a
+** level scores >= 1 (compact.c), else sleep on bg_cv.  A failed step
+** latches bg_error and the thread does no more work.  lsm_close sets
+** shutting_down and joins it: the step in flight finishes (its table and
+** manifest are complete), nothing new starts; whatever is still in mem or
+** imm is in their logs, which the next open replays.
+**
+** With options.background = 0 there is no thread: the writer that
+** switched the memtable flushes it and runs compactions itself, under the
+** same token, before its commit returns — the same calls in the same
+** order every run, which the fault-injection loops rely on.
 */
 #include "db_impl.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void lsm_options_init(lsm_options *o) {
   memset(o, 0, sizeof *o);
@@ -42,7 +68,10 @@ void lsm_options_init(lsm_options *o) {
   o->level_multiplier = 10;
   o->target_file_size = 2u << 20;
   o->cache_size = 8u << 20;
+  o->l0_slowdown_trigger = 8;
+  o->l0_stop_trigger = 12;
   o->create_if_missing = 1;
+  o->background = 1;
   o->env = NULL;
 }
 
@@ -75,6 +104,39 @@ static int ensure_message(lsm_db *db, int rc, const char *what) {
 uint64_t lsm_db_smallest_snapshot(lsm_db *db) {
   if (db->snapshots.next != &db->snapshots) return db->snapshots.next->seq;
   return db->last_seq;
+}
+
+uint64_t lsm_db_new_file_number(lsm_db *db) {
+  return lsm_vset_new_file_number(&db->vset);
+}
+
+/* Latch rc as the sticky error, with the message in msg (or errmsg) (mutex
+** held).  The first error wins. */
+static void latch_error(lsm_db *db, int rc, const lsm_buffer *msg) {
+  if (db->bg_error) return;
+  db->bg_error = rc;
+  if (msg == NULL || msg->len == 0) msg = &db->errmsg;
+  if (msg->len == 0 || lsm_buffer_set(&db->bg_errmsg, msg->data, msg->len) != LSM_OK) {
+    db->bg_errmsg.len = 0;
+  }
+  pthread_cond_broadcast(&db->state_cv);
+}
+
+/* The sticky error, its message copied to errmsg (mutex held). */
+static int sticky_error(lsm_db *db) {
+  if (db->bg_errmsg.len > 0) {
+    lsm_buffer_set(&db->errmsg, db->bg_errmsg.data, db->bg_errmsg.len);
+  } else if (db->bg_error != LSM_NOMEM) {
+    lsm_db_error(db, db->bg_error, "lsm: %s refuses writes after an earlier failure (status %d)",
+                 db->dir, db->bg_error);
+  }
+  return db->bg_error;
+}
+
+static uint64_t now_micros(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static char *join_path(const char *dir, const char *name) {
@@ -246,10 +308,12 @@ static void delete_obsolete_files(lsm_db *db, char **names, int n_names) {
 /* Create log `number` as *out.  Unless sync is off, its header and its
 ** directory entry are made durable at once: a power loss must never leave
 ** a log whose header is torn (recovery would call that corruption) or a
-** durable commit in a log the directory does not name. */
+** durable commit in a log the directory does not name.  No mutex needed
+** (the caller describes a failure). */
 static int create_log(lsm_db *db, uint64_t number, lsm_wal **out) {
   char *path = lsm_file_path(db->dir, number, "log");
   int rc;
+  *out = NULL;
   if (path == NULL) return LSM_NOMEM;
   rc = lsm_wal_create(db->env, path, out);
   if (rc == LSM_OK && db->opts.sync_mode != LSM_SYNC_OFF) {
@@ -261,18 +325,23 @@ static int create_log(lsm_db *db, uint64_t number, lsm_wal **out) {
     }
   }
   if (rc == LSM_NOTFOUND) rc = LSM_IOERR;   /* the directory vanished */
-  if (rc) lsm_db_error(db, rc, "lsm: cannot create log %s", path);
   free(path);
   return rc;
 }
 
-void lsm_db_delete_old_logs(lsm_db *db) {
+static int log_error(lsm_db *db, int rc, uint64_t number) {
+  if (rc == LSM_NOMEM) return rc;
+  return lsm_db_error(db, rc, "lsm: cannot create log %s/%06llu.log", db->dir,
+                      (unsigned long long)number);
+}
+
+void lsm_db_delete_old_logs(lsm_db *db, uint64_t log_number) {
   char **names = NULL;
   int n = 0, i;
   if (db->env->list(db->env, db->dir, &names, &n) != LSM_OK) return;
   for (i = 0; i < n; i++) {
     uint64_t number;
-    if (parse_file_name(names[i], "log", &number) && number < db->wal_number) {
+    if (parse_file_name(names[i], "log", &number) && number < log_number) {
       char *path = lsm_file_path(db->dir, number, "log");
       if (path) db->env->remove(db->env, path);
       free(path);
@@ -282,7 +351,8 @@ void lsm_db_delete_old_logs(lsm_db *db) {
 }
 
 static int open_new_log(lsm_db *db) {
-  return create_log(db, db->wal_number, &db->wal);
+  int rc = create_log(db, db->wal_number, &db->wal);
+  return rc ? log_error(db, rc, db->wal_number) : LSM_OK;
 }
 
 /* A log or table file in names: the directory holds a database. */
@@ -331,11 +401,23 @@ static int recover(lsm_db *db) {
   ** a brand-new log so that no log is appended to after a torn tail. */
   if (rc == LSM_OK) {
     db->wal_number = lsm_vset_new_file_number(&db->vset);
+    db->last_log_number = db->wal_number;
     if (lsm_mem_count(db->mem) > 0) {
       db->imm = db->mem;
+      db->imm_switched++;
       db->mem = NULL;
       rc = lsm_mem_new(&db->mem);
-      if (rc == LSM_OK) rc = lsm_db_flush_imm(db);
+      if (rc == LSM_OK) {
+        /* No other thread yet; the token and mutex are taken because
+        ** lsm_db_flush_imm expects them. */
+        pthread_mutex_lock(&db->mu);
+        db->maint_busy = 1;
+        db->maint_msg.len = 0;
+        rc = lsm_db_flush_imm(db);
+        if (rc && db->maint_msg.len) lsm_buffer_set(&db->errmsg, db->maint_msg.data, db->maint_msg.len);
+        db->maint_busy = 0;
+        pthread_mutex_unlock(&db->mu);
+      }
     } else {
       lsm_version_edit_init(&edit);
       db->errmsg.len = 0;
@@ -350,11 +432,162 @@ static int recover(lsm_db *db) {
   return rc;
 }
 
+/* ---------------------------------------------------------------- maintenance token */
+
+/* Take the maintenance token (mutex held), waiting while someone else has
+** it.  A user call (lsm_compact) registers as a waiter so that the
+** background thread lets it in between two of its steps. */
+static void maint_acquire(lsm_db *db, int user) {
+  if (user) db->maint_waiters++;
+  while (db->maint_busy) pthread_cond_wait(&db->state_cv, &db->mu);
+  if (user) db->maint_waiters--;
+  db->maint_busy = 1;
+  db->maint_msg.len = 0;
+}
+
+/* Release the token (mutex held); a failed step latches the sticky error,
+** described by the step's message.  Returns rc. */
+static int maint_release(lsm_db *db, int rc) {
+  if (rc) {
+    if (db->maint_msg.len == 0) {
+      lsm_db_error(db, rc, "lsm: flush or compaction failed in %s (status %d)", db->dir, rc);
+      latch_error(db, rc, &db->errmsg);
+    } else {
+      latch_error(db, rc, &db->maint_msg);
+    }
+  }
+  db->maint_msg.len = 0;
+  db->maint_busy = 0;
+  pthread_cond_broadcast(&db->state_cv);
+  pthread_cond_signal(&db->bg_cv);
+  return rc;
+}
+
+/* options.background = 0: the writer that switched the memtable flushes it
+** and, if compact, runs the compactions it calls for (mutex and writer
+** token held). */
+static int run_inline_maintenance(lsm_db *db, int compact) {
+  int rc;
+  maint_acquire(db, 0);
+  rc = db->imm ? lsm_db_flush_imm(db) : LSM_OK;
+  if (rc == LSM_OK && compact) rc = lsm_db_maybe_compact(db);
+  if (maint_release(db, rc)) return sticky_error(db);
+  return LSM_OK;
+}
+
+/* ---------------------------------------------------------------- background thread */
+
+/* Is there a maintenance step for the background thread (mutex held)? */
+static int bg_has_work(lsm_db *db) {
+  if (db->bg_error || db->maint_busy || db->maint_waiters > 0) return 0;
+  return db->imm != NULL || lsm_db_needs_compaction(db);
+}
+
+/* Should the background thread create the next log now (mutex held)?
+** Once per memtable switch, so a failure is not retried in a loop (the
+** writer then creates the log itself and reports any error). */
+static int bg_wants_next_log(lsm_db *db) {
+  return db->next_wal == NULL && !db->bg_error && db->next_wal_for != db->imm_switched;
+}
+
+/* Create the log the next memtable switch will use (mutex held, released
+** meanwhile): the writer's switch then costs only the old log's fsync. */
+static void prepare_next_log(lsm_db *db) {
+  uint64_t number = lsm_db_new_file_number(db);
+  lsm_wal *w = NULL;
+  int rc;
+  db->next_wal_for = db->imm_switched;
+  db->last_log_number = number;
+  pthread_mutex_unlock(&db->mu);
+  rc = create_log(db, number, &w);
+  if (rc) {
+    /* Best effort: leave no half-made log behind. */
+    char *path = lsm_file_path(db->dir, number, "log");
+    if (path) db->env->remove(db->env, path);
+    free(path);
+  }
+  pthread_mutex_lock(&db->mu);
+  if (rc == LSM_OK && number != db->last_log_number) {
+    /* The writer switched meanwhile, to a log it numbered itself: logs
+    ** must be used in the order of their numbers (replay follows them), so
+    ** this older one is dropped. */
+    char *path = lsm_file_path(db->dir, number, "log");
+    pthread_mutex_unlock(&db->mu);
+    lsm_wal_close(w);
+    if (path) db->env->remove(db->env, path);
+    free(path);
+    pthread_mutex_lock(&db->mu);
+    return;
+  }
+  if (rc == LSM_OK) {
+    db->next_wal = w;
+    db->next_wal_number = number;
+  }
+}
+
+static void *bg_main(void *arg) {
+  lsm_db *db = arg;
+  pthread_mutex_lock(&db->mu);
+  while (!db->shutting_down) {
+    int rc;
+    if (bg_has_work(db) && db->imm != NULL) {
+      /* A waiting writer needs imm gone before anything else. */
+      maint_acquire(db, 0);
+      rc = lsm_db_flush_imm(db);
+      maint_release(db, rc);
+    } else if (bg_wants_next_log(db)) {
+      prepare_next_log(db);
+    } else if (bg_has_work(db)) {
+      maint_acquire(db, 0);
+      rc = lsm_db_compact_once(db);
+      maint_release(db, rc);
+    } else {
+      pthread_cond_wait(&db->bg_cv, &db->mu);
+    }
+  }
+  pthread_mutex_unlock(&db->mu);
+  return NULL;
+}
+
+static int start_bg_thread(lsm_db *db) {
+  int err = pthread_create(&db->bg_thread, NULL, bg_main, db);
+  if (err) {
+    return lsm_db_error(db, LSM_NOMEM, "lsm: cannot start the background thread of %s (%s)",
+                        db->dir, strerror(err));
+  }
+  db->bg_started = 1;
+  /* Work recovery left (level 0 over its trigger, say) starts now. */
+  pthread_mutex_lock(&db->mu);
+  pthread_cond_signal(&db->bg_cv);
+  pthread_mutex_unlock(&db->mu);
+  return LSM_OK;
+}
+
+/* Let the step in flight finish, then stop and join the thread.  A log
+** prepared for a switch that will not come is removed (it is empty). */
+static void stop_bg_thread(lsm_db *db) {
+  if (!db->bg_started) return;
+  pthread_mutex_lock(&db->mu);
+  db->shutting_down = 1;
+  pthread_cond_signal(&db->bg_cv);
+  pthread_mutex_unlock(&db->mu);
+  pthread_join(db->bg_thread, NULL);
+  db->bg_started = 0;
+  if (db->next_wal) {
+    char *path = lsm_file_path(db->dir, db->next_wal_number, "log");
+    lsm_wal_close(db->next_wal);
+    db->next_wal = NULL;
+    if (path) db->env->remove(db->env, path);
+    free(path);
+  }
+}
+
 /* ---------------------------------------------------------------- open/close */
 
 static void db_free(lsm_db *db) {
   int i;
   if (db->wal) lsm_wal_close(db->wal);
+  if (db->next_wal) lsm_wal_close(db->next_wal);
   if (db->mem) lsm_mem_unref(db->mem);
   if (db->imm) lsm_mem_unref(db->imm);
   lsm_vset_free(&db->vset);
@@ -364,7 +597,14 @@ static void db_free(lsm_db *db) {
   for (i = 0; i < LSM_MAX_LEVELS; i++) lsm_buffer_free(&db->compact_pointer[i]);
   lsm_buffer_free(&db->write_buf);
   lsm_buffer_free(&db->errmsg);
-  pthread_mutex_destroy(&db->mu);
+  lsm_buffer_free(&db->bg_errmsg);
+  lsm_buffer_free(&db->maint_msg);
+  if (db->sync_objects) {
+    pthread_cond_destroy(&db->writer_cv);
+    pthread_cond_destroy(&db->bg_cv);
+    pthread_cond_destroy(&db->state_cv);
+    pthread_mutex_destroy(&db->mu);
+  }
   free(db->dir);
   free(db);
 }
@@ -373,7 +613,27 @@ static int check_options(const lsm_options *o) {
   return o->memtable_size >= 1 && o->block_size >= 256 && o->bloom_bits >= 0 &&
          o->bloom_bits <= 64 && o->sync_mode >= LSM_SYNC_OFF &&
          o->sync_mode <= LSM_SYNC_FULL && o->l0_compaction_trigger >= 2 &&
+         /* A writer stopped at l0_stop_trigger must be one a compaction
+         ** will release: level 0 scores >= 1 there. */
+         o->l0_slowdown_trigger >= o->l0_compaction_trigger &&
+         o->l0_stop_trigger >= o->l0_slowdown_trigger &&
          o->level_multiplier >= 2 && o->l1_target_bytes > 0 && o->target_file_size > 0;
+}
+
+static int init_sync_objects(lsm_db *db) {
+  if (pthread_mutex_init(&db->mu, NULL) != 0) return LSM_NOMEM;
+  if (pthread_cond_init(&db->writer_cv, NULL) != 0) goto no_writer_cv;
+  if (pthread_cond_init(&db->bg_cv, NULL) != 0) goto no_bg_cv;
+  if (pthread_cond_init(&db->state_cv, NULL) != 0) goto no_state_cv;
+  db->sync_objects = 1;
+  return LSM_OK;
+no_state_cv:
+  pthread_cond_destroy(&db->bg_cv);
+no_bg_cv:
+  pthread_cond_destroy(&db->writer_cv);
+no_writer_cv:
+  pthread_mutex_destroy(&db->mu);
+  return LSM_NOMEM;
 }
 
 int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out) {
@@ -383,6 +643,10 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out) {
   *out = NULL;
   db = calloc(1, sizeof *db);
   if (db == NULL) return LSM_NOMEM;
+  if (init_sync_objects(db) != LSM_OK) {
+    free(db);
+    return LSM_NOMEM;
+  }
   if (opts) {
     db->opts = *opts;
   } else {
@@ -390,8 +654,8 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out) {
   }
   db->env = db->opts.env ? db->opts.env : lsm_env_default();
   db->dir = strdup(dir);
-  pthread_mutex_init(&db->mu, NULL);
   db->snapshots.next = db->snapshots.prev = &db->snapshots;
+  db->next_wal_for = UINT64_MAX;   /* the background thread prepares a log at once */
   lsm_vset_init(&db->vset, db->env, dir, db->opts.sync_mode != LSM_SYNC_OFF);
   *out = db;
   if (db->dir == NULL || db->vset.dir == NULL) return LSM_NOMEM;
@@ -424,12 +688,15 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out) {
     return lsm_db_error(db, rc, "lsm: no database in %s", dir);
   }
   if (rc) return lsm_db_error(db, rc, "lsm: cannot lock %s", dir);
-  return recover(db);
+  rc = recover(db);
+  if (rc == LSM_OK && db->opts.background) rc = start_bg_thread(db);
+  return rc;
 }
 
 int lsm_close(lsm_db *db) {
   int rc = LSM_OK;
   if (db == NULL) return LSM_OK;
+  stop_bg_thread(db);
   if (db->wal) {
     rc = lsm_wal_close(db->wal);
     db->wal = NULL;
@@ -475,34 +742,153 @@ int lsm_destroy(const char *dir, lsm_env *env) {
 
 /* ---------------------------------------------------------------- writes */
 
-/* Turn the full memtable into imm, start a new log, flush imm. */
-static int switch_and_flush(lsm_db *db) {
-  uint64_t new_number = lsm_vset_new_file_number(&db->vset);
-  lsm_wal *old_wal = db->wal;
+/* Step 1: wait for the writer token (mutex held).  Fails with the sticky
+** error, without the token, once a failure has latched one. */
+static int become_writer(lsm_db *db) {
+  while (db->writer_busy) pthread_cond_wait(&db->writer_cv, &db->mu);
+  if (db->bg_error) return sticky_error(db);
+  db->writer_busy = 1;
+  return LSM_OK;
+}
+
+static void release_writer(lsm_db *db) {
+  db->writer_busy = 0;
+  pthread_cond_signal(&db->writer_cv);
+}
+
+/* Turn mem into imm and start a fresh memtable with a new log (mutex and
+** writer token held; released while the log is created).  imm is NULL. */
+static int switch_memtable(lsm_db *db) {
+  lsm_wal *old_wal = db->wal, *new_wal = db->next_wal;
+  uint64_t number = new_wal ? db->next_wal_number : lsm_db_new_file_number(db);
   lsm_mem *fresh = NULL;
   int rc;
-  if (db->imm) {
-    /* A flush that failed earlier left imm behind: finish it first. */
-    rc = lsm_db_flush_imm(db);
-    if (rc) return rc;
-  }
-  rc = lsm_mem_new(&fresh);
-  if (rc) return rc;
-  rc = create_log(db, new_number, &db->wal);
+  /* The background thread prepares the next log ahead (prepare_next_log);
+  ** a log taken from it is already created and synced, and is the newest
+  ** log number handed out. */
+  assert(new_wal == NULL || number == db->last_log_number);
+  db->last_log_number = number;
+  db->next_wal = NULL;
+  pthread_mutex_unlock(&db->mu);
+  /* sync=normal: the old log must be durable before the new one receives a
+  ** record.  imm is flushed later, beside new commits; were the old log's
+  ** tail lost in a power loss while the new log's records survived, the
+  ** database would reopen with a hole in its history, not at a prefix (and
+  ** a commit made with lsm_write(sync=1) in the new log would sit after
+  ** lost ones).  sync=full has synced every record already; sync=off
+  ** promises nothing across a power loss. */
+  rc = db->opts.sync_mode == LSM_SYNC_NORMAL ? lsm_wal_sync(old_wal) : LSM_OK;
   if (rc) {
-    db->wal = old_wal;
-    lsm_mem_unref(fresh);
+    lsm_wal_close(new_wal);   /* a prepared log stays empty: replay skips it */
+    pthread_mutex_lock(&db->mu);
+    lsm_db_error(db, rc, "lsm: cannot sync log %06llu.log in %s",
+                 (unsigned long long)db->wal_number, db->dir);
+    latch_error(db, rc, NULL);
     return rc;
   }
-  /* The old log's records are all in imm, which the flush makes durable in a
-  ** table before the manifest stops naming that log. */
-  lsm_wal_close(old_wal);
+  rc = lsm_mem_new(&fresh);
+  if (rc == LSM_OK && new_wal == NULL) rc = create_log(db, number, &new_wal);
+  /* Every record of the old log is in mem, which becomes imm: the flush
+  ** makes it durable in a table before a manifest retires that log. */
+  if (rc == LSM_OK) lsm_wal_close(old_wal);
+  pthread_mutex_lock(&db->mu);
+  if (rc) {
+    if (fresh) lsm_mem_unref(fresh);
+    lsm_wal_close(new_wal);
+    log_error(db, rc, number);
+    latch_error(db, rc, NULL);
+    return rc;
+  }
+  db->wal = new_wal;
+  db->wal_number = number;
   db->imm = db->mem;
   db->mem = fresh;
-  db->wal_number = new_number;
-  rc = lsm_db_flush_imm(db);
-  if (rc == LSM_OK) rc = lsm_db_maybe_compact(db);
-  return rc;
+  db->imm_switched++;
+  return LSM_OK;
+}
+
+/* Wait on state_cv for maintenance to progress, counting the time as a
+** stop (mutex held).  *stopped: this write was already counted. */
+static void stall_wait(lsm_db *db, int *stopped) {
+  uint64_t t0 = now_micros();
+  if (!*stopped) db->stop_count++;
+  *stopped = 1;
+  pthread_cond_wait(&db->state_cv, &db->mu);
+  db->stop_micros += now_micros() - t0;
+}
+
+/* Step 2: make sure mem has room for this commit (mutex and writer token
+** held).  force: switch even if mem is not full (lsm_flush; mem is not
+** empty).  See the top of the file; every wait re-checks bg_error. */
+static int make_room_for_write(lsm_db *db, int force) {
+  int allow_delay = !force, stopped = 0, rc;
+  for (;;) {
+    int l0 = db->vset.current->n_files[0];
+    if (db->bg_error) return sticky_error(db);
+    if (db->opts.background && allow_delay && l0 >= db->opts.l0_slowdown_trigger) {
+      /* Level 0 is piling up: hand this writer's next millisecond to
+      ** compaction rather than stop every writer at once later.  Once per
+      ** write. */
+      uint64_t t0 = now_micros();
+      struct timespec ts = {0, 1000000};
+      pthread_mutex_unlock(&db->mu);
+      nanosleep(&ts, NULL);
+      pthread_mutex_lock(&db->mu);
+      db->slowdown_count++;
+      db->slowdown_micros += now_micros() - t0;
+      allow_delay = 0;
+      continue;
+    }
+    /* An empty memtable always has room: its arena alone may exceed a tiny
+    ** memtable_size, and switching it would flush nothing. */
+    if (!force && (lsm_mem_bytes(db->mem) < db->opts.memtable_size ||
+                   lsm_mem_count(db->mem) == 0)) {
+      return LSM_OK;
+    }
+    if (db->imm != NULL) {
+      /* The previous memtable is still being flushed. */
+      if (!db->opts.background) {
+        rc = run_inline_maintenance(db, 0);
+        if (rc) return rc;
+      } else {
+        stall_wait(db, &stopped);
+      }
+      continue;
+    }
+    if (db->opts.background && l0 >= db->opts.l0_stop_trigger) {
+      stall_wait(db, &stopped);
+      continue;
+    }
+    rc = switch_memtable(db);
+    if (rc) return rc;
+    if (!db->opts.background) return run_inline_maintenance(db, 1);
+    pthread_cond_signal(&db->bg_cv);
+    return LSM_OK;
+  }
+}
+
+/* Step 3: append the encoded batch (write_buf) to the log (writer token
+** held, mutex NOT held). */
+static int append_to_log(lsm_db *db, int sync) {
+  return lsm_wal_append(db->wal, lsm_slice_make(db->write_buf.data, db->write_buf.len),
+                        sync || db->opts.sync_mode == LSM_SYNC_FULL);
+}
+
+/* Step 4: apply the logged bytes to mem (writer token held, mutex NOT
+** held: mem takes one writer beside concurrent readers). */
+static int insert_into_memtable(lsm_db *db) {
+  uint64_t base_check;
+  uint32_t n_check;
+  return lsm_batch_replay(lsm_slice_make(db->write_buf.data, db->write_buf.len), db->mem,
+                          &base_check, &n_check);
+}
+
+/* Step 5: make the commit visible (mutex and writer token held):
+** invariant (2). */
+static void publish_commit(lsm_db *db, uint64_t last, uint64_t user_bytes) {
+  db->wal_bytes += db->write_buf.len + LSM_WAL_RECORD_HEADER_SIZE;
+  db->user_bytes += user_bytes;
+  db->last_seq = last;
 }
 
 int lsm_write(lsm_db *db, lsm_batch *b, int sync) {
@@ -511,50 +897,46 @@ int lsm_write(lsm_db *db, lsm_batch *b, int sync) {
   int rc;
   if (lsm_batch_count(b) == 0) return LSM_OK;
   pthread_mutex_lock(&db->mu);
-  if (db->bg_error) {
-    rc = db->bg_error;
-    goto done;
-  }
-  if (lsm_mem_bytes(db->mem) >= db->opts.memtable_size) {
-    rc = switch_and_flush(db);
-    if (rc) {
-      db->bg_error = rc;
-      goto done;
-    }
-  }
+  rc = become_writer(db);
+  if (rc) goto unlock;
+  rc = make_room_for_write(db, 0);
+  if (rc) goto release;
+  /* last_seq changes only under the writer token: stable from here. */
   seq_base = db->last_seq + 1;
+  pthread_mutex_unlock(&db->mu);
+
   db->write_buf.len = 0;
   rc = lsm_batch_encode(b, seq_base, &db->write_buf, &n_ops);
-  if (rc) goto done;
-  if (seq_base + n_ops >= LSM_SEQ_OVERLAY) {
-    rc = lsm_db_error(db, LSM_READONLY, "lsm: sequence numbers exhausted in %s", db->dir);
-    goto done;
-  }
-  rc = lsm_wal_append(db->wal, lsm_slice_make(db->write_buf.data, db->write_buf.len),
-                      sync || db->opts.sync_mode == LSM_SYNC_FULL);
+  if (rc == LSM_OK && seq_base + n_ops >= LSM_SEQ_OVERLAY) rc = LSM_READONLY;
   if (rc) {
+    pthread_mutex_lock(&db->mu);
+    if (rc == LSM_READONLY) {
+      lsm_db_error(db, rc, "lsm: sequence numbers exhausted in %s", db->dir);
+    }
+    goto release;
+  }
+  rc = append_to_log(db, sync);
+  if (rc) {
+    pthread_mutex_lock(&db->mu);
     /* The log may now end in a torn record: accept no more writes to it. */
-    db->bg_error = rc;
     lsm_db_error(db, rc, "lsm: write to log %06llu.log in %s failed",
                  (unsigned long long)db->wal_number, db->dir);
-    goto done;
+    latch_error(db, rc, NULL);
+    goto release;
   }
-  db->wal_bytes += db->write_buf.len + LSM_WAL_RECORD_HEADER_SIZE;
-  {
-    uint64_t base_check;
-    uint32_t n_check;
-    rc = lsm_batch_replay(lsm_slice_make(db->write_buf.data, db->write_buf.len), db->mem,
-                          &base_check, &n_check);
-  }
+  rc = insert_into_memtable(db);
+  pthread_mutex_lock(&db->mu);
   if (rc) {
     /* Logged but not in the memtable: reads would miss a commit. */
-    db->bg_error = rc;
+    db->wal_bytes += db->write_buf.len + LSM_WAL_RECORD_HEADER_SIZE;
     lsm_db_error(db, rc, "lsm: memtable insert failed after logging in %s", db->dir);
-    goto done;
+    latch_error(db, rc, NULL);
+    goto release;
   }
-  db->user_bytes += lsm_batch_user_bytes(b);
-  db->last_seq = seq_base + n_ops - 1;   /* invariant (2) */
-done:
+  publish_commit(db, seq_base + n_ops - 1, lsm_batch_user_bytes(b));
+release:
+  release_writer(db);
+unlock:
   if (rc && rc != LSM_NOMEM && db->errmsg.len == 0) ensure_message(db, rc, "write");
   pthread_mutex_unlock(&db->mu);
   return rc;
@@ -738,23 +1120,42 @@ void lsm_db_iter_release(lsm_db *db, lsm_mem *mem, lsm_mem *imm, lsm_version *v)
 
 /* ---------------------------------------------------------------- maintenance */
 
+/* Switch the memtable if it holds anything and wait until every memtable
+** switched so far is in a table (mutex held). */
+static int flush_and_wait(lsm_db *db) {
+  uint64_t target;
+  int rc = become_writer(db);
+  if (rc) return rc;
+  if (lsm_mem_count(db->mem) > 0) rc = make_room_for_write(db, 1);
+  target = db->imm_switched;
+  release_writer(db);
+  while (rc == LSM_OK && db->imm_flushed < target) {
+    if (db->bg_error) return sticky_error(db);
+    pthread_cond_wait(&db->state_cv, &db->mu);
+  }
+  return rc;
+}
+
 int lsm_flush(lsm_db *db) {
-  int rc = LSM_OK;
+  int rc;
   pthread_mutex_lock(&db->mu);
   db->errmsg.len = 0;
-  if (db->bg_error) rc = db->bg_error;
-  else if (lsm_mem_count(db->mem) > 0) rc = switch_and_flush(db);
+  rc = flush_and_wait(db);
   pthread_mutex_unlock(&db->mu);
   return rc;
 }
 
 int lsm_compact(lsm_db *db) {
-  int rc = LSM_OK;
+  int rc;
   pthread_mutex_lock(&db->mu);
   db->errmsg.len = 0;
-  if (db->bg_error) rc = db->bg_error;
-  else if (lsm_mem_count(db->mem) > 0) rc = switch_and_flush(db);
-  if (rc == LSM_OK) rc = lsm_db_compact_all(db);
+  rc = flush_and_wait(db);
+  if (rc == LSM_OK) {
+    /* The background thread finishes its step and then waits for us. */
+    maint_acquire(db, 1);
+    rc = db->bg_error ? db->bg_error : lsm_db_compact_all(db);
+    if (maint_release(db, rc)) rc = sticky_error(db);
+  }
   pthread_mutex_unlock(&db->mu);
   return rc;
 }
@@ -829,6 +1230,10 @@ int lsm_get_stats(lsm_db *db, lsm_stats *out) {
   out->flushes = db->flushes;
   out->compactions = db->compactions;
   out->last_seq = db->last_seq;
+  out->slowdown_count = db->slowdown_count;
+  out->slowdown_micros = db->slowdown_micros;
+  out->stop_count = db->stop_count;
+  out->stop_micros = db->stop_micros;
   pthread_mutex_unlock(&db->mu);
   if (db->vset.cache) {
     lsm_cache_stats cs;

@@ -9,7 +9,9 @@
 **
 **   lsm_open()     opens (or creates) a directory and replays its log.
 **   lsm_write()    commits a batch of puts and deletes atomically: one WAL
-**                  record, then the memtable.
+**                  record, then the memtable.  A full memtable is handed to
+**                  a background thread, which writes it to a table and
+**                  runs compactions beside the writers.
 **   lsm_get()      reads one key: memtable, immutable memtable, level 0 newest
 **                  first, then deeper levels by key range; a table's bloom
 **                  filter is consulted before any of its data blocks.
@@ -29,7 +31,19 @@
 **    on <dir>/LOCK and fails with LSM_BUSY while another instance (in this or
 **    another process) holds it.
 **  - An lsm_db is safe to use from several threads; an lsm_iter or lsm_batch
-**    is not (use one per thread).
+**    is not (use one per thread).  Writers are serialised (one commit at a
+**    time, in the order they get in); readers never wait for a writer's I/O
+**    nor for a flush or compaction.
+**  - Each lsm_db runs one background thread (options.background, on by
+**    default) for flushes and compactions.  Writers wait for it only when
+**    it falls behind: a new memtable fills while the previous one is still
+**    being written (stop), or level 0 holds l0_slowdown_trigger tables
+**    (each write sleeps about 1 ms) or l0_stop_trigger tables (writes wait
+**    for a compaction).  lsm_get_stats() counts those stalls.
+**  - A flush or compaction that fails (I/O error, out of memory) leaves a
+**    sticky error: every later write, lsm_flush() and lsm_compact() fails
+**    with it and lsm_errmsg() says what happened; reads go on.  Reopening
+**    recovers every acknowledged commit.
 **  - What each sync mode survives:
 **      LSM_SYNC_OFF     never fsyncs.  Survives a crash of the process (data
 **                       reached the OS with write()), not a power loss.
@@ -157,12 +171,23 @@ typedef struct lsm_options {
   size_t block_size;         /* target data block size; 4096 */
   int sync_mode;             /* LSM_SYNC_*; LSM_SYNC_NORMAL */
   int l0_compaction_trigger; /* level-0 files that start a compaction; 4 */
+  int l0_slowdown_trigger;   /* level-0 files from which each write sleeps
+                                ~1 ms to let compaction catch up; 8 */
+  int l0_stop_trigger;       /* level-0 files from which writes wait for a
+                                compaction; 12.  Must hold: compaction
+                                trigger <= slowdown <= stop */
   uint64_t l1_target_bytes;  /* target size of level 1; 10 MiB */
   int level_multiplier;      /* each deeper level is this much larger; 10 */
   uint64_t target_file_size; /* compaction output file size; 2 MiB */
   size_t cache_size;         /* block cache of data blocks, bytes; 8 MiB;
                                 0 disables it */
   int create_if_missing;     /* create the directory if needed; 1 */
+  int background;            /* 1: flushes and compactions run on the
+                                db's background thread (the default);
+                                0: inline, in the writer whose commit
+                                filled the memtable, before lsm_write
+                                returns (deterministic: the fault-injection
+                                tests use it); no write stalls then */
   lsm_env *env;              /* NULL: lsm_env_default() */
 } lsm_options;
 
@@ -239,8 +264,10 @@ int lsm_batch_rollback_to(lsm_batch *b, uint64_t mark);
 
 /* Commit b atomically as one log record.  sync != 0 fsyncs the log before
 ** returning (LSM_SYNC_FULL semantics for this commit).  The batch is left
-** unchanged; clear it to reuse it.  May flush the memtable and run a
-** compaction before returning. */
+** unchanged; clear it to reuse it.  When the memtable is full the commit
+** first switches to a new one and a new log; it may wait for the
+** background thread (see Caveats), or, with options.background = 0, flush
+** and compact itself before returning. */
 int lsm_write(lsm_db *db, lsm_batch *b, int sync);
 
 /* ------------------------------------------------------------------ */
@@ -295,9 +322,12 @@ const char *lsm_iter_errmsg(lsm_iter *it);
 /* ------------------------------------------------------------------ */
 /* Maintenance. */
 
-/* Write the memtable to a level-0 table (no-op when empty). */
+/* Write the memtable to a level-0 table (no-op when empty) and return
+** once that table is in the manifest: the background thread does the work,
+** the caller waits for it. */
 int lsm_flush(lsm_db *db);
-/* Flush, then merge every level down until all data is in one level. */
+/* Flush, then merge every level down until all data is in one level.  Runs
+** in the caller's thread; the background thread pauses meanwhile. */
 int lsm_compact(lsm_db *db);
 /* Read every table and the log: verify every checksum, key order within
 ** blocks, across blocks and across the files of a level, that the index
@@ -331,6 +361,14 @@ typedef struct lsm_stats {
   uint64_t cache_hits;       /* data blocks found in the block cache */
   uint64_t cache_misses;     /* ... and read from disk */
   uint64_t cache_bytes;      /* bytes held by the block cache */
+  /* Write stalls (background mode): */
+  uint64_t slowdown_count;   /* writes that slept: level 0 at the slowdown
+                                trigger */
+  uint64_t slowdown_micros;  /* ... time they slept */
+  uint64_t stop_count;       /* writes that waited: the previous memtable
+                                still being flushed, or level 0 at the stop
+                                trigger */
+  uint64_t stop_micros;      /* ... time they waited */
 } lsm_stats;
 
 int lsm_get_stats(lsm_db *db, lsm_stats *out);

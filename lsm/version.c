@@ -228,7 +228,6 @@ void lsm_vset_free(lsm_vset *vs) {
   vs->closing = 1;
   if (vs->current) lsm_version_unref(vs, vs->current);
   vs->current = NULL;
-  lsm_buffer_free(&vs->scratch);
   free(vs->dir);
   vs->dir = NULL;
 }
@@ -277,10 +276,10 @@ static int encode_manifest(lsm_vset *vs, const lsm_version *v, uint64_t last_seq
   return rc;
 }
 
-/* Write MANIFEST atomically (invariant 2). */
-/* *renamed is set once MANIFEST names v (durably or not). */
-static int write_manifest(lsm_vset *vs, const lsm_version *v, uint64_t last_seq,
-                          uint64_t log_number, int *renamed, lsm_buffer *errmsg) {
+/* Write the encoded manifest `bytes` atomically (invariant 2).  *renamed
+** is set once MANIFEST names the new version (durably or not). */
+static int write_manifest(lsm_vset *vs, const lsm_buffer *bytes, int *renamed,
+                          lsm_buffer *errmsg) {
   lsm_env *env = vs->env;
   lsm_file *f = NULL;
   char *tmp = dir_path(vs->dir, "MANIFEST.tmp");
@@ -291,11 +290,9 @@ static int write_manifest(lsm_vset *vs, const lsm_version *v, uint64_t last_seq,
     rc = LSM_NOMEM;
     goto done;
   }
-  rc = encode_manifest(vs, v, last_seq, log_number, &vs->scratch);
-  if (rc) goto done;
   rc = env->open_append(env, tmp, &f);
   if (rc) goto io_failed;
-  rc = env->append(env, f, vs->scratch.data, vs->scratch.len);
+  rc = env->append(env, f, bytes->data, bytes->len);
   if (!rc && vs->sync) rc = env->sync(env, f);
   {
     int close_rc = env->close(env, f);
@@ -307,7 +304,6 @@ static int write_manifest(lsm_vset *vs, const lsm_version *v, uint64_t last_seq,
   *renamed = 1;
   if (vs->sync) rc = env->sync_dir(env, vs->dir);
   if (rc) goto io_failed;
-  vs->manifest_writes++;
   goto done;
 io_failed:
   set_error(errmsg, "cannot write manifest", final);
@@ -318,37 +314,72 @@ done:
   return rc;
 }
 
-int lsm_vset_apply(lsm_vset *vs, lsm_version_edit *edit, uint64_t last_seq,
-                   uint64_t log_number, lsm_buffer *errmsg) {
-  lsm_version *v = NULL;
-  int renamed = 0;
-  int rc = version_apply_edit(vs->current, edit, &v);
-  if (rc) return rc;
-  rc = write_manifest(vs, v, last_seq, log_number, &renamed, errmsg);
-  if (rc && !renamed) {
-    /* Not installed: drop the new version's references without deleting
-    ** the added files' metas (the edit still owns those) or any file. */
-    int level, i;
-    for (level = 0; level < LSM_MAX_LEVELS; level++) {
-      for (i = 0; i < v->n_files[level]; i++) v->files[level][i]->refs--;
-      free(v->files[level]);
-    }
-    free(v);
-    return rc;
+/* Drop a version that was never installed: its references on the files,
+** without deleting any file or the metas an edit still owns. */
+static void discard_version(lsm_version *v) {
+  int level, i;
+  for (level = 0; level < LSM_MAX_LEVELS; level++) {
+    for (i = 0; i < v->n_files[level]; i++) v->files[level][i]->refs--;
+    free(v->files[level]);
   }
-  if (rc) {
-    /* MANIFEST names v but the directory sync failed: after a power loss
-    ** either manifest may be the one on disk, so both versions' files must
-    ** stay.  Install v (it is what the directory says now) and delete no
-    ** file for the rest of this instance's life. */
+  free(v);
+}
+
+int lsm_vset_prepare(lsm_vset *vs, const lsm_version_edit *edit, uint64_t last_seq,
+                     uint64_t log_number, lsm_vset_pending *p) {
+  int rc;
+  memset(p, 0, sizeof *p);
+  p->last_seq = last_seq;
+  p->log_number = log_number;
+  rc = version_apply_edit(vs->current, edit, &p->v);
+  if (rc) return rc;
+  rc = encode_manifest(vs, p->v, last_seq, log_number, &p->bytes);
+  if (rc) lsm_vset_pending_free(p);
+  return rc;
+}
+
+int lsm_vset_write(lsm_vset *vs, lsm_vset_pending *p, lsm_buffer *errmsg) {
+  return write_manifest(vs, &p->bytes, &p->renamed, errmsg);
+}
+
+int lsm_vset_install(lsm_vset *vs, lsm_version_edit *edit, lsm_vset_pending *p,
+                     int write_rc) {
+  if (write_rc && !p->renamed) {
+    /* Not installed: the edit's added files stay the caller's. */
+    lsm_vset_pending_free(p);
+    return write_rc;
+  }
+  if (write_rc) {
+    /* MANIFEST names the new version but the directory sync failed: after
+    ** a power loss either manifest may be the one on disk, so both
+    ** versions' files must stay.  Install it (it is what the directory
+    ** says now) and delete no file for the rest of this instance's life. */
     vs->keep_files = 1;
   }
+  vs->manifest_writes++;
   edit->applied = 1;
-  vs->last_seq = last_seq;
-  vs->log_number = log_number;
+  vs->last_seq = p->last_seq;
+  vs->log_number = p->log_number;
   if (vs->current) lsm_version_unref(vs, vs->current);
-  vs->current = v;
-  return rc;
+  vs->current = p->v;
+  p->v = NULL;
+  lsm_vset_pending_free(p);
+  return write_rc;
+}
+
+void lsm_vset_pending_free(lsm_vset_pending *p) {
+  if (p->v) discard_version(p->v);
+  p->v = NULL;
+  lsm_buffer_free(&p->bytes);
+}
+
+int lsm_vset_apply(lsm_vset *vs, lsm_version_edit *edit, uint64_t last_seq,
+                   uint64_t log_number, lsm_buffer *errmsg) {
+  lsm_vset_pending p;
+  int rc = lsm_vset_prepare(vs, edit, last_seq, log_number, &p);
+  if (rc) return rc;
+  rc = lsm_vset_write(vs, &p, errmsg);
+  return lsm_vset_install(vs, edit, &p, rc);
 }
 
 /* ---------------------------------------------------------------- recovery */

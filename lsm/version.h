@@ -27,7 +27,10 @@
 ** version.c.
 **
 ** Thread-safety: the lsm_vset is protected by the owning db's mutex; every
-** function here except the iterators must be called with it held.
+** function here except the iterators and lsm_vset_write must be called with
+** it held.  Version and file-meta reference counts are plain ints guarded
+** by that mutex (the tables they point to count their own references
+** atomically).
 */
 #ifndef LSM_VERSION_H
 #define LSM_VERSION_H
@@ -64,11 +67,10 @@ typedef struct lsm_vset {
   uint64_t next_file_number;
   uint64_t last_seq;         /* as of the last manifest write */
   uint64_t log_number;       /* current log; older logs are obsolete */
-  uint64_t manifest_writes;
+  uint64_t manifest_writes;  /* manifests installed */
   int closing;               /* set by lsm_vset_free: unref deletes nothing */
   int keep_files;            /* a manifest's durability is unknown: unref
                                 deletes nothing until the next open */
-  lsm_buffer scratch;
 } lsm_vset;
 
 /* An edit: files removed and added to produce the next version. */
@@ -103,9 +105,36 @@ uint64_t lsm_vset_new_file_number(lsm_vset *vs);
 ** the edit's added files are left to the caller (lsm_version_edit_free
 ** removes nothing from disk).  If only the directory sync after the rename
 ** failed, the version IS installed (edit->applied), the error is returned,
-** and no file is deleted for the rest of the instance's life. */
+** and no file is deleted for the rest of the instance's life.
+**
+** lsm_vset_apply is the three steps below in a row.  They are separate so
+** that the manifest's file I/O (two fsyncs) can run without the db mutex:
+**   lsm_vset_prepare   (mutex held) builds the next version from current
+**                      and encodes the manifest describing it;
+**   lsm_vset_write     (mutex not needed) writes MANIFEST.tmp, syncs it,
+**                      renames it over MANIFEST, syncs the directory;
+**   lsm_vset_install   (mutex held) makes the version current, or drops it
+**                      if the manifest was not renamed into place.
+** Between prepare and install nothing else may change the current version
+** or write the manifest: the caller holds the db's maintenance token
+** (db_impl.h).  Counters the manifest records are taken at prepare. */
+typedef struct lsm_vset_pending {
+  lsm_version *v;            /* the next version (refs 1), not yet current */
+  lsm_buffer bytes;          /* the encoded manifest */
+  uint64_t last_seq, log_number;
+  int renamed;               /* set by lsm_vset_write: MANIFEST names v */
+} lsm_vset_pending;
+
 int lsm_vset_apply(lsm_vset *vs, lsm_version_edit *edit, uint64_t last_seq,
                    uint64_t log_number, lsm_buffer *errmsg);
+int lsm_vset_prepare(lsm_vset *vs, const lsm_version_edit *edit, uint64_t last_seq,
+                     uint64_t log_number, lsm_vset_pending *p);
+int lsm_vset_write(lsm_vset *vs, lsm_vset_pending *p, lsm_buffer *errmsg);
+/* Returns write_rc (the status of lsm_vset_write); frees p's contents. */
+int lsm_vset_install(lsm_vset *vs, lsm_version_edit *edit, lsm_vset_pending *p,
+                     int write_rc);
+/* Release a prepared version that will not be written (after prepare). */
+void lsm_vset_pending_free(lsm_vset_pending *p);
 
 void lsm_version_ref(lsm_version *v);
 /* Drop a reference; at zero drop the version's file references, deleting

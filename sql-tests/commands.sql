@@ -28,6 +28,8 @@ SELECT count(*) FROM lsm_stats('kv') WHERE files > 0 AND level = 0;
 -- Write amplification, as SQL.
 SELECT (wal_bytes + flush_bytes + compact_write_bytes) * 1.0 / user_bytes > 1
   FROM lsm_stats('kv') LIMIT 1;
+-- Write stalls: none, the memtable never filled (flush commands do not stall).
+SELECT slowdown_count, slowdown_micros, stop_count, stop_micros FROM lsm_stats('kv') LIMIT 1;
 -- Reads still see the data; the check passes.
 SELECT count(*), min(k), max(k) FROM kv;
 INSERT INTO kv(kv) VALUES('integrity-check');

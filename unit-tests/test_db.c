@@ -793,13 +793,15 @@ static void crash_dir(char *parent, size_t parent_size, char *dir, size_t dir_si
 }
 
 /* Child: commit transactions of 8 keys "t<txn>-<j>" forever, reporting each
-** acknowledged transaction number on the pipe. */
-static void crash_child(const char *dir, int fd, int start) {
+** acknowledged transaction number on the pipe.  background: flushes and
+** compactions on the engine's thread (the default) or inline. */
+static void crash_child(const char *dir, int fd, int start, int background) {
   lsm_options o;
   lsm_db *db = NULL;
   lsm_batch *b = NULL;
   int txn;
   crash_options(&o);
+  o.background = background;
   if (lsm_open(dir, &o, &db) != LSM_OK || lsm_batch_new(&b) != LSM_OK) _exit(2);
   for (txn = start;; txn++) {
     char key[32], val[64];
@@ -820,12 +822,15 @@ static void crash_child(const char *dir, int fd, int start) {
 ** random delay; then the directory is inspected (did the kill land in a
 ** flush or a compaction?), reopened and checked: every acknowledged
 ** transaction is there whole, none is partial, no gaps, lsm_check passes.
-** 20 rounds (200 with LSM_TORTURE=1), more if no kill has yet landed in
-** a flush or compaction. */
+** Even rounds run the engine's default background mode (the kill may land
+** in the background thread's flush or compaction while the writer goes
+** on), odd rounds flushes and compactions inline.  20 rounds (200 with
+** LSM_TORTURE=1), more if no kill has yet landed in a flush or compaction
+** in either mode. */
 START_TEST(db_crash_kill9_loses_no_acknowledged_commit) {
   int round, rounds = getenv("LSM_TORTURE") && strcmp(getenv("LSM_TORTURE"), "0") != 0 &&
                               getenv("LSM_TORTURE")[0] ? 200 : 20;
-  int next_txn = 0, max_acked = -1, mid_maintenance = 0;
+  int next_txn = 0, max_acked = -1, mid_maintenance = 0, mid_by_mode[2] = {0, 0};
   uint64_t stale[64];       /* orphans already there after the last close */
   int n_stale = 0, tmp_after;
   char parent[64], dir[96];
@@ -835,7 +840,10 @@ START_TEST(db_crash_kill9_loses_no_acknowledged_commit) {
   /* A kill lands in a flush or compaction in about one round in five; if
   ** none has by the last round, go on (up to three times as many rounds) so
   ** that the default run reliably covers that case. */
-  for (round = 0; round < rounds || (mid_maintenance == 0 && round < 3 * rounds); round++) {
+  for (round = 0;
+       round < rounds || ((mid_by_mode[0] == 0 || mid_by_mode[1] == 0) && round < 3 * rounds);
+       round++) {
+    int background = round % 2 == 0;
     int fds[2], status, txn, tmp, n_orphans, i, j, fresh = 0;
     uint64_t orphans[64];
     pid_t pid;
@@ -848,7 +856,7 @@ START_TEST(db_crash_kill9_loses_no_acknowledged_commit) {
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
       close(fds[0]);
-      crash_child(dir, fds[1], next_txn);
+      crash_child(dir, fds[1], next_txn, background);
     }
     close(fds[1]);
     usleep((useconds_t)(30000 + rnd() % 120000));
@@ -868,7 +876,10 @@ START_TEST(db_crash_kill9_loses_no_acknowledged_commit) {
       }
       if (j == n_stale) fresh = 1;
     }
-    if (fresh || tmp) mid_maintenance++;
+    if (fresh || tmp) {
+      mid_maintenance++;
+      mid_by_mode[background]++;
+    }
     /* Every acknowledged transaction is there, whole; none is partial. */
     crash_options(&o);
     db = open_db(dir, &o);
@@ -900,16 +911,20 @@ START_TEST(db_crash_kill9_loses_no_acknowledged_commit) {
     lsm_close(db);
     n_stale = crash_orphans(dir, stale, 64, &tmp_after);
     next_txn = max_seen + 1;
-    printf("crash round %d: %d transactions survive (last acknowledged %d)%s\n", round,
-           max_seen + 1, max_acked, fresh || tmp ? ", killed mid-flush/compaction" : "");
+    printf("crash round %d (%s): %d transactions survive (last acknowledged %d)%s\n", round,
+           background ? "background" : "inline", max_seen + 1, max_acked,
+           fresh || tmp ? ", killed mid-flush/compaction" : "");
   }
-  printf("coverage: kill-9: %d rounds, %d killed mid-flush/compaction, %d transactions, 0 lost, "
-         "%.1f s\n", round, mid_maintenance, next_txn, ((double)clock_gettime_ms() - t0) / 1000);
+  printf("coverage: kill-9: %d rounds, %d killed mid-flush/compaction (%d background, %d inline), "
+         "%d transactions, 0 lost, %.1f s\n", round, mid_maintenance, mid_by_mode[1],
+         mid_by_mode[0], next_txn, ((double)clock_gettime_ms() - t0) / 1000);
   fflush(stdout);
   ck_assert_int_eq(lsm_destroy(dir, NULL), LSM_OK);
   if (parent[0]) rmdir(parent);
   ck_assert_int_gt(next_txn, 0);
-  ck_assert_msg(mid_maintenance > 0, "no kill landed in a flush or compaction: tune the timing");
+  ck_assert_msg(mid_by_mode[0] > 0 && mid_by_mode[1] > 0,
+                "no kill landed in a flush or compaction in %s mode: tune the timing",
+                mid_by_mode[1] == 0 ? "background" : "inline");
 }
 END_TEST
 

@@ -37,12 +37,23 @@
 ** while the budget lasts further rounds rerun the random modes with new
 ** seeds.
 **
+** The loops above run the engine with flushes and compactions inline
+** (options.background = 0), which makes the script's file operations the
+** same in every run, so a crash point is an exact place.  Three more loops
+** (sync=full power loss, sync=normal kill, sync=normal power loss) run the
+** default background mode, where a crash lands in the writer or in the
+** background thread's flush or compaction, wherever the Nth operation falls
+** that time; a run that ends before its point is verified all the same and
+** counted apart.  The promise checked is the same.
+**
 ** Each loop prints a "coverage:" line.  The default run keeps each loop to
-** a time budget (6, 3, 2 and 5 s; LSM_TEST_BUDGET=seconds overrides),
+** a time budget (6, 3, 2 and 5 s, and 4, 2, 4 s for the background loops;
+** LSM_TEST_BUDGET=seconds overrides),
 ** visiting crash points in an order spread over the whole script;
 ** LSM_TORTURE=1 visits every point of a 200-batch script, then reruns the
 ** random modes with new seeds for 30 times the budget.
-** LSM_CRASH_ONLY=sync:mode:N[:seed] runs one case in-process.
+** LSM_CRASH_ONLY=sync:mode:N[:seed[:background]] runs one case in-process
+** (in background mode not an exact replay).
 */
 #include <check.h>
 #include <stdio.h>
@@ -413,6 +424,7 @@ END_TEST
 
 typedef struct crash_spec {
   int sync_mode;
+  int background;            /* options.background of the workload */
   int mode;                  /* lsm_crash_mode */
   uint64_t point;            /* mutating call that crashes */
   uint64_t seed;
@@ -420,8 +432,8 @@ typedef struct crash_spec {
 } crash_spec;
 
 static void case_dir(const crash_spec *s, char *out, size_t n) {
-  snprintf(out, n, "p-%d-%d-%llu-%llu", s->sync_mode, s->mode, (unsigned long long)s->point,
-           (unsigned long long)s->seed);
+  snprintf(out, n, "p-%d-%d-%llu-%llu%s", s->sync_mode, s->mode, (unsigned long long)s->point,
+           (unsigned long long)s->seed, s->background ? "-bg" : "");
 }
 
 /* What the reopened database must satisfy. */
@@ -432,12 +444,15 @@ static int crash_flags(const crash_spec *s) {
   return LSM_WL_PREFIX | LSM_WL_DURABLE_UPTO;   /* sync=normal, power loss */
 }
 
+/* One case.  Returns 0 when the run crashed and the database passed the
+** checks, 1 when (background mode) the run ended before the crash point
+** and the database passed them, -1 with msg otherwise. */
 static int crash_case(void *arg, char *msg, size_t msg_size) {
   const crash_spec *s = arg;
   lsm_fault_env fe, clean;
   lsm_workload w;
   char dir[96], db_dir[128], sub[1024];
-  int rc = 0;
+  int rc = 0, crashed;
   case_dir(s, dir, sizeof dir);
   lsm_test_remove_tree(dir);
   /* The database lives two new directories down: lsm_open creates all
@@ -453,10 +468,14 @@ static int crash_case(void *arg, char *msg, size_t msg_size) {
   }
   lsm_fault_env_crash_at(&fe, s->point, (lsm_crash_mode)s->mode);
   lsm_workload_init(&w, db_dir, s->sync_mode, s->n_batches, lsm_fault_env_env(&fe));
+  w.background = s->background;
   if (lsm_workload_run(&w, NULL) != 0) {
     snprintf(msg, msg_size, "%s", w.msg);
     rc = -1;
-  } else if (!lsm_fault_env_crashed(&fe)) {
+  }
+  crashed = lsm_fault_env_crashed(&fe);
+  if (rc == 0 && !crashed && !s->background) {
+    /* Inline mode is deterministic: every counted point is reached. */
     snprintf(msg, msg_size, "the crash point was never reached");
     rc = -1;
   }
@@ -472,22 +491,24 @@ static int crash_case(void *arg, char *msg, size_t msg_size) {
     rc = -1;
   }
   lsm_fault_env_free(&clean);
-  return rc;
+  return rc == 0 && !crashed ? 1 : rc;
 }
 
-/* Mutating calls of a clean run: the crash points. */
-static uint64_t count_points(int sync_mode, int n_batches) {
+/* Mutating calls of a clean run: the crash points (in background mode, of
+** one run: others make about as many). */
+static uint64_t count_points(int sync_mode, int background, int n_batches) {
   lsm_fault_env fe;
   lsm_workload w;
   uint64_t n;
   char dir[64], db_dir[96];
-  snprintf(dir, sizeof dir, "pcount-%d", sync_mode);
+  snprintf(dir, sizeof dir, "pcount-%d-%d", sync_mode, background);
   snprintf(db_dir, sizeof db_dir, "%s/new/db", dir);   /* as in crash_case */
   lsm_test_remove_tree(dir);
   lsm_fault_env_init(&fe, NULL);
   lsm_fault_env_set_skip_sync(&fe, 1);
   ck_assert_int_eq(lsm_fault_env_track(&fe), LSM_OK);
   lsm_workload_init(&w, db_dir, sync_mode, n_batches, lsm_fault_env_env(&fe));
+  w.background = background;
   ck_assert_msg(lsm_workload_run(&w, NULL) == 0, "clean run: %s", w.msg);
   ck_assert_msg(w.errors == 0, "clean run: status %d from %s", w.first_error, w.first_error_op);
   n = lsm_fault_env_mutations(&fe);
@@ -498,14 +519,17 @@ static uint64_t count_points(int sync_mode, int n_batches) {
 
 /* Crash at every point (visited in spread order) in each of the given
 ** modes; then again with new random seeds for the torn tails while the time
-** budget lasts.  Returns the number of failed cases. */
-static int crash_loop(const char *label, int sync_mode, const int *modes, int n_modes,
-                      double budget) {
+** budget lasts.  background: the engine flushes and compacts on its own
+** thread, so a point is a different operation from run to run (often one
+** of that thread's) and a run may end before it.  Returns the number of
+** failed cases. */
+static int crash_loop(const char *label, int sync_mode, int background, const int *modes,
+                      int n_modes, double budget) {
   int torture = lsm_test_torture();
   int n_batches = torture ? 200 : 60, max_rounds = torture ? 1000 : 20;
-  uint64_t points = count_points(sync_mode, n_batches);
+  uint64_t points = count_points(sync_mode, background, n_batches);
   size_t *order = NULL, i;
-  long cases = 0, lost = 0, failures = 0, printed = 0;
+  long cases = 0, lost = 0, failures = 0, printed = 0, not_reached = 0;
   uint64_t visited = 0;
   double start = lsm_test_now();
   char msg[1024];
@@ -524,9 +548,11 @@ static int crash_loop(const char *label, int sync_mode, const int *modes, int n_
         crash_spec s;
         int rc;
         char dir[96];
-        if (round > 1 && modes[m] == LSM_CRASH_POWER_DROP) continue;  /* no randomness */
-        if (round > 1 && modes[m] == LSM_CRASH_KILL) continue;
+        /* No randomness in these (but in background mode the scheduling). */
+        if (round > 1 && !background && modes[m] == LSM_CRASH_POWER_DROP) continue;
+        if (round > 1 && !background && modes[m] == LSM_CRASH_KILL) continue;
         s.sync_mode = sync_mode;
+        s.background = background;
         s.mode = modes[m];
         s.point = order[i] + 1;
         s.seed = (uint64_t)round;
@@ -540,20 +566,23 @@ static int crash_loop(const char *label, int sync_mode, const int *modes, int n_
           if (printed++ < 6) {
             printf("%s: FAIL crash at mutating call #%llu (%s, seed %d): %s\n", label,
                    (unsigned long long)s.point, mode_names[s.mode], round, msg);
-            printf("%s:   replay: LSM_CRASH_ONLY=%d:%s:%llu:%d\n", label, sync_mode,
-                   mode_names[s.mode], (unsigned long long)s.point, round);
+            printf("%s:   replay: LSM_CRASH_ONLY=%d:%s:%llu:%d:%d%s\n", label, sync_mode,
+                   mode_names[s.mode], (unsigned long long)s.point, round, background,
+                   background ? " (background mode: not an exact replay)" : "");
           }
         } else {
+          if (rc == 1) not_reached++;
           lsm_test_remove_tree(dir);
         }
       }
     }
     if (!stop) rounds_done = round;
-    /* Only the random modes gain from more rounds. */
-    for (m = 0; m < n_modes; m++) {
+    /* Only the random modes gain from more rounds (every mode does in
+    ** background mode, where each run interleaves differently). */
+    for (m = 0; m < n_modes && !background; m++) {
       if (modes[m] == LSM_CRASH_POWER_PREFIX || modes[m] == LSM_CRASH_POWER_SECTORS) break;
     }
-    if (m == n_modes) break;
+    if (!background && m == n_modes) break;
   }
   free(order);
   printf("coverage: %s: %llu of %llu crash points%s x %d mode%s (", label,
@@ -561,8 +590,10 @@ static int crash_loop(const char *label, int sync_mode, const int *modes, int n_
          visited < points ? " (time budget; LSM_TORTURE=1 for all)" : "", n_modes,
          n_modes > 1 ? "s" : "");
   for (m = 0; m < n_modes; m++) printf("%s%s", m ? "/" : "", mode_names[modes[m]]);
-  printf("), %ld cases, %d full round%s, %ld lost commits, %ld failures, %.1f s\n", cases,
-         rounds_done, rounds_done == 1 ? "" : "s", lost, failures, lsm_test_now() - start);
+  printf("), %ld cases", cases);
+  if (background) printf(" (%ld ended before their crash point)", not_reached);
+  printf(", %d full round%s, %ld lost commits, %ld failures, %.1f s\n", rounds_done,
+         rounds_done == 1 ? "" : "s", lost, failures, lsm_test_now() - start);
   fflush(stdout);
   return (int)failures;
 }
@@ -572,26 +603,52 @@ static const int power_modes[] = {LSM_CRASH_POWER_DROP, LSM_CRASH_POWER_PREFIX,
 static const int kill_mode[] = {LSM_CRASH_KILL};
 
 START_TEST(power_loss_sync_full_keeps_every_acknowledged_commit) {
-  int f = crash_loop("power-loss(sync=full)", LSM_SYNC_FULL, power_modes, 3, lsm_test_budget(6));
+  int f = crash_loop("power-loss(sync=full)", LSM_SYNC_FULL, 0, power_modes, 3,
+                     lsm_test_budget(6));
   ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
 }
 END_TEST
 
 START_TEST(kill_sync_normal_keeps_every_acknowledged_commit) {
-  int f = crash_loop("kill(sync=normal)", LSM_SYNC_NORMAL, kill_mode, 1, lsm_test_budget(3));
+  int f = crash_loop("kill(sync=normal)", LSM_SYNC_NORMAL, 0, kill_mode, 1, lsm_test_budget(3));
   ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
 }
 END_TEST
 
 START_TEST(kill_sync_off_keeps_every_acknowledged_commit) {
-  int f = crash_loop("kill(sync=off)", LSM_SYNC_OFF, kill_mode, 1, lsm_test_budget(2));
+  int f = crash_loop("kill(sync=off)", LSM_SYNC_OFF, 0, kill_mode, 1, lsm_test_budget(2));
   ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
 }
 END_TEST
 
 START_TEST(power_loss_sync_normal_opens_with_a_prefix_of_commits) {
-  int f = crash_loop("power-loss(sync=normal)", LSM_SYNC_NORMAL, power_modes, 3,
+  int f = crash_loop("power-loss(sync=normal)", LSM_SYNC_NORMAL, 0, power_modes, 3,
                      lsm_test_budget(5));
+  ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
+}
+END_TEST
+
+/* The same promises with flushes and compactions on the engine's background
+** thread, where a crash may land in that thread while the writer goes on
+** (these found that sync=normal must sync the old log when it switches to
+** a new one: see switch_memtable in db.c). */
+START_TEST(background_power_loss_sync_full_keeps_every_acknowledged_commit) {
+  int f = crash_loop("power-loss(sync=full, background)", LSM_SYNC_FULL, 1, power_modes, 3,
+                     lsm_test_budget(4));
+  ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
+}
+END_TEST
+
+START_TEST(background_kill_sync_normal_keeps_every_acknowledged_commit) {
+  int f = crash_loop("kill(sync=normal, background)", LSM_SYNC_NORMAL, 1, kill_mode, 1,
+                     lsm_test_budget(2));
+  ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
+}
+END_TEST
+
+START_TEST(background_power_loss_sync_normal_opens_with_a_prefix_of_commits) {
+  int f = crash_loop("power-loss(sync=normal, background)", LSM_SYNC_NORMAL, 1, power_modes, 3,
+                     lsm_test_budget(4));
   ck_assert_msg(f == 0, "%d crash cases failed (see above)", f);
 }
 END_TEST
@@ -616,6 +673,9 @@ static Suite *powerloss_suite(void) {
   tcase_add_test(loops, kill_sync_normal_keeps_every_acknowledged_commit);
   tcase_add_test(loops, kill_sync_off_keeps_every_acknowledged_commit);
   tcase_add_test(loops, power_loss_sync_normal_opens_with_a_prefix_of_commits);
+  tcase_add_test(loops, background_power_loss_sync_full_keeps_every_acknowledged_commit);
+  tcase_add_test(loops, background_kill_sync_normal_keeps_every_acknowledged_commit);
+  tcase_add_test(loops, background_power_loss_sync_normal_opens_with_a_prefix_of_commits);
   suite_add_tcase(s, loops);
   return s;
 }
@@ -625,26 +685,28 @@ int main(void) {
   int failed;
   const char *only = getenv("LSM_CRASH_ONLY");
   if (only) {
-    /* sync:mode:N[:seed] — one case, in this process. */
+    /* sync:mode:N[:seed[:background]] — one case, in this process. */
     crash_spec s;
     char mode[32], msg[1024];
-    int sync = 0, seed = 1, m, rc;
+    int sync = 0, seed = 1, background = 0, m, rc;
     unsigned long long n = 0;
-    if (sscanf(only, "%d:%31[a-z-]:%llu:%d", &sync, mode, &n, &seed) < 3) {
-      fprintf(stderr, "LSM_CRASH_ONLY=sync:mode:N[:seed], mode one of kill, power-drop, "
-                      "power-prefix, power-sectors\n");
+    if (sscanf(only, "%d:%31[a-z-]:%llu:%d:%d", &sync, mode, &n, &seed, &background) < 3) {
+      fprintf(stderr, "LSM_CRASH_ONLY=sync:mode:N[:seed[:background]], mode one of kill, "
+                      "power-drop, power-prefix, power-sectors\n");
       return 2;
     }
     for (m = 0; m < 4 && strcmp(mode_names[m], mode) != 0; m++) {
     }
     if (m == 4) return 2;
     s.sync_mode = sync;
+    s.background = background;
     s.mode = m;
     s.point = n;
     s.seed = (uint64_t)seed;
     s.n_batches = lsm_test_torture() ? 200 : 60;
     rc = crash_case(&s, msg, sizeof msg);
-    printf("%s: %s\n", rc < 0 ? "FAIL" : "ok", msg);
+    printf("%s: %s\n", rc < 0 ? "FAIL" : rc == 1 ? "ok (ended before the crash point)" : "ok",
+           msg);
     return rc < 0;
   }
   sr = srunner_create(powerloss_suite());

@@ -126,6 +126,7 @@ void lsm_workload_options(const lsm_workload *w, lsm_options *o) {
   o->target_file_size = 2048;
   o->cache_size = 16 * 1024;
   o->sync_mode = w->sync_mode;
+  o->background = w->background;
   o->env = w->env;
 }
 

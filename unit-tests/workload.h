@@ -11,7 +11,11 @@
 ** full scans checked against the model; finally close.  Everything is
 ** deterministic, so two runs make the same engine calls in the same order:
 ** a test counts the environment calls of a clean run, then reruns the
-** script injecting a fault at each of them.
+** script injecting a fault at each of them.  That needs the engine's
+** flushes and compactions inline (options.background = 0, the default
+** here); with w->background = 1 they run on the engine's thread, the calls
+** interleave differently from run to run, and a loop can only sample crash
+** points (what it verifies afterwards is the same).
 **
 ** Batch b puts 1 to 6 data keys "kNNN" (a keyspace of 80, so batches
 ** overwrite each other; values of 10 to 130 bytes, now and then 700),
@@ -55,6 +59,11 @@ typedef struct lsm_workload {
   char dir[256];
   int n_batches;
   int sync_mode;
+  int background;            /* options.background of every open: 0 (set by
+                                lsm_workload_init) runs flushes and
+                                compactions inline, so two runs make the
+                                same calls in the same order; 1 runs them on
+                                the engine's thread (nondeterministic) */
   lsm_env *env;              /* environment of the run; NULL: default */
   /* outcome */
   unsigned char status[LSM_WL_MAX_BATCHES];
