@@ -152,6 +152,9 @@ struct lsm_env {
   int (*shm_map)(lsm_env *env, lsm_file *f, size_t n, void **out);
   /* Undo shm_map (p and n as mapped). */
   int (*shm_unmap)(lsm_env *env, void *p, size_t n);
+  /* Open an existing file for appending at its end, without truncating it
+  ** (a log another process created); LSM_NOTFOUND if it does not exist. */
+  int (*open_append_existing)(lsm_env *env, const char *path, lsm_file **out);
 };
 
 /* Operations of lsm_env.lock_range. */
@@ -226,8 +229,14 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out);
 int lsm_close(lsm_db *db);
 
 /* Remove every file of the database in dir, then dir itself.  The database
-** must not be open. */
+** must not be open: LSM_BUSY if an instance (of this process or another)
+** has it open. */
 int lsm_destroy(const char *dir, lsm_env *env);
+
+/* Whether any instance, of this process or another, has the database in
+** dir open: LSM_OK if none, LSM_BUSY if one has (LSM_NOTFOUND: no such
+** directory).  The answer may change as soon as it is given. */
+int lsm_in_use(const char *dir, lsm_env *env);
 
 /* Text of the most recent error on this db ("" if none).  Valid until the
 ** next call on db. */
@@ -269,6 +278,21 @@ int lsm_batch_rollback_to(lsm_batch *b, uint64_t mark);
 ** background thread (see Caveats), or, with options.background = 0, flush
 ** and compact itself before returning. */
 int lsm_write(lsm_db *db, lsm_batch *b, int sync);
+
+/* Write transactions across processes.  Several processes may have one
+** directory open; one of them at a time may write.  lsm_write takes that
+** right (the WRITER lock) for the duration of its commit and fails with
+** LSM_BUSY if another process holds it.  A transaction that reads before
+** it writes (read-modify-write, uniqueness checks) must hold it from its
+** first read to its commit, or another process's commit could slip in
+** between: lsm_write_begin takes it (LSM_OK, or LSM_BUSY at once if
+** another process writes: retry later) and catches up with every commit
+** made so far; lsm_write calls made until lsm_write_end use it.  The lock
+** belongs to the db handle, not to a thread: the caller serialises its
+** transactions (lsm_write_begin while held is a no-op; lsm_write_end waits
+** for a commit in flight, then releases). */
+int lsm_write_begin(lsm_db *db);
+int lsm_write_end(lsm_db *db);
 
 /* ------------------------------------------------------------------ */
 /* Snapshots: a consistent read view.  Reads through a snapshot never see
