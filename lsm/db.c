@@ -1679,12 +1679,18 @@ static int view_acquire(lsm_db *db, const lsm_snapshot *snap, read_view *rv) {
 
 static void view_release(lsm_db *db, read_view *rv) {
   int queued;
+  uint64_t gen;
   lsm_mem_unref(rv->mem);
   if (rv->imm) lsm_mem_unref(rv->imm);
   pthread_mutex_lock(&db->mu);
   queued = db->vset.n_obsolete;
   lsm_version_unref(&db->vset, rv->v);
-  /* The last reader of an old version lets its files go. */
+  /* The last reader of an old version lets its files go: here, or (its
+  ** slot now says it reads only newer generations) in the owner. */
+  if (db->shm_live && lsm_vset_oldest_gen(&db->vset) > db->published_gen &&
+      lsm_shm_manifest_gen(db->shm, &gen, NULL) == LSM_OK) {
+    publish_slot(db, gen);
+  }
   if (db->vset.n_obsolete > queued) lsm_db_collect_garbage(db);
   pthread_mutex_unlock(&db->mu);
 }
