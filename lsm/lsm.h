@@ -27,9 +27,18 @@
 ** offset 81920").
 **
 ** Caveats
-**  - One engine instance per directory: lsm_open() takes an exclusive lock
-**    on <dir>/LOCK and fails with LSM_BUSY while another instance (in this or
-**    another process) holds it.
+**  - Several instances (processes, or separate lsm_open() handles) may have
+**    one directory open at once, up to 64.  Each read (lsm_get, an iterator,
+**    a snapshot) sees every commit any instance made before it started;
+**    readers never wait for a writer.  One instance writes at a time:
+**    lsm_write() fails with LSM_BUSY while another holds the write lock
+**    (lsm_write_begin() holds it across a transaction).  One instance, the
+**    first to open (then another when it closes or dies), does every flush,
+**    compaction and file deletion; the others' writers wait for it when
+**    their memtables fill faster than it flushes.  A process may die at any
+**    point: the others go on, and no acknowledged commit is lost.  The
+**    protocol is in FORMAT.md.  Handles of one process share nothing: open
+**    a directory once per process and share the lsm_db between threads.
 **  - An lsm_db is safe to use from several threads; an lsm_iter or lsm_batch
 **    is not (use one per thread).  Writers are serialised (one commit at a
 **    time, in the order they get in); readers never wait for a writer's I/O
@@ -67,7 +76,8 @@ extern "C" {
 /* Status codes.  Mapped to SQLite result codes in one place: ext/errmap.c. */
 #define LSM_OK        0
 #define LSM_ERROR     1   /* generic failure, see lsm_errmsg() */
-#define LSM_BUSY      2   /* directory locked by another instance */
+#define LSM_BUSY      2   /* another instance holds what is needed (the
+                                     write lock; the directory, for destroy) */
 #define LSM_NOMEM     3   /* allocation failed */
 #define LSM_IOERR     4   /* the operating system reported an I/O error */
 #define LSM_CORRUPT   5   /* on-disk data failed a checksum or bounds check */
@@ -217,8 +227,10 @@ typedef struct lsm_db lsm_db;
 ** when create_if_missing; unless sync_mode is LSM_SYNC_OFF each directory
 ** created is fsynced into its parent, so a new database survives a power
 ** loss together with its directory).
-** Replays the write-ahead log; a torn tail is discarded, a corrupt record
-** in the middle of the log fails the open with LSM_CORRUPT.  Whatever the
+** The first instance to open replays the write-ahead log; a torn tail is
+** discarded, a corrupt record in the middle of the log fails the open with
+** LSM_CORRUPT.  With another instance open, it joins: it loads the current
+** state without writing anything.  Whatever the
 ** status, *out is set unless memory ran out: after a failure it serves only
 ** lsm_errmsg() and must be released with lsm_close(). */
 int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out);
@@ -347,11 +359,14 @@ const char *lsm_iter_errmsg(lsm_iter *it);
 /* Maintenance. */
 
 /* Write the memtable to a level-0 table (no-op when empty) and return
-** once that table is in the manifest: the background thread does the work,
-** the caller waits for it. */
+** once that table is in the manifest: the background thread does the work
+** (that of the instance that maintains the directory), the caller waits for
+** it.  Takes the write lock for the switch: LSM_BUSY if another instance
+** writes. */
 int lsm_flush(lsm_db *db);
 /* Flush, then merge every level down until all data is in one level.  Runs
-** in the caller's thread; the background thread pauses meanwhile. */
+** in the caller's thread; the background thread pauses meanwhile.  Only in
+** the instance that maintains the directory: LSM_BUSY elsewhere. */
 int lsm_compact(lsm_db *db);
 /* Read every table and the log: verify every checksum, key order within
 ** blocks, across blocks and across the files of a level, that the index
