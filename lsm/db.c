@@ -765,6 +765,7 @@ static int catch_up_once(lsm_db *db, int force, int *torn) {
     rc = sticky_error(db);
     goto unlock;
   }
+  db->errmsg.len = 0;
   epoch = db->is_owner ? db->owner_epoch : 0;
   /* commit_seq, then wal_number, then manifest_gen: every commit up to the
   ** commit_seq read is in a log up to the wal_number read, or in tables. */
@@ -826,7 +827,11 @@ static int catch_up_once(lsm_db *db, int force, int *torn) {
   install_plan(db, &nm, &ni, max_seq > st.commit_seq ? max_seq : st.commit_seq, &old_wal);
   if (epoch && epoch == db->owner_epoch) db->synced_epoch = epoch;
 unlock:
-  if (rc && rc != RETRY) take_message(db, rc, msg.len ? &msg : &db->errmsg, "catch-up");
+  if (rc && rc != RETRY) {
+    /* A module's message, else the one already in errmsg, else a generic one. */
+    if (msg.len) take_message(db, rc, &msg, "catch-up");
+    else ensure_message(db, rc, "catch-up");
+  }
   pthread_mutex_unlock(&db->mu);
   plan_free(&nm);
   plan_free(&ni);
