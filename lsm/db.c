@@ -1595,16 +1595,19 @@ static int commit_batch(lsm_db *db, lsm_batch *b, int sync) {
 }
 
 int lsm_write(lsm_db *db, lsm_batch *b, int sync) {
-  int rc, took = 0, torn = 0;
+  int rc, took = 0, torn = 0, verified;
   if (lsm_batch_count(b) == 0) return LSM_OK;
   pthread_mutex_lock(&db->mu);
   rc = become_writer(db);
   if (rc) goto unlock;
   rc = take_writer_role(db, &took);
   if (rc) goto release;
+  /* Holding WRITER since lsm_write_begin looked at the log's end: nobody
+  ** else has appended since, only a manifest may have moved. */
+  verified = db->write_locked && db->write_verified;
   pthread_mutex_unlock(&db->mu);
   pthread_mutex_lock(&db->catchup_mu);
-  rc = writer_catch_up(db, &torn);
+  rc = verified ? catch_up_locked(db, 0, NULL) : writer_catch_up(db, &torn);
   pthread_mutex_lock(&db->mu);
   /* last_seq changes only under WRITER and catchup_mu: stable from here. */
   if (rc == LSM_OK) rc = make_room_for_write(db, 0, &torn);
@@ -1621,7 +1624,7 @@ unlock:
 }
 
 int lsm_write_begin(lsm_db *db) {
-  int rc, took = 0;
+  int rc, took = 0, torn = 0;
   pthread_mutex_lock(&db->mu);
   rc = become_writer(db);
   if (rc) goto unlock;
@@ -1634,10 +1637,17 @@ unlock:
   /* Reads for this transaction see every commit, a dead writer's last
   ** one included. */
   pthread_mutex_lock(&db->catchup_mu);
-  rc = writer_catch_up(db, NULL);
+  rc = writer_catch_up(db, &torn);
   pthread_mutex_unlock(&db->catchup_mu);
-  if (rc) lsm_write_end(db);
-  return rc;
+  if (rc) {
+    lsm_write_end(db);
+    return rc;
+  }
+  pthread_mutex_lock(&db->mu);
+  /* A torn tail: the first commit must look again (and start a new log). */
+  db->write_verified = !torn;
+  pthread_mutex_unlock(&db->mu);
+  return LSM_OK;
 }
 
 int lsm_write_end(lsm_db *db) {
@@ -1647,6 +1657,7 @@ int lsm_write_end(lsm_db *db) {
   while (db->writer_busy) pthread_cond_wait(&db->writer_cv, &db->mu);
   if (db->write_locked) {
     db->write_locked = 0;
+    db->write_verified = 0;
     rc = lsm_shm_writer_release(db->shm);
   }
   pthread_cond_signal(&db->writer_cv);

@@ -143,6 +143,9 @@ struct lsm_db {
   uint64_t last_collect;     /* now_micros() of the last slot scan */
   int write_locked;          /* WRITER held between lsm_write_begin and
                                 lsm_write_end */
+  int write_verified;        /* ... and the log's end looked at since it
+                                was taken (no torn tail): commits need not
+                                look again */
   lsm_wal *next_wal;         /* created ahead by the background thread for
                                 the next switch, or NULL */
   uint64_t next_wal_number;  /* > wal_number */
