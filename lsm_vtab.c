@@ -90,7 +90,7 @@
 **    transaction commit one after the other in xSync.
 **  - DROP TABLE removes the data at once, even if its transaction rolls
 **    back; DROP and RENAME fail with SQLITE_BUSY while another connection
-**    has the table open.
+**    or process has the table open.
 **  - Key columns with a collation other than BINARY, NOCASE or RTRIM are
 **    refused at CREATE.
 */
