@@ -44,7 +44,9 @@
 **                     <table name> names (see "Renamed tables")
 **    :memory:/temp    a private mkdtemp() directory, removed on disconnect
 **  One engine instance per directory per process, shared by every
-**  connection (ext/registry.h).
+**  connection (ext/registry.h); other processes open the same directory
+**  beside it (lsm/shm.c): each statement sees every commit made by any
+**  process before it started.
 **
 ** Transactions
 **    Every write of a connection goes into that table's lsm_batch, which is
@@ -54,7 +56,8 @@
 **    xSync commits the batch with one lsm_write() (so an engine error there
 **    still fails the COMMIT), xRollback discards it.  The engine never sees
 **    a partial transaction.  The first write of a transaction takes the
-**    table's write lock in the registry (another connection's write gets
+**    table's write lock in the registry, which also takes the engine's
+**    lock across processes (another connection's or process's write gets
 **    SQLITE_BUSY, after its busy timeout); COMMIT/ROLLBACK release it.
 **
 ** Cursors
@@ -87,7 +90,7 @@
 **    transaction commit one after the other in xSync.
 **  - DROP TABLE removes the data at once, even if its transaction rolls
 **    back; DROP and RENAME fail with SQLITE_BUSY while another connection
-**    has the table open.
+**    or process has the table open.
 **  - Key columns with a collation other than BINARY, NOCASE or RTRIM are
 **    refused at CREATE.
 */
@@ -966,10 +969,7 @@ static int open_engine(lsm_vtab *tab, int create, char **pzErr) {
     return SQLITE_OK;
   }
   tab->eng = NULL;
-  if (rc == SQLITE_BUSY) {
-    *pzErr = sqlite3_mprintf("lsm: table %s is in use by another process",
-                             tab->name);
-  } else if (rc == SQLITE_CANTOPEN) {
+  if (rc == SQLITE_CANTOPEN) {
     *pzErr = sqlite3_mprintf("lsm: cannot open table %s: no database in %s",
                              tab->name, shown_dir(tab));
   } else if (err && err[0]) {
@@ -1221,7 +1221,8 @@ static int xDisconnect(sqlite3_vtab *pVtab) {
 }
 
 /* DROP TABLE: remove the directory.  Never while another connection of
-** this process (or another process) has the engine open. */
+** this process, or another process, has the table open (lsm_destroy
+** refuses then). */
 static int xDestroy(sqlite3_vtab *pVtab) {
   lsm_vtab *tab = (lsm_vtab *)pVtab;
   char *err = NULL;
@@ -1244,6 +1245,13 @@ static int xDestroy(sqlite3_vtab *pVtab) {
   }
   release_engine(tab);    /* a failed close loses nothing: the data goes */
   rc = lsm_destroy(tab->dir, NULL);
+  if (rc == LSM_BUSY) {
+    char *m = sqlite3_mprintf("lsm: cannot drop table %s: it is open in "
+                              "another process", tab->name);
+    rc = vtab_error(tab, SQLITE_BUSY, m ? m : "lsm: table in use");
+    sqlite3_free(m);
+    return rc;
+  }
   if (rc != LSM_OK && dir_exists(tab->dir)) {
     if (rc == LSM_NOMEM) return SQLITE_NOMEM;
     return vtab_error(tab, SQLITE_IOERR,
@@ -1306,8 +1314,17 @@ static int xRename(sqlite3_vtab *pVtab, const char *zNew) {
       rc = vtab_error(tab, SQLITE_IOERR, m ? m : "lsm: cannot rename");
       goto done;
     } else {
-      /* The engine keeps files open in its directory: close around rename. */
+      /* The engine keeps files open in its directory: close around rename.
+      ** Another process's engine would keep using the old path: refuse. */
       release_engine(tab);
+      if (lsm_in_use(tab->dir, NULL) == LSM_BUSY) {
+        remove_alias(parent, tab->name);
+        m = sqlite3_mprintf("lsm: cannot rename table %s: it is open in another process",
+                            tab->name);
+        if (open_engine(tab, 0, &err) != SQLITE_OK) sqlite3_free(err);
+        rc = vtab_error(tab, SQLITE_BUSY, m ? m : "lsm: table in use");
+        goto done;
+      }
       if (rename(tab->dir, new_dir) != 0 || sync_dir_path(parent) != 0) {
         int saved = errno;
         if (!dir_exists(tab->dir) && dir_exists(new_dir)) rename(new_dir, tab->dir);
@@ -2475,9 +2492,9 @@ static int old_key_from(lsm_vtab *tab, sqlite3_value *v, lsm_buffer *out) {
 ** connection's busy timeout (read with PRAGMA busy_timeout, as SQLite has
 ** no getter for it). */
 static int take_write_lock(lsm_vtab *tab) {
-  int rc, timeout = 0;
+  int rc, timeout = 0, by_process = 0;
   if (tab->have_lock) return SQLITE_OK;
-  rc = lsmx_engine_lock_write(tab->eng, tab, 0);
+  rc = lsmx_engine_lock_write(tab->eng, tab, 0, &by_process);
   if (rc == SQLITE_BUSY) {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(tab->db, "PRAGMA busy_timeout", -1, &st, NULL) ==
@@ -2486,16 +2503,20 @@ static int take_write_lock(lsm_vtab *tab) {
       timeout = sqlite3_column_int(st, 0);
     }
     sqlite3_finalize(st);
-    if (timeout > 0) rc = lsmx_engine_lock_write(tab->eng, tab, timeout);
+    if (timeout > 0) rc = lsmx_engine_lock_write(tab->eng, tab, timeout, &by_process);
   }
   if (rc == SQLITE_BUSY) {
-    char *m = sqlite3_mprintf("lsm: table %s is locked by another connection",
-                              tab->name);
+    char *m = sqlite3_mprintf("lsm: table %s is locked by another %s", tab->name,
+                              by_process ? "process" : "connection");
     rc = vtab_error(tab, SQLITE_BUSY, m ? m : "lsm: table is locked");
     sqlite3_free(m);
     return rc;
   }
-  if (rc != SQLITE_OK) return rc;
+  if (rc != SQLITE_OK) {
+    /* lsm_write_begin failed catching up: the engine says why. */
+    const char *m = tab->lsm ? lsm_errmsg(tab->lsm) : "";
+    return vtab_error(tab, rc, m && m[0] ? m : "lsm: cannot take the write lock");
+  }
   tab->have_lock = 1;
   return SQLITE_OK;
 }

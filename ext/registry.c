@@ -1,26 +1,30 @@
 /*
 ** registry.c — the process-wide table of open engines (registry.h).
 **
-** One lsm directory may be opened by one engine instance only (lsm_open()
-** flock()s <dir>/LOCK, and a second open in the same process would fail
-** with LSM_BUSY just as one in another process does).  SQLite, however,
-** connects a virtual table once per database connection.  So every
-** connection of this process that opens table directory D shares one
-** lsm_db, found here by D's canonical path and reference counted.
+** Every lsm_open() of a directory is a separate engine instance with its
+** own memtables, coordinating with the others through the directory's
+** shared state as separate processes do.  SQLite connects a virtual table
+** once per database connection; so that the connections of this process
+** share one instance (one set of memtables, one background thread), every
+** connection that opens table directory D shares one lsm_db, found here
+** by D's canonical path and reference counted.
 **
 ** State: a singly linked list of lsmx_engine, guarded by SQLite's static
 ** mutex SQLITE_MUTEX_STATIC_VFS3.  This list is the extension's only
 ** mutable global state.  Invariants (whenever the mutex is free):
 **   - every entry has refs >= 1 and an open db;
 **   - no two entries have the same path;
-**   - writer == NULL  <=>  nobody holds the entry's write lock.
+**   - writer == NULL  <=>  nobody holds the entry's write lock;
+**   - writer != NULL  =>  the engine holds WRITER across processes
+**     (lsm_write_begin), taken after writer was set and released before
+**     it is cleared, both by the holder.
 ** An entry stays valid for as long as its caller holds a reference, so the
 ** functions that take an lsmx_engine* need no lookup; they take the mutex
 ** only to read or change refs / writer.
 **
 ** Canonical path: two spellings of one directory ("d", "./d", "d/",
-** "/abs/d", a symlink to it) must find the same entry, else the second
-** lsm_open() fails with LSM_BUSY against our own lock.  An existing
+** "/abs/d", a symlink to it) must find the same entry, else the process
+** would open a second instance of it.  An existing
 ** directory is canonicalised with realpath().  One that does not exist yet
 ** (lsm_open creates it, with its missing parents) is canonicalised through
 ** its deepest existing ancestor: realpath() of that, then the remaining
@@ -32,8 +36,8 @@
 ** lsm_open() and lsm_close() are called with the registry mutex held.
 ** That serialises opens and closes across the process (a connection
 ** opening a table waits for another's open or last close of it to finish
-** rather than racing it into LSM_BUSY against our own lock), and is safe
-** because the engine never calls back into SQLite.  The engine is opened
+** rather than opening a second instance beside it), and is safe because
+** the engine never calls back into SQLite.  The engine is opened
 ** with the directory as the caller spelled it, so its error messages name
 ** the path the user wrote.
 */
@@ -189,9 +193,10 @@ static int open_entry(const char *dir, char *path, const lsm_options *opts,
   lrc = lsm_open(dir, opts, &db);
   if (lrc != LSM_OK) {
     if (lrc == LSM_BUSY) {
+      const char *m = db ? lsm_errmsg(db) : "";
       rc = SQLITE_BUSY;
-      *errmsg = sqlite3_mprintf(
-          "lsm: table directory %s is in use by another process", dir);
+      *errmsg = (m && m[0]) ? sqlite3_mprintf("%s", m)
+                            : sqlite3_mprintf("lsm: table directory %s is busy", dir);
     } else {
       const char *m = db ? lsm_errmsg(db) : "";
       /* "No database here" is an open failure, not SQLite's file-control
@@ -323,37 +328,79 @@ static int try_lock(lsmx_engine *e, const void *owner) {
   return 0;
 }
 
-int lsmx_engine_lock_write(lsmx_engine *e, const void *owner,
-                           int timeout_ms) {
+/* Wait for the lock among this process's connections until deadline_ms
+** (0: do not wait).  *already: owner held it before.  Polls with the mutex
+** released, backing off from 1 ms to 10 ms steps: short waits stay short,
+** long ones cost little CPU. */
+static int lock_in_process(lsmx_engine *e, const void *owner, int64_t deadline_ms,
+                           int *already) {
   sqlite3_mutex *mu = registry_mutex();
-  int64_t deadline = 0;
   int step = 1, got;
-
-  if (owner == NULL) return SQLITE_MISUSE;
   sqlite3_mutex_enter(mu);
+  *already = e->writer == owner;
   got = try_lock(e, owner);
   sqlite3_mutex_leave(mu);
-  if (got) return SQLITE_OK;
-  if (timeout_ms <= 0) return SQLITE_BUSY;
-
-  /* Poll with the mutex released, backing off from 1 ms to 10 ms steps:
-  ** short waits stay short, long ones cost little CPU. */
-  deadline = now_ms() + timeout_ms;
-  for (;;) {
-    int64_t left = deadline - now_ms();
-    if (left <= 0) return SQLITE_BUSY;
+  while (!got) {
+    int64_t left = deadline_ms - now_ms();
+    if (deadline_ms == 0 || left <= 0) return SQLITE_BUSY;
     sqlite3_sleep(left < step ? (int)left : step);
     if (step < 10) step = step * 2 > 10 ? 10 : step * 2;
     sqlite3_mutex_enter(mu);
     got = try_lock(e, owner);
     sqlite3_mutex_leave(mu);
-    if (got) return SQLITE_OK;
   }
+  return SQLITE_OK;
+}
+
+/* Take WRITER across processes (lsm_write_begin), retrying LSM_BUSY until
+** deadline_ms (0: once), with the same back-off. */
+static int lock_across_processes(lsmx_engine *e, int64_t deadline_ms) {
+  int step = 1, rc;
+  for (;;) {
+    int64_t left;
+    rc = lsm_write_begin(e->db);
+    if (rc != LSM_BUSY) break;
+    left = deadline_ms - now_ms();
+    if (deadline_ms == 0 || left <= 0) break;
+    sqlite3_sleep(left < step ? (int)left : step);
+    if (step < 10) step = step * 2 > 10 ? 10 : step * 2;
+  }
+  return rc == LSM_OK ? SQLITE_OK : lsmx_rc_to_sqlite(rc);
+}
+
+int lsmx_engine_lock_write(lsmx_engine *e, const void *owner, int timeout_ms,
+                           int *by_process) {
+  sqlite3_mutex *mu = registry_mutex();
+  int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+  int already = 0, rc;
+
+  if (by_process) *by_process = 0;
+  if (owner == NULL) return SQLITE_MISUSE;
+  rc = lock_in_process(e, owner, deadline, &already);
+  if (rc != SQLITE_OK || already) return rc;
+  /* Ours now; no other connection of this process can call the engine's
+  ** write_begin or write_end until we let go. */
+  rc = lock_across_processes(e, deadline);
+  if (rc != SQLITE_OK) {
+    if (by_process) *by_process = rc == SQLITE_BUSY;
+    sqlite3_mutex_enter(mu);
+    e->writer = NULL;
+    sqlite3_mutex_leave(mu);
+  }
+  return rc;
 }
 
 void lsmx_engine_unlock_write(lsmx_engine *e, const void *owner) {
   sqlite3_mutex *mu = registry_mutex();
+  int mine;
   sqlite3_mutex_enter(mu);
-  if (e->writer == owner) e->writer = NULL;
+  mine = e->writer == owner;
+  sqlite3_mutex_leave(mu);
+  if (!mine) return;
+  /* Release across processes first: a connection that takes the lock next
+  ** must find WRITER free to take it again. */
+  lsm_write_end(e->db);
+  sqlite3_mutex_enter(mu);
+  e->writer = NULL;
   sqlite3_mutex_leave(mu);
 }

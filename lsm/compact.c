@@ -35,7 +35,11 @@
 ** because the current version, imm and compact_pointer change only under
 ** the token, and tables, memtables and file metas being read are immutable.
 ** The one thing taken from shared state mid-step is a file number
-** (lsm_db_new_file_number, under the mutex).  One exception to "one step at
+** (lsm_db_new_file_number, under the mutex, from the counter all processes
+** share).  Only the instance holding OWNER runs these steps (db.c); each
+** installed manifest is published to the other instances
+** (lsm_db_after_install), and the files it retires are deleted once no
+** instance may still read them (lsm_db_collect_garbage).  One exception to "one step at
 ** a time": a compaction flushes imm as soon as a writer hands one over, in
 ** the middle of its merge (flush_imm_if_any), as LevelDB does, so a long
 ** compaction does not stop writers for its whole length; the flush installs
@@ -45,6 +49,7 @@
 */
 #include "db_impl.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +87,9 @@ static void remove_outputs(lsm_db *db, lsm_version_edit *edit) {
 ** and return, released while the manifest is written). */
 static int install_edit(lsm_db *db, lsm_version_edit *edit, uint64_t log_number) {
   lsm_vset_pending p;
-  int rc = lsm_vset_prepare(&db->vset, edit, db->last_seq, log_number, &p);
+  int rc;
+  lsm_db_before_install(db);
+  rc = lsm_vset_prepare(&db->vset, edit, db->last_seq, log_number, &p);
   if (rc) return maint_error(db, rc, "lsm: out of memory preparing the manifest of %s", db->dir);
   pthread_mutex_unlock(&db->mu);
   rc = lsm_vset_write(&db->vset, &p, &db->maint_msg);
@@ -109,8 +116,9 @@ static int open_output(output_state *o) {
   so.bloom_bits = o->db->opts.bloom_bits;
   so.sync = o->db->opts.sync_mode != LSM_SYNC_OFF;
   pthread_mutex_lock(&o->db->mu);
-  o->number = lsm_db_new_file_number(o->db);
+  rc = lsm_db_new_file_number(o->db, &o->number, &o->db->maint_msg);
   pthread_mutex_unlock(&o->db->mu);
+  if (rc) return rc;
   path = lsm_file_path(o->db->dir, o->number, "sst");
   if (path == NULL) return LSM_NOMEM;
   rc = lsm_sst_builder_new(o->db->env, path, &so, &o->builder);
@@ -190,7 +198,7 @@ typedef struct merge_params {
 static int flush_imm_if_any(lsm_db *db) {
   int rc = LSM_OK;
   pthread_mutex_lock(&db->mu);
-  if (db->imm) rc = lsm_db_flush_imm(db);
+  if (db->imm && db->imm_complete) rc = lsm_db_flush_imm(db);
   pthread_mutex_unlock(&db->mu);
   return rc;
 }
@@ -271,9 +279,11 @@ int lsm_db_flush_imm(lsm_db *db) {
   lsm_mem *imm = db->imm;
   /* Every log below wal_number holds only commits in imm or in tables
   ** (db_impl.h invariant 3): the new manifest retires them. */
-  uint64_t bytes = 0, log_number = db->wal_number;
+  uint64_t bytes = 0, log_number = db->wal_number, imm_log = db->imm_log;
   lsm_it *it;
   int rc;
+  /* Every record of imm's log is in imm (db_impl.h invariant 1). */
+  assert(imm != NULL && db->imm_complete);
   lsm_version_edit_init(&edit);
   mp.out_level = 0;
   mp.base_level = 0;
@@ -301,12 +311,14 @@ int lsm_db_flush_imm(lsm_db *db) {
   db->flush_bytes += bytes;
   db->flushes++;
   db->imm = NULL;
+  db->imm_log = db->imm_off = 0;
+  db->imm_complete = 0;
   db->imm_flushed++;
   lsm_mem_unref(imm);
   pthread_cond_broadcast(&db->state_cv);
-  pthread_mutex_unlock(&db->mu);
-  lsm_db_delete_old_logs(db, log_number);
-  pthread_mutex_lock(&db->mu);
+  /* Only now may another instance's writer rotate past our mem's log. */
+  lsm_db_after_install(db);
+  lsm_db_retire_log(db, imm_log);
   return LSM_OK;
 }
 
@@ -513,6 +525,8 @@ static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
   }
   rc = install_edit(db, &edit, db->vset.log_number);
   if (rc) goto done;
+  lsm_db_after_install(db);
+  lsm_db_collect_garbage(db);
   db->compact_read_bytes += read_bytes;
   db->compact_write_bytes += written;
   db->compactions++;

@@ -1,27 +1,55 @@
 /*
-** db.c — the database object: open and recovery, commits, point reads,
-** snapshots, iterator construction, the background thread, maintenance
-** calls and statistics.
+** db.c — the database object: open and recovery, catching up with other
+** processes, commits, point reads, snapshots, iterator construction, the
+** background thread, maintenance calls and statistics.
 **
 ** Directory contents:
-**   LOCK          flock()ed by the open instance
+**   LOCK          byte-range locks of the open instances (lsm/shm.c)
+**   SHM           their shared counters (lsm/shm.c)
 **   MANIFEST      live tables per level + counters (version.c)
 **   NNNNNN.log    write-ahead logs of the active and immutable memtables,
 **                 and (background mode) the next one, created ahead
 **   NNNNNN.sst    tables (sst.c)
-** All numbers come from one counter (vset.next_file_number).
+** All numbers come from one counter (next_file in SHM, recorded in the
+** manifest as next_file_number).
 **
-** Open (recovery):
-**   1. lock; read MANIFEST (absent: new database);
-**   2. replay every log numbered >= log_number, oldest first, into a fresh
-**      memtable (a torn tail ends a log cleanly; mid-log corruption fails);
-**   3. flush that memtable to a level-0 table and write a manifest naming a
-**      new log number (so no log is ever appended to after a crash);
-**   4. create the new log; delete obsolete logs and orphan tables;
-**   5. start the background thread (options.background).
+** Several instances (processes) may have the directory open; FORMAT.md
+** ("Multi-process protocol") is the protocol, this file its engine side:
+**
+** Open:
+**   - lsm_shm_open.  The sole instance (first) recovers:
+**     1. read MANIFEST (absent: new database);
+**     2. replay every log numbered >= log_number, oldest first, into a fresh
+**        memtable (a torn tail ends a log cleanly; mid-log corruption fails);
+**     3. flush that memtable to a level-0 table and write a manifest naming a
+**        new log number (so no log is ever appended to after a crash);
+**     4. create the new log; delete obsolete logs and orphan tables;
+**     5. publish the state in SHM (lsm_shm_init_finish), take OWNER.
+**   - Any other opener joins: it reads MANIFEST and replays the live logs
+**     read-only (a catch-up, below), writing nothing.
+**   - start the background thread (options.background).
+**
+** Catch-up (catch_up_locked; at every read view, snapshot and commit): the
+** fast path compares SHM's commit_seq and manifest_gen with this instance's
+** last_seq and generation (two atomic loads).  The slow path, under
+** catchup_mu: read commit_seq, wal_number W and manifest_gen g from SHM (in
+** that order); publish the slot's min_gen; if g is newer, read MANIFEST
+** (log_number L); plan one memtable per live log (L and W: at most two,
+** db_impl.h invariant 3), reusing the ones this instance has; replay each
+** from the offset already applied to the end of its valid records (a torn
+** tail = an append in flight, "not yet"); then, under mu, install the
+** version, the memtables and last_seq = max(last_seq, newest replayed,
+** commit_seq read) at once, so a reader sees the old state or the new one.
+** A log or table that vanished meanwhile (the owner moved on) restarts it.
 **
 ** Commit (lsm_write), in steps kept apart (db_impl.h: the writer token):
-**   become_writer         wait for the writer token (mutex held);
+**   become_writer         wait for the writer token (mutex held) and take
+**                         WRITER across processes (unless lsm_write_begin
+**                         holds it): LSM_BUSY if another process writes;
+**   catch-up, forced      look at the log's end itself, not at commit_seq
+**                         (a writer that died after its append never
+**                         bumped it); a torn tail left by a dead writer
+**                         makes this commit start a new log;
 **   make_room_for_write   when the memtable is full: switch to a fresh one
 **                         and a new log (sync=normal: fsync the old log
 **                         first), hand the full one to maintenance as imm;
@@ -33,15 +61,20 @@
 **                         (fsync if asked) — mutex released;
 **   insert_into_memtable  decode the very bytes that were logged (the replay
 **                         path) into the memtable — mutex released;
-**   publish_commit        advance last_seq (mutex held), release the token.
+**   publish_commit        advance last_seq (mutex held), then SHM's
+**                         commit_seq; release the token and WRITER.
 ** A failure after the log append latches bg_error (the log may end in a
 ** torn record, or the memtable lacks a logged commit).
 **
-** Maintenance (db_impl.h: the maintenance token): the background thread
-** (bg_main) loops: flush imm if there is one, else create the next log
-** ahead if its number is reserved and it does not exist yet (so that the
-** writer's switch need not), else run one compaction if a level scores
-** >= 1 (compact.c), else sleep on bg_cv.  A failed step
+** Maintenance (db_impl.h: the maintenance token) is the OWNER's: only the
+** instance holding it flushes, compacts, writes the manifest and deletes
+** files.  Its background thread (bg_main) loops: catch up when another
+** instance rotated the log or it just became owner, flush imm if there is
+** one, else run one compaction if a level scores >= 1 (compact.c), else
+** delete obsolete files no instance may still read, else sleep (polling
+** SHM every POLL_MS while other instances are open).  Other instances'
+** threads retry OWNER (the role moves when its holder exits) and catch up
+** on new manifests so that their slots let old files go.  A failed step
 ** latches bg_error and the thread does no more work.  lsm_close sets
 ** shutting_down and joins it: the step in flight finishes (its table and
 ** manifest are complete), nothing new starts; whatever is still in mem or
@@ -50,7 +83,8 @@
 ** With options.background = 0 there is no thread: the writer that
 ** switched the memtable flushes it and runs compactions itself, under the
 ** same token, before its commit returns — the same calls in the same
-** order every run, which the fault-injection loops rely on.
+** order every run, which the fault-injection loops rely on.  (With several
+** processes a non-owner then waits for the owner's next commit to flush.)
 */
 #include "db_impl.h"
 
@@ -59,6 +93,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* How often an instance looks at SHM for other instances' progress: while
+** it waits for maintenance, and in the background thread while other
+** instances are open (IDLE_POLL_MS when alone: a newcomer is noticed). */
+#define POLL_MS 10
+#define BG_POLL_MS 20
+#define IDLE_POLL_MS 250
+/* Minimum time between two scans of the reader slots for deletable files. */
+#define COLLECT_INTERVAL_US 100000
+/* A catch-up that keeps meeting a moving target gives up (LSM_BUSY). */
+#define CATCH_UP_ATTEMPTS 1000
+/* catch_up_once: start again. */
+#define RETRY (-1000)
 
 void lsm_options_init(lsm_options *o) {
   memset(o, 0, sizeof *o);
@@ -104,13 +151,34 @@ static int ensure_message(lsm_db *db, int rc, const char *what) {
   return rc;
 }
 
+/* Copy a module's message (msg) to errmsg (mutex held); returns rc. */
+static int take_message(lsm_db *db, int rc, const lsm_buffer *msg, const char *what) {
+  if (rc == LSM_OK) return rc;
+  if (msg->len) lsm_buffer_set(&db->errmsg, msg->data, msg->len);
+  else db->errmsg.len = 0;
+  return ensure_message(db, rc, what);
+}
+
 uint64_t lsm_db_smallest_snapshot(lsm_db *db) {
   if (db->snapshots.next != &db->snapshots) return db->snapshots.next->seq;
   return db->last_seq;
 }
 
-uint64_t lsm_db_new_file_number(lsm_db *db) {
-  return lsm_vset_new_file_number(&db->vset);
+/* last_seq and loaded_gen are read without the mutex by the fast path. */
+static void set_last_seq(lsm_db *db, uint64_t seq) {
+  __atomic_store_n(&db->last_seq, seq, __ATOMIC_RELEASE);
+}
+
+static void set_loaded_gen(lsm_db *db) {
+  __atomic_store_n(&db->loaded_gen, db->vset.generation, __ATOMIC_RELEASE);
+}
+
+int lsm_db_new_file_number(lsm_db *db, uint64_t *number, lsm_buffer *errmsg) {
+  if (!db->shm_live) {
+    *number = lsm_vset_new_file_number(&db->vset);
+    return LSM_OK;
+  }
+  return lsm_shm_alloc_file(db->shm, 1, number, errmsg);
 }
 
 /* Latch rc as the sticky error, with the message in msg (or errmsg) (mutex
@@ -140,6 +208,16 @@ static uint64_t now_micros(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Wait on cv (mutex mu held) for at most ms milliseconds. */
+static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_nsec += (long)ms * 1000000L;
+  ts.tv_sec += ts.tv_nsec / 1000000000L;
+  ts.tv_nsec %= 1000000000L;
+  pthread_cond_timedwait(cv, mu, &ts);
 }
 
 static char *join_path(const char *dir, const char *name) {
@@ -229,6 +307,9 @@ static int cmp_u64(const void *a, const void *b) {
 typedef struct replay_ctx {
   lsm_db *db;
   lsm_mem *mem;
+  uint64_t max_seq;          /* newest sequence number applied */
+  int half_applied;          /* a record failed after some of its
+                                operations went in (out of memory) */
 } replay_ctx;
 
 static int replay_record(void *arg, lsm_slice payload) {
@@ -236,11 +317,12 @@ static int replay_record(void *arg, lsm_slice payload) {
   uint64_t seq_base;
   uint32_t n_ops;
   int rc = lsm_batch_replay(payload, c->mem, &seq_base, &n_ops);
+  if (rc == LSM_NOMEM) c->half_applied = 1;
   if (rc) return rc;
   if (n_ops > 0) {
     uint64_t last = seq_base + n_ops - 1;
     if (seq_base == 0 || last >= LSM_SEQ_OVERLAY) return LSM_CORRUPT;
-    if (last > c->db->last_seq) c->db->last_seq = last;
+    if (last > c->max_seq) c->max_seq = last;
   }
   return LSM_OK;
 }
@@ -263,6 +345,8 @@ static int replay_logs(lsm_db *db, char **names, int n_names) {
   qsort(logs, (size_t)n_logs, sizeof(uint64_t), cmp_u64);
   ctx.db = db;
   ctx.mem = db->mem;
+  ctx.max_seq = db->last_seq;
+  ctx.half_applied = 0;
   for (i = 0; i < n_logs && rc == LSM_OK; i++) {
     char *path = lsm_file_path(db->dir, logs[i], "log");
     if (path == NULL) {
@@ -277,11 +361,13 @@ static int replay_logs(lsm_db *db, char **names, int n_names) {
     if (logs[i] >= db->vset.next_file_number) db->vset.next_file_number = logs[i] + 1;
     free(path);
   }
+  set_last_seq(db, ctx.max_seq);
   free(logs);
   return ensure_message(db, rc, "log replay");
 }
 
-/* Remove logs older than the current one and tables no version names. */
+/* Remove logs older than the current one and tables no version names (the
+** sole instance, at open). */
 static void delete_obsolete_files(lsm_db *db, char **names, int n_names) {
   int i, level, j;
   for (i = 0; i < n_names; i++) {
@@ -338,24 +424,17 @@ static int log_error(lsm_db *db, int rc, uint64_t number) {
                       (unsigned long long)number);
 }
 
-void lsm_db_delete_old_logs(lsm_db *db, uint64_t log_number) {
-  char **names = NULL;
-  int n = 0, i;
-  if (db->env->list(db->env, db->dir, &names, &n) != LSM_OK) return;
-  for (i = 0; i < n; i++) {
-    uint64_t number;
-    if (parse_file_name(names[i], "log", &number) && number < log_number) {
-      char *path = lsm_file_path(db->dir, number, "log");
-      if (path) db->env->remove(db->env, path);
-      free(path);
-    }
-  }
-  lsm_env_free_list(names, n);
+static void remove_log(lsm_db *db, uint64_t number) {
+  char *path = lsm_file_path(db->dir, number, "log");
+  if (path) db->env->remove(db->env, path);
+  free(path);
 }
 
 static int open_new_log(lsm_db *db) {
   int rc = create_log(db, db->wal_number, &db->wal);
-  return rc ? log_error(db, rc, db->wal_number) : LSM_OK;
+  if (rc) return log_error(db, rc, db->wal_number);
+  db->mem_off = lsm_wal_size(db->wal);
+  return LSM_OK;
 }
 
 /* A log or table file in names: the directory holds a database. */
@@ -370,6 +449,7 @@ static int has_data_files(char **names, int n_names) {
   return 0;
 }
 
+/* Steps 1-4 of the sole instance's open (see the top of the file). */
 static int recover(lsm_db *db) {
   char **names = NULL;
   int n_names = 0, rc;
@@ -395,7 +475,7 @@ static int recover(lsm_db *db) {
     lsm_env_free_list(names, n_names);
     return ensure_message(db, rc, "manifest recovery");
   }
-  db->last_seq = db->vset.last_seq;
+  set_last_seq(db, db->vset.last_seq);
 
   rc = lsm_mem_new(&db->mem);
   if (rc == LSM_OK) rc = replay_logs(db, names, n_names);
@@ -406,6 +486,7 @@ static int recover(lsm_db *db) {
     db->wal_number = lsm_vset_new_file_number(&db->vset);
     if (lsm_mem_count(db->mem) > 0) {
       db->imm = db->mem;
+      db->imm_complete = 1;
       db->imm_switched++;
       db->mem = NULL;
       rc = lsm_mem_new(&db->mem);
@@ -431,7 +512,374 @@ static int recover(lsm_db *db) {
   if (rc == LSM_OK) rc = open_new_log(db);
   if (rc == LSM_OK) delete_obsolete_files(db, names, n_names);
   lsm_env_free_list(names, n_names);
+  set_loaded_gen(db);
   return rc;
+}
+
+/* ---------------------------------------------------------------- roles, slot, garbage */
+
+/* May this instance run maintenance: it is the owner and has loaded the
+** last manifest of any previous owner (mutex held). */
+static int may_maintain(lsm_db *db) {
+  return db->is_owner && db->synced_epoch == db->owner_epoch;
+}
+
+/* Take OWNER if it is free (mutex held): its holder exited.  The new
+** owner catches up before its first maintenance step and queues the files
+** the previous one left behind. */
+static void try_become_owner(lsm_db *db) {
+  int owner = 0;
+  if (db->is_owner || db->shm == NULL) return;
+  if (lsm_shm_owner_try(db->shm, &owner, NULL) != LSM_OK || !owner) return;
+  db->is_owner = 1;
+  db->owner_epoch++;
+  db->owner_scan = 1;
+  pthread_cond_signal(&db->bg_cv);
+}
+
+/* Store this instance's oldest readable generation in its slot (mutex
+** held): min(oldest version still referenced, shm_gen read now), never
+** lower than before (FORMAT.md: slots never decrease). */
+static void publish_slot(lsm_db *db, uint64_t shm_gen) {
+  uint64_t v = lsm_vset_oldest_gen(&db->vset);
+  if (shm_gen < v) v = shm_gen;
+  if (v > db->published_gen) {
+    db->published_gen = v;
+    lsm_shm_publish(db->shm, v);
+  }
+}
+
+void lsm_db_collect_garbage(lsm_db *db) {
+  uint64_t gen, oldest;
+  int rc;
+  if (db->vset.n_obsolete == 0 || !db->shm_live) return;
+  if (!db->is_owner) {
+    /* Not this instance's job; the owner (or the next one, which scans
+    ** for orphans) deletes them. */
+    lsm_vset_forget_obsolete(&db->vset);
+    return;
+  }
+  if (lsm_shm_manifest_gen(db->shm, &gen, NULL) != LSM_OK) return;
+  publish_slot(db, gen);
+  /* One lock query per slot, under the mutex: short, and the steps that
+  ** call this keep their place in the order of events. */
+  rc = lsm_shm_oldest_gen(db->shm, &oldest, NULL);
+  if (rc == LSM_OK) lsm_vset_delete_obsolete(&db->vset, oldest);
+}
+
+void lsm_db_before_install(lsm_db *db) {
+  lsm_shm_state st;
+  if (!db->shm_live || lsm_shm_read_state(db->shm, &st, NULL) != LSM_OK) return;
+  /* The manifest's counter covers every number handed out, logs too. */
+  if (st.next_file > db->vset.next_file_number) db->vset.next_file_number = st.next_file;
+}
+
+void lsm_db_after_install(lsm_db *db) {
+  set_loaded_gen(db);
+  if (db->shm_live && db->is_owner) lsm_shm_set_manifest_gen(db->shm, db->vset.generation);
+}
+
+void lsm_db_retire_log(lsm_db *db, uint64_t number) {
+  if (number) lsm_vset_add_obsolete(&db->vset, number, 1);   /* 0: recovery's */
+  lsm_db_collect_garbage(db);
+}
+
+/* A new owner queues what a previous one left: tables no manifest names
+** (outputs of a step it never installed, files it never got to delete) and
+** logs below log_number (mutex and maintenance token held; the owner has
+** caught up, and no other instance writes tables). */
+static void scan_orphans(lsm_db *db) {
+  char **names = NULL;
+  int n = 0, i, rc, level, j;
+  db->owner_scan = 0;
+  pthread_mutex_unlock(&db->mu);
+  rc = db->env->list(db->env, db->dir, &names, &n);
+  pthread_mutex_lock(&db->mu);
+  if (rc != LSM_OK) return;
+  for (i = 0; i < n; i++) {
+    uint64_t number;
+    if (parse_file_name(names[i], "log", &number)) {
+      if (number < db->vset.log_number) lsm_vset_add_obsolete(&db->vset, number, 1);
+    } else if (parse_file_name(names[i], "sst", &number)) {
+      int live = 0;
+      for (level = 0; level < LSM_MAX_LEVELS && !live; level++) {
+        for (j = 0; j < db->vset.current->n_files[level]; j++) {
+          if (db->vset.current->files[level][j]->number == number) live = 1;
+        }
+      }
+      if (!live) lsm_vset_add_obsolete(&db->vset, number, 0);
+    }
+  }
+  lsm_env_free_list(names, n);
+  lsm_db_collect_garbage(db);
+}
+
+/* ---------------------------------------------------------------- catching up */
+
+/* Has another instance committed or installed a manifest since this one
+** last caught up?  Atomic loads only (no mutex). */
+static int shm_moved(lsm_db *db) {
+  uint64_t seq, gen;
+  if (!db->shm_live) return 0;
+  /* A damaged value takes the slow path, which reports it. */
+  if (lsm_shm_commit_seq(db->shm, &seq, NULL) || lsm_shm_manifest_gen(db->shm, &gen, NULL)) return 1;
+  return seq > __atomic_load_n(&db->last_seq, __ATOMIC_ACQUIRE) ||
+         gen > __atomic_load_n(&db->loaded_gen, __ATOMIC_ACQUIRE);
+}
+
+/* One memtable of a catch-up plan: the one for log `log`, shared (it is
+** db->mem or db->imm now) or fresh (owned by the plan until installed). */
+typedef struct plan_mem {
+  lsm_mem *m;
+  uint64_t log, off;
+  int fresh;
+  int complete;              /* every record of its log applied */
+  int broken;                /* a record is half applied (out of memory) */
+} plan_mem;
+
+/* Replay log pm->log from pm->off into pm->m (catchup_mu held, mutex not
+** held).  *torn (may be NULL): the log ends in bytes that are not a whole
+** record.  LSM_NOTFOUND: the log has vanished. */
+static int replay_tail(lsm_db *db, plan_mem *pm, uint64_t *max_seq, int *torn,
+                       lsm_buffer *msg) {
+  char *path = lsm_file_path(db->dir, pm->log, "log");
+  replay_ctx ctx;
+  uint64_t valid = pm->off, size = 0;
+  int rc;
+  if (path == NULL) return LSM_NOMEM;
+  ctx.db = db;
+  ctx.mem = pm->m;
+  ctx.max_seq = *max_seq;
+  ctx.half_applied = 0;
+  rc = lsm_wal_replay_from(db->env, path, pm->off, replay_record, &ctx, &valid, &size, msg);
+  free(path);
+  /* Records applied before a failure stay applied: never apply them twice. */
+  pm->off = valid;
+  pm->broken = ctx.half_applied;
+  *max_seq = ctx.max_seq;
+  if (torn) *torn = rc == LSM_OK && valid < size;
+  return rc;
+}
+
+/* Write the offsets reached back to the memtables that are the db's
+** (mutex held). */
+static void write_back(lsm_db *db, const plan_mem *pm) {
+  if (pm->m == NULL || pm->fresh) return;
+  if (pm->m == db->mem && pm->log == db->wal_number) db->mem_off = pm->off;
+  if (pm->m == db->imm && pm->log == db->imm_log) {
+    db->imm_off = pm->off;
+    if (pm->complete) db->imm_complete = 1;
+  }
+}
+
+static void plan_free(plan_mem *pm) {
+  if (pm->m && pm->fresh) lsm_mem_unref(pm->m);
+  pm->m = NULL;
+}
+
+/* The memtable for log `log`: the db's if it has one, else a fresh one
+** (mutex held). */
+static int plan_for(lsm_db *db, uint64_t log, plan_mem *pm) {
+  memset(pm, 0, sizeof *pm);
+  pm->log = log;
+  if (db->mem && db->wal_number == log) {
+    pm->m = db->mem;
+    pm->off = db->mem_off;
+    return LSM_OK;
+  }
+  if (db->imm && db->imm_log == log) {
+    pm->m = db->imm;
+    pm->off = db->imm_off;
+    pm->complete = db->imm_complete;
+    return LSM_OK;
+  }
+  pm->fresh = 1;
+  return lsm_mem_new(&pm->m);
+}
+
+/* Make the plan the db's state (mutex held): version first (already
+** installed by the caller), then memtables: a memtable the plan does not
+** keep is dropped (its log is in tables of the version now); last_seq
+** last.  *old_wal receives an append handle to close. */
+static void install_plan(lsm_db *db, plan_mem *nm, plan_mem *ni, uint64_t last,
+                         lsm_wal **old_wal) {
+  lsm_mem *old_mem = db->mem, *old_imm = db->imm;
+  if (ni->m && ni->log < db->vset.log_number) {
+    /* Flushed meanwhile (this instance's own owner thread): in tables. */
+    if (ni->fresh) lsm_mem_unref(ni->m);
+    ni->m = NULL;
+  }
+  if (ni->m && ni->fresh) db->imm_switched++;
+  if (ni->m && ni->m == old_mem) db->imm_switched++;
+  if (old_imm && old_imm != ni->m) {
+    db->imm_flushed++;
+    lsm_mem_unref(old_imm);
+  }
+  if (old_mem && old_mem != nm->m && old_mem != ni->m) {
+    /* Retired whole while this instance was not looking. */
+    db->imm_switched++;
+    db->imm_flushed++;
+    lsm_mem_unref(old_mem);
+  }
+  if (old_mem != nm->m) {
+    *old_wal = db->wal;
+    db->wal = NULL;
+  }
+  db->mem = nm->m;
+  db->wal_number = nm->log;
+  db->mem_off = nm->off;
+  db->imm = ni->m;
+  db->imm_log = ni->m ? ni->log : 0;
+  db->imm_off = ni->m ? ni->off : 0;
+  db->imm_complete = ni->m ? ni->complete : 0;
+  nm->fresh = ni->fresh = 0;   /* the db's now */
+  if (last > db->last_seq) set_last_seq(db, last);
+  pthread_cond_broadcast(&db->state_cv);
+  if (db->imm) pthread_cond_signal(&db->bg_cv);   /* the owner flushes it */
+}
+
+/* The writer's quick check (force, nothing moved): does log wal_number end
+** where mem's records end?  Only an instance that wrote last can say so
+** without reading the log (catchup_mu held, mutex not held). */
+static int log_end_known(lsm_db *db) {
+  uint64_t size = 0;
+  return db->wal && lsm_wal_file_size(db->wal, &size) == LSM_OK && size == db->mem_off;
+}
+
+/* One catch-up attempt (catchup_mu held, mutex not held).  RETRY: the
+** shared state moved under it; start again. */
+static int catch_up_once(lsm_db *db, int force, int *torn) {
+  lsm_shm_state st;
+  lsm_vset_loaded loaded;
+  plan_mem nm, ni;
+  lsm_buffer msg = {0};
+  lsm_wal *old_wal = NULL;
+  uint64_t L, max_seq = 0, epoch;
+  int rc, reload;
+
+  memset(&loaded, 0, sizeof loaded);
+  memset(&nm, 0, sizeof nm);
+  memset(&ni, 0, sizeof ni);
+  pthread_mutex_lock(&db->mu);
+  if (db->replay_broken) {
+    rc = sticky_error(db);
+    goto unlock;
+  }
+  db->errmsg.len = 0;
+  epoch = db->is_owner ? db->owner_epoch : 0;
+  /* commit_seq, then wal_number, then manifest_gen: every commit up to the
+  ** commit_seq read is in a log up to the wal_number read, or in tables. */
+  rc = lsm_shm_read_state(db->shm, &st, &db->errmsg);
+  if (rc) goto unlock;
+  publish_slot(db, st.manifest_gen);   /* before reading MANIFEST */
+  reload = db->need_reload || st.manifest_gen > db->vset.generation;
+  if (!reload && force && (!db->imm || db->imm_complete) && st.wal_number == db->wal_number &&
+      st.commit_seq <= db->last_seq && log_end_known(db)) {
+    if (epoch) db->synced_epoch = epoch;
+    goto unlock;   /* the writer's fast path: nothing anywhere to read */
+  }
+  pthread_mutex_unlock(&db->mu);
+
+  if (reload) {
+    rc = lsm_vset_reload_read(&db->vset, db->need_reload, &loaded, &msg);
+    if (rc == LSM_NOTFOUND) rc = RETRY;
+  }
+  pthread_mutex_lock(&db->mu);
+  if (rc) goto unlock;
+  L = reload && !loaded.same ? loaded.log_number : db->vset.log_number;
+  if (L > st.wal_number) {
+    rc = RETRY;   /* the log we read of was retired meanwhile */
+    goto unlock;
+  }
+  rc = plan_for(db, st.wal_number, &nm);
+  if (rc == LSM_OK && L < st.wal_number) rc = plan_for(db, L, &ni);
+  pthread_mutex_unlock(&db->mu);
+
+  if (rc == LSM_OK && ni.m && !ni.complete) {
+    /* A closed log: complete once replayed to its end. */
+    rc = replay_tail(db, &ni, &max_seq, NULL, &msg);
+    ni.complete = rc == LSM_OK;
+  }
+  if (rc == LSM_OK) rc = replay_tail(db, &nm, &max_seq, torn, &msg);
+  if (rc == LSM_NOTFOUND) rc = RETRY;
+
+  pthread_mutex_lock(&db->mu);
+  write_back(db, &nm);
+  write_back(db, &ni);
+  if ((nm.broken && !nm.fresh) || (ni.broken && !ni.fresh)) {
+    /* A record may be half applied: this instance's memtables can no
+    ** longer follow the log. */
+    db->replay_broken = 1;
+    lsm_db_error(db, rc, "lsm: out of memory replaying the log of %s", db->dir);
+    latch_error(db, rc, NULL);
+  }
+  if (rc) goto unlock;
+  if (reload) {
+    rc = lsm_vset_reload_install(&db->vset, &loaded);
+    if (rc) goto unlock;
+    db->need_reload = 0;
+    set_loaded_gen(db);
+  }
+  if (st.wal_number < db->vset.log_number) {
+    rc = RETRY;
+    goto unlock;
+  }
+  install_plan(db, &nm, &ni, max_seq > st.commit_seq ? max_seq : st.commit_seq, &old_wal);
+  if (epoch && epoch == db->owner_epoch) db->synced_epoch = epoch;
+unlock:
+  if (rc && rc != RETRY) {
+    /* A module's message, else the one already in errmsg, else a generic one. */
+    if (msg.len) take_message(db, rc, &msg, "catch-up");
+    else ensure_message(db, rc, "catch-up");
+  }
+  pthread_mutex_unlock(&db->mu);
+  plan_free(&nm);
+  plan_free(&ni);
+  lsm_vset_loaded_free(&loaded);
+  lsm_buffer_free(&msg);
+  if (old_wal) lsm_wal_close(old_wal);
+  return rc;
+}
+
+/* Catch up with the other instances (catchup_mu held, mutex not held).
+** force: also when SHM shows nothing new, looking at the log's end itself
+** (the writer; *torn, may be NULL, then tells whether the log ends in a
+** torn record, which must not be appended to). */
+static int catch_up_locked(lsm_db *db, int force, int *torn) {
+  int attempt, rc = LSM_OK, t = 0;
+  if (torn) *torn = 0;
+  if (!db->shm_live || (!force && !shm_moved(db))) return LSM_OK;
+  for (attempt = 0; attempt < CATCH_UP_ATTEMPTS; attempt++) {
+    if (attempt > 10) {
+      struct timespec ts = {0, 1000000};
+      nanosleep(&ts, NULL);
+    }
+    t = 0;
+    rc = catch_up_once(db, force, &t);
+    if (rc != RETRY) {
+      if (torn) *torn = t;
+      return rc;
+    }
+  }
+  pthread_mutex_lock(&db->mu);
+  rc = lsm_db_error(db, LSM_BUSY, "lsm: the files of %s kept changing while reading them", db->dir);
+  pthread_mutex_unlock(&db->mu);
+  return rc;
+}
+
+/* The readers' entry: the fast path, else a catch-up (no lock held). */
+static int catch_up(lsm_db *db) {
+  int rc;
+  if (!shm_moved(db)) return LSM_OK;
+  pthread_mutex_lock(&db->catchup_mu);
+  rc = catch_up_locked(db, 0, NULL);
+  pthread_mutex_unlock(&db->catchup_mu);
+  return rc;
+}
+
+/* The writer's: forced (catchup_mu held, mutex not held). */
+static int writer_catch_up(lsm_db *db, int *torn) {
+  return catch_up_locked(db, 1, torn);
 }
 
 /* ---------------------------------------------------------------- maintenance token */
@@ -467,11 +915,14 @@ static int maint_release(lsm_db *db, int rc) {
 
 /* options.background = 0: the writer that switched the memtable flushes it
 ** and, if compact, runs the compactions it calls for (mutex and writer
-** token held). */
+** token held).  Only the owner does (another instance's owner flushes at
+** its own next commit). */
 static int run_inline_maintenance(lsm_db *db, int compact) {
-  int rc;
+  int rc = LSM_OK;
+  if (!may_maintain(db)) return LSM_OK;
   maint_acquire(db, 0);
-  rc = db->imm ? lsm_db_flush_imm(db) : LSM_OK;
+  if (db->owner_scan) scan_orphans(db);
+  if (db->imm && db->imm_complete) rc = lsm_db_flush_imm(db);
   if (rc == LSM_OK && compact) rc = lsm_db_maybe_compact(db);
   if (maint_release(db, rc)) return sticky_error(db);
   return LSM_OK;
@@ -481,8 +932,8 @@ static int run_inline_maintenance(lsm_db *db, int compact) {
 
 /* Is there a maintenance step for the background thread (mutex held)? */
 static int bg_has_work(lsm_db *db) {
-  if (db->bg_error || db->maint_busy || db->maint_waiters > 0) return 0;
-  return db->imm != NULL || lsm_db_needs_compaction(db);
+  if (db->bg_error || db->maint_busy || db->maint_waiters > 0 || !may_maintain(db)) return 0;
+  return db->owner_scan || (db->imm != NULL && db->imm_complete) || lsm_db_needs_compaction(db);
 }
 
 /* Should the background thread create the next log now (mutex held)?  A
@@ -490,31 +941,70 @@ static int bg_has_work(lsm_db *db) {
 ** switch), and no attempt has failed since (the writer then creates the
 ** log itself and reports any error). */
 static int bg_wants_next_log(lsm_db *db) {
-  return db->next_wal_number != 0 && db->next_wal == NULL && !db->next_wal_busy &&
-         !db->next_wal_failed && !db->bg_error;
+  return db->next_wal == NULL && !db->bg_error && db->next_wal_for != db->imm_switched;
 }
 
 /* Create the log the next memtable switch will use, under the number the
 ** writer reserved (mutex held, released meanwhile): the switch then costs
 ** only the old log's fsync. */
 static void prepare_next_log(lsm_db *db) {
-  uint64_t number = db->next_wal_number;
+  uint64_t number;
   lsm_wal *w = NULL;
   int rc;
-  db->next_wal_busy = 1;
+  db->next_wal_for = db->imm_switched;
+  if (lsm_db_new_file_number(db, &number, NULL) != LSM_OK) return;
+  db->last_log_number = number;
   pthread_mutex_unlock(&db->mu);
   rc = create_log(db, number, &w);
-  if (rc) {
-    /* Best effort: leave no half-made log behind. */
-    char *path = lsm_file_path(db->dir, number, "log");
-    if (path) db->env->remove(db->env, path);
-    free(path);
-  }
+  if (rc) remove_log(db, number);   /* best effort: no half-made log */
   pthread_mutex_lock(&db->mu);
-  db->next_wal_busy = 0;
-  if (rc == LSM_OK) db->next_wal = w;
-  else db->next_wal_failed = 1;
-  pthread_cond_broadcast(&db->state_cv);
+  if (rc == LSM_OK && number != db->last_log_number) {
+    /* The writer switched meanwhile, to a log it numbered itself: logs
+    ** must be used in the order of their numbers (replay follows them), so
+    ** this older one is dropped. */
+    pthread_mutex_unlock(&db->mu);
+    lsm_wal_close(w);
+    remove_log(db, number);
+    pthread_mutex_lock(&db->mu);
+    return;
+  }
+  if (rc == LSM_OK) {
+    db->next_wal = w;
+    db->next_wal_number = number;
+  }
+}
+
+/* Does the background thread need to catch up (mutex held)?  When another
+** instance rotated the log (the owner flushes the closed one), installed a
+** manifest (this instance's slot then lets old files go), or this instance
+** just became the owner. */
+static int bg_wants_catch_up(lsm_db *db) {
+  uint64_t wal, gen;
+  if (!db->shm_live || db->bg_error) return 0;
+  if (db->is_owner && db->synced_epoch != db->owner_epoch) return 1;
+  if (lsm_shm_wal_number(db->shm, &wal, NULL) || lsm_shm_manifest_gen(db->shm, &gen, NULL)) {
+    return 0;   /* a damaged SHM: readers report it */
+  }
+  return wal != db->wal_number || gen > db->vset.generation;
+}
+
+/* Sleep until signalled or the next poll (mutex held). */
+static void bg_sleep(lsm_db *db) {
+  int others = 0;
+  if (db->shm_live) lsm_shm_others_open(db->shm, &others);
+  timed_wait(&db->bg_cv, &db->mu, others ? BG_POLL_MS : IDLE_POLL_MS);
+}
+
+/* Delete what no instance reads any more, at most every
+** COLLECT_INTERVAL_US (mutex held). */
+static int bg_collect(lsm_db *db) {
+  uint64_t now = now_micros();
+  if (!db->is_owner || db->vset.n_obsolete == 0 || now - db->last_collect < COLLECT_INTERVAL_US) {
+    return 0;
+  }
+  db->last_collect = now;
+  lsm_db_collect_garbage(db);
+  return 1;
 }
 
 static void *bg_main(void *arg) {
@@ -522,7 +1012,19 @@ static void *bg_main(void *arg) {
   pthread_mutex_lock(&db->mu);
   while (!db->shutting_down) {
     int rc;
-    if (bg_has_work(db) && db->imm != NULL) {
+    if (!db->is_owner) try_become_owner(db);
+    if (bg_wants_catch_up(db)) {
+      pthread_mutex_unlock(&db->mu);
+      pthread_mutex_lock(&db->catchup_mu);
+      rc = catch_up_locked(db, 1, NULL);
+      pthread_mutex_unlock(&db->catchup_mu);
+      pthread_mutex_lock(&db->mu);
+      if (rc && !db->shutting_down) bg_sleep(db);   /* readers see the error */
+    } else if (bg_has_work(db) && db->owner_scan) {
+      maint_acquire(db, 0);
+      scan_orphans(db);
+      maint_release(db, LSM_OK);
+    } else if (bg_has_work(db) && db->imm != NULL && db->imm_complete) {
       /* A waiting writer needs imm gone before anything else. */
       maint_acquire(db, 0);
       rc = lsm_db_flush_imm(db);
@@ -533,8 +1035,8 @@ static void *bg_main(void *arg) {
       maint_acquire(db, 0);
       rc = lsm_db_compact_once(db);
       maint_release(db, rc);
-    } else {
-      pthread_cond_wait(&db->bg_cv, &db->mu);
+    } else if (!bg_collect(db)) {
+      bg_sleep(db);
     }
   }
   pthread_mutex_unlock(&db->mu);
@@ -566,23 +1068,10 @@ static void stop_bg_thread(lsm_db *db) {
   pthread_join(db->bg_thread, NULL);
   db->bg_started = 0;
   if (db->next_wal) {
-    char *path = lsm_file_path(db->dir, db->next_wal_number, "log");
     lsm_wal_close(db->next_wal);
     db->next_wal = NULL;
-    if (path) db->env->remove(db->env, path);
-    free(path);
+    remove_log(db, db->next_wal_number);
   }
-}
-
-/* Background mode: reserve the number of the log after the current one
-** (mutex held).  Reserved when the current log starts, so that logs are
-** numbered in the order they are used (replay follows the numbers) and
-** the numbering does not depend on when the background thread runs. */
-static void reserve_next_log(lsm_db *db) {
-  if (!db->opts.background) return;
-  db->next_wal_number = lsm_db_new_file_number(db);
-  db->next_wal_failed = 0;
-  pthread_cond_signal(&db->bg_cv);
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -596,7 +1085,8 @@ static void db_free(lsm_db *db) {
   lsm_vset_free(&db->vset);
   /* After the tables (the vset), which hold cache handles only while read. */
   if (db->vset.cache) lsm_cache_free(db->vset.cache);
-  if (db->lock) db->env->unlock(db->env, db->lock);
+  /* Last: releases WRITER, OWNER, the slot and DMS. */
+  lsm_shm_close(db->shm);
   for (i = 0; i < LSM_MAX_LEVELS; i++) lsm_buffer_free(&db->compact_pointer[i]);
   lsm_buffer_free(&db->write_buf);
   lsm_buffer_free(&db->errmsg);
@@ -607,6 +1097,7 @@ static void db_free(lsm_db *db) {
     pthread_cond_destroy(&db->bg_cv);
     pthread_cond_destroy(&db->state_cv);
     pthread_mutex_destroy(&db->mu);
+    pthread_mutex_destroy(&db->catchup_mu);
   }
   free(db->dir);
   free(db);
@@ -625,6 +1116,7 @@ static int check_options(const lsm_options *o) {
 
 static int init_sync_objects(lsm_db *db) {
   if (pthread_mutex_init(&db->mu, NULL) != 0) return LSM_NOMEM;
+  if (pthread_mutex_init(&db->catchup_mu, NULL) != 0) goto no_catchup_mu;
   if (pthread_cond_init(&db->writer_cv, NULL) != 0) goto no_writer_cv;
   if (pthread_cond_init(&db->bg_cv, NULL) != 0) goto no_bg_cv;
   if (pthread_cond_init(&db->state_cv, NULL) != 0) goto no_state_cv;
@@ -635,14 +1127,76 @@ no_state_cv:
 no_bg_cv:
   pthread_cond_destroy(&db->writer_cv);
 no_writer_cv:
+  pthread_mutex_destroy(&db->catchup_mu);
+no_catchup_mu:
   pthread_mutex_destroy(&db->mu);
   return LSM_NOMEM;
 }
 
+/* lsm_shm_open, creating the directory first if it is missing and
+** create_if_missing allows. */
+static int open_shared_state(lsm_db *db, int *first) {
+  const char *dir = db->dir;
+  int rc = lsm_shm_open(db->env, dir, 0, &db->shm, first, &db->errmsg);
+  if (rc == LSM_NOTFOUND && db->opts.create_if_missing) {
+    /* No directory yet: create it (and missing parents) durably. */
+    rc = make_dirs(db->env, dir, db->opts.sync_mode != LSM_SYNC_OFF);
+    if (rc) {
+      return lsm_db_error(db, rc == LSM_NOTFOUND ? LSM_IOERR : rc,
+                          "lsm: cannot create directory %s", dir);
+    }
+    db->errmsg.len = 0;
+    rc = lsm_shm_open(db->env, dir, 0, &db->shm, first, &db->errmsg);
+  }
+  if (rc == LSM_NOTFOUND) return lsm_db_error(db, rc, "lsm: no database in %s", dir);
+  if (rc) return ensure_message(db, rc, "opening the shared state");
+  return LSM_OK;
+}
+
+/* The sole instance: recover, then publish the state for the others. */
+static int open_first(lsm_db *db) {
+  lsm_shm_state st;
+  int rc;
+  pthread_mutex_lock(&db->mu);
+  try_become_owner(db);
+  db->synced_epoch = db->owner_epoch;   /* nothing newer exists */
+  db->owner_scan = 0;                   /* recovery deletes orphans */
+  pthread_mutex_unlock(&db->mu);
+  rc = recover(db);
+  if (rc) return rc;
+  st.commit_seq = db->last_seq;
+  st.wal_number = db->wal_number;
+  st.manifest_gen = db->vset.generation;
+  st.next_file = db->vset.next_file_number;
+  rc = lsm_shm_init_finish(db->shm, &st, &db->errmsg);
+  if (rc) return ensure_message(db, rc, "publishing the shared state");
+  db->published_gen = st.manifest_gen;
+  db->shm_live = 1;
+  return LSM_OK;
+}
+
+/* Another instance has the directory open: load its state read-only. */
+static int open_join(lsm_db *db) {
+  int rc = lsm_vset_create(&db->vset);
+  if (rc) return rc;
+  db->need_reload = 1;
+  db->shm_live = 1;
+  /* lsm_shm_open stored the generation current then in the slot. */
+  lsm_shm_manifest_gen(db->shm, &db->published_gen, NULL);
+  db->errmsg.len = 0;
+  pthread_mutex_lock(&db->catchup_mu);
+  rc = catch_up_locked(db, 1, NULL);
+  pthread_mutex_unlock(&db->catchup_mu);
+  if (rc) return ensure_message(db, rc, "joining");
+  pthread_mutex_lock(&db->mu);
+  try_become_owner(db);
+  pthread_mutex_unlock(&db->mu);
+  return LSM_OK;
+}
+
 int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out) {
   lsm_db *db;
-  char *lock_path = NULL;
-  int rc;
+  int rc, first = 0;
   *out = NULL;
   db = calloc(1, sizeof *db);
   if (db == NULL) return LSM_NOMEM;
@@ -668,33 +1222,9 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out) {
   if (!check_options(&db->opts)) {
     return lsm_db_error(db, LSM_MISUSE, "lsm: invalid options for %s", dir);
   }
-
-  lock_path = join_path(dir, "LOCK");
-  if (lock_path == NULL) return LSM_NOMEM;
-  rc = db->env->lock(db->env, lock_path, &db->lock);
-  if (rc == LSM_NOTFOUND && db->opts.create_if_missing) {
-    /* No directory yet: create it (and missing parents) durably. */
-    rc = make_dirs(db->env, dir, db->opts.sync_mode != LSM_SYNC_OFF);
-    if (rc) {
-      free(lock_path);
-      return lsm_db_error(db, rc == LSM_NOTFOUND ? LSM_IOERR : rc,
-                          "lsm: cannot create directory %s", dir);
-    }
-    rc = db->env->lock(db->env, lock_path, &db->lock);
-  }
-  free(lock_path);
-  if (rc == LSM_BUSY) {
-    return lsm_db_error(db, rc, "lsm: database %s is in use by another instance", dir);
-  }
-  if (rc == LSM_NOTFOUND) {
-    return lsm_db_error(db, rc, "lsm: no database in %s", dir);
-  }
-  if (rc) return lsm_db_error(db, rc, "lsm: cannot lock %s", dir);
-  rc = recover(db);
-  if (rc == LSM_OK && db->opts.background) {
-    reserve_next_log(db);   /* no other thread yet */
-    rc = start_bg_thread(db);
-  }
+  rc = open_shared_state(db, &first);
+  if (rc == LSM_OK) rc = first ? open_first(db) : open_join(db);
+  if (rc == LSM_OK && db->opts.background) rc = start_bg_thread(db);
   return rc;
 }
 
@@ -702,6 +1232,12 @@ int lsm_close(lsm_db *db) {
   int rc = LSM_OK;
   if (db == NULL) return LSM_OK;
   stop_bg_thread(db);
+  if (db->shm_live) {
+    /* Best effort: what no instance reads any more goes now. */
+    pthread_mutex_lock(&db->mu);
+    lsm_db_collect_garbage(db);
+    pthread_mutex_unlock(&db->mu);
+  }
   if (db->wal) {
     rc = lsm_wal_close(db->wal);
     db->wal = NULL;
@@ -710,19 +1246,28 @@ int lsm_close(lsm_db *db) {
   return rc;
 }
 
+int lsm_in_use(const char *dir, lsm_env *env) {
+  lsm_shm *shm = NULL;
+  int first = 0, rc = lsm_shm_open(env, dir, LSM_SHM_EXCLUSIVE, &shm, &first, NULL);
+  lsm_shm_close(shm);
+  return rc;
+}
+
 int lsm_destroy(const char *dir, lsm_env *env) {
   char **names = NULL, **paths = NULL;
-  int n = 0, n_paths = 0, i, rc;
-  lsm_file *lock = NULL;
-  char *lock_path;
+  int n = 0, n_paths = 0, i, rc, first = 0;
+  lsm_shm *shm = NULL;
+  char *lock_path, *shm_path;
   if (env == NULL) env = lsm_env_default();
   lock_path = join_path(dir, "LOCK");
-  if (lock_path == NULL) return LSM_NOMEM;
-  rc = env->lock(env, lock_path, &lock);
-  if (rc) {
-    free(lock_path);
-    return rc;
+  shm_path = join_path(dir, "SHM");
+  if (lock_path == NULL || shm_path == NULL) {
+    rc = LSM_NOMEM;
+    goto done;
   }
+  /* Only when no instance has it open (LSM_BUSY otherwise). */
+  rc = lsm_shm_open(env, dir, LSM_SHM_EXCLUSIVE, &shm, &first, NULL);
+  if (rc) goto done;
   rc = env->list(env, dir, &names, &n);
   /* Every path before the first removal: running out of memory half way
   ** would leave some of the files, a corrupt database. */
@@ -738,10 +1283,15 @@ int lsm_destroy(const char *dir, lsm_env *env) {
   for (i = 0; i < n_paths; i++) free(paths[i]);
   free(paths);
   lsm_env_free_list(names, n);
+  /* The shared files last, while DMS is still held: an opener waiting for
+  ** it finds LOCK replaced and starts again. */
+  env->remove(env, shm_path);
   env->remove(env, lock_path);
-  env->unlock(env, lock);
-  free(lock_path);
+  lsm_shm_close(shm);
   if (rc == LSM_OK) rc = env->rmdir(env, dir);
+done:
+  free(lock_path);
+  free(shm_path);
   return rc;
 }
 
@@ -768,22 +1318,76 @@ static int become_writer(lsm_db *db) {
   return LSM_OK;
 }
 
-/* Turn mem into imm and start a fresh memtable with a new log (mutex and
-** writer token held; released while the log is created).  imm is NULL. */
+/* With the writer token: take WRITER across processes unless
+** lsm_write_begin holds it (mutex held).  *took: release it after. */
+static int take_writer_role(lsm_db *db, int *took) {
+  int rc;
+  *took = 0;
+  if (db->write_locked) return LSM_OK;
+  db->errmsg.len = 0;
+  rc = lsm_shm_writer_try(db->shm, &db->errmsg);
+  if (rc == LSM_BUSY) {
+    return lsm_db_error(db, rc, "lsm: %s is being written by another process", db->dir);
+  }
+  if (rc) return ensure_message(db, rc, "taking the write lock");
+  *took = 1;
+  return LSM_OK;
+}
+
+/* Sync a log this instance may not have open for writing (sync=normal, at
+** a switch; no mutex): another instance may have appended to it. */
+static int sync_log(lsm_db *db, lsm_wal *w, uint64_t number) {
+  char *path;
+  int rc;
+  if (w) return lsm_wal_sync(w);
+  path = lsm_file_path(db->dir, number, "log");
+  if (path == NULL) return LSM_NOMEM;
+  rc = lsm_wal_open(db->env, path, &w);
+  free(path);
+  if (rc == LSM_OK) rc = lsm_wal_sync(w);
+  if (w) {
+    int close_rc = lsm_wal_close(w);
+    if (rc == LSM_OK) rc = close_rc;
+  }
+  return rc;
+}
+
+/* Turn mem into imm and start a fresh memtable with a new log (mutex,
+** catchup_mu, writer token and WRITER held; the mutex released while the
+** log is created).  imm is NULL; mem holds every record of its log. */
 static int switch_memtable(lsm_db *db) {
-  lsm_wal *old_wal = db->wal, *new_wal;
-  uint64_t number;
+  lsm_wal *old_wal = db->wal, *new_wal = NULL, *stale = NULL;
+  uint64_t number = 0, stale_number = 0, old_number = db->wal_number;
   lsm_mem *fresh = NULL;
   int rc;
-  /* The background thread creates the next log ahead (prepare_next_log),
-  ** under the number reserved for it; a log taken from it is created and
-  ** synced already.  If it is being created right now, wait: it is short. */
-  while (db->next_wal_busy) pthread_cond_wait(&db->state_cv, &db->mu);
-  new_wal = db->next_wal;
-  number = db->next_wal_number ? db->next_wal_number : lsm_db_new_file_number(db);
+  /* The background thread prepares the next log ahead (prepare_next_log);
+  ** a log taken from it is already created and synced.  Logs are used in
+  ** the order of their numbers, across instances too: one numbered before
+  ** the current log (another instance switched since) is dropped. */
+  if (db->next_wal && db->next_wal_number > db->wal_number &&
+      db->next_wal_number == db->last_log_number) {
+    new_wal = db->next_wal;
+    number = db->next_wal_number;
+  } else {
+    stale = db->next_wal;
+    stale_number = db->next_wal_number;
+    rc = lsm_db_new_file_number(db, &number, &db->errmsg);
+    if (rc) {
+      db->next_wal = NULL;
+      if (stale) {
+        lsm_wal_close(stale);
+        remove_log(db, stale_number);
+      }
+      return ensure_message(db, rc, "allocating a log number");
+    }
+  }
   db->next_wal = NULL;
-  db->next_wal_number = 0;
+  db->last_log_number = number;
   pthread_mutex_unlock(&db->mu);
+  if (stale) {
+    lsm_wal_close(stale);   /* empty, never named by SHM: nobody reads it */
+    remove_log(db, stale_number);
+  }
   /* sync=normal: the old log must be durable before the new one receives a
   ** record.  imm is flushed later, beside new commits; were the old log's
   ** tail lost in a power loss while the new log's records survived, the
@@ -791,12 +1395,12 @@ static int switch_memtable(lsm_db *db) {
   ** a commit made with lsm_write(sync=1) in the new log would sit after
   ** lost ones).  sync=full has synced every record already; sync=off
   ** promises nothing across a power loss. */
-  rc = db->opts.sync_mode == LSM_SYNC_NORMAL ? lsm_wal_sync(old_wal) : LSM_OK;
+  rc = db->opts.sync_mode == LSM_SYNC_NORMAL ? sync_log(db, old_wal, old_number) : LSM_OK;
   if (rc) {
     lsm_wal_close(new_wal);   /* a prepared log stays empty: replay skips it */
     pthread_mutex_lock(&db->mu);
     lsm_db_error(db, rc, "lsm: cannot sync log %06llu.log in %s",
-                 (unsigned long long)db->wal_number, db->dir);
+                 (unsigned long long)old_number, db->dir);
     latch_error(db, rc, NULL);
     return rc;
   }
@@ -804,7 +1408,7 @@ static int switch_memtable(lsm_db *db) {
   if (rc == LSM_OK && new_wal == NULL) rc = create_log(db, number, &new_wal);
   /* Every record of the old log is in mem, which becomes imm: the flush
   ** makes it durable in a table before a manifest retires that log. */
-  if (rc == LSM_OK) lsm_wal_close(old_wal);
+  if (rc == LSM_OK && old_wal) lsm_wal_close(old_wal);
   pthread_mutex_lock(&db->mu);
   if (rc) {
     if (fresh) lsm_mem_unref(fresh);
@@ -814,29 +1418,44 @@ static int switch_memtable(lsm_db *db) {
     return rc;
   }
   db->wal = new_wal;
-  db->wal_number = number;
   db->imm = db->mem;
+  db->imm_log = old_number;
+  db->imm_off = db->mem_off;
+  db->imm_complete = 1;
   db->mem = fresh;
+  db->wal_number = number;
+  db->mem_off = lsm_wal_size(new_wal);
   db->imm_switched++;
-  reserve_next_log(db);
+  /* Last: the log exists (and is durable) before anyone is sent to it. */
+  if (db->shm_live) lsm_shm_set_wal_number(db->shm, number);
   return LSM_OK;
 }
 
-/* Wait on state_cv for maintenance to progress (mutex held).  A commit's
-** wait is a write stall: counted once per commit (*stopped), timed each
-** time; lsm_flush's (force) is not. */
-static void stall_wait(lsm_db *db, int force, int *stopped) {
+/* Wait for maintenance (this instance's or another's) to progress, up to
+** POLL_MS, then catch up again (mutex and catchup_mu held on entry and
+** return, both released meanwhile).  Counted as a stop; *stopped: this
+** write was already counted. */
+static int wait_for_maintenance(lsm_db *db, int *stopped, int *torn) {
   uint64_t t0 = now_micros();
-  if (!force && !*stopped) db->stop_count++;   /* counted as the wait begins */
+  int rc;
+  if (!*stopped) db->stop_count++;
   *stopped = 1;
-  pthread_cond_wait(&db->state_cv, &db->mu);
-  if (!force) db->stop_micros += now_micros() - t0;
+  pthread_mutex_unlock(&db->catchup_mu);
+  timed_wait(&db->state_cv, &db->mu, POLL_MS);
+  db->stop_micros += now_micros() - t0;
+  pthread_mutex_unlock(&db->mu);
+  pthread_mutex_lock(&db->catchup_mu);
+  rc = writer_catch_up(db, torn);
+  pthread_mutex_lock(&db->mu);
+  return rc;
 }
 
-/* Step 2: make sure mem has room for this commit (mutex and writer token
-** held).  force: switch even if mem is not full (lsm_flush; mem is not
-** empty).  See the top of the file; every wait re-checks bg_error. */
-static int make_room_for_write(lsm_db *db, int force) {
+/* Step 2: make sure mem has room for this commit (mutex, catchup_mu,
+** writer token and WRITER held; the writer has caught up).  force: switch
+** even if mem is not full (lsm_flush; mem is not empty).  *torn: the log
+** ends in a torn record a dead writer left, so it takes no more records:
+** switch.  See the top of the file; every wait re-checks bg_error. */
+static int make_room_for_write(lsm_db *db, int force, int *torn) {
   int allow_delay = !force, stopped = 0, rc;
   for (;;) {
     int l0 = db->vset.current->n_files[0];
@@ -847,40 +1466,69 @@ static int make_room_for_write(lsm_db *db, int force) {
       ** write. */
       uint64_t t0 = now_micros();
       struct timespec ts = {0, 1000000};
+      pthread_mutex_unlock(&db->catchup_mu);
       pthread_mutex_unlock(&db->mu);
       nanosleep(&ts, NULL);
+      pthread_mutex_lock(&db->catchup_mu);
+      rc = writer_catch_up(db, torn);
       pthread_mutex_lock(&db->mu);
       db->slowdown_count++;
       db->slowdown_micros += now_micros() - t0;
+      if (rc) return rc;
       allow_delay = 0;
       continue;
     }
     /* An empty memtable always has room: its arena alone may exceed a tiny
     ** memtable_size, and switching it would flush nothing. */
-    if (!force && (lsm_mem_bytes(db->mem) < db->opts.memtable_size ||
-                   lsm_mem_count(db->mem) == 0)) {
+    if (!force && !*torn && (lsm_mem_bytes(db->mem) < db->opts.memtable_size ||
+                             lsm_mem_count(db->mem) == 0)) {
       return LSM_OK;
     }
     if (db->imm != NULL) {
       /* The previous memtable is still being flushed. */
-      if (!db->opts.background) {
+      if (!db->opts.background && may_maintain(db)) {
         rc = run_inline_maintenance(db, 0);
-        if (rc) return rc;
       } else {
-        stall_wait(db, force, &stopped);
+        rc = wait_for_maintenance(db, &stopped, torn);
       }
+      if (rc) return rc;
       continue;
     }
     if (db->opts.background && l0 >= db->opts.l0_stop_trigger) {
-      stall_wait(db, force, &stopped);
+      rc = wait_for_maintenance(db, &stopped, torn);
+      if (rc) return rc;
       continue;
     }
     rc = switch_memtable(db);
     if (rc) return rc;
+    *torn = 0;
     if (!db->opts.background) return run_inline_maintenance(db, 1);
     pthread_cond_signal(&db->bg_cv);
     return LSM_OK;
   }
+}
+
+/* Before the append: an append handle on log wal_number, which another
+** instance may have created (catchup_mu held, mutex not held). */
+static int open_log_for_append(lsm_db *db) {
+  char *path;
+  lsm_wal *w = NULL;
+  int rc;
+  if (db->wal) return LSM_OK;
+  path = lsm_file_path(db->dir, db->wal_number, "log");
+  if (path == NULL) return LSM_NOMEM;
+  rc = lsm_wal_open(db->env, path, &w);
+  free(path);
+  pthread_mutex_lock(&db->mu);
+  if (rc == LSM_OK) {
+    db->wal = w;
+  } else if (rc != LSM_NOMEM) {
+    if (rc == LSM_NOTFOUND) rc = LSM_IOERR;
+    lsm_db_error(db, rc, "lsm: cannot open log %s/%06llu.log for writing", db->dir,
+                 (unsigned long long)db->wal_number);
+  }
+  pthread_mutex_unlock(&db->mu);
+  return rc;
 }
 
 /* Step 3: append the encoded batch (write_buf) to the log (writer token
@@ -900,27 +1548,22 @@ static int insert_into_memtable(lsm_db *db) {
 }
 
 /* Step 5: make the commit visible (mutex and writer token held):
-** invariant (2). */
+** invariant (2), then to the other instances. */
 static void publish_commit(lsm_db *db, uint64_t last, uint64_t user_bytes) {
   db->wal_bytes += db->write_buf.len + LSM_WAL_RECORD_HEADER_SIZE;
   db->user_bytes += user_bytes;
-  db->last_seq = last;
+  set_last_seq(db, last);
+  if (db->shm_live) lsm_shm_set_commit_seq(db->shm, last);
 }
 
-int lsm_write(lsm_db *db, lsm_batch *b, int sync) {
-  uint64_t seq_base;
+/* Steps 3-5 (catchup_mu and writer token held, mutex held on entry and
+** return).  The record lands at mem_off: this instance caught up to the
+** log's end under WRITER, so nobody appended since. */
+static int commit_batch(lsm_db *db, lsm_batch *b, int sync) {
+  uint64_t seq_base = db->last_seq + 1;
   uint32_t n_ops = 0;
   int rc;
-  if (lsm_batch_count(b) == 0) return LSM_OK;
-  pthread_mutex_lock(&db->mu);
-  rc = become_writer(db);
-  if (rc) goto unlock;
-  rc = make_room_for_write(db, 0);
-  if (rc) goto release;
-  /* last_seq changes only under the writer token: stable from here. */
-  seq_base = db->last_seq + 1;
   pthread_mutex_unlock(&db->mu);
-
   db->write_buf.len = 0;
   rc = lsm_batch_encode(b, seq_base, &db->write_buf, &n_ops);
   if (rc == LSM_OK && seq_base + n_ops >= LSM_SEQ_OVERLAY) rc = LSM_READONLY;
@@ -929,7 +1572,12 @@ int lsm_write(lsm_db *db, lsm_batch *b, int sync) {
     if (rc == LSM_READONLY) {
       lsm_db_error(db, rc, "lsm: sequence numbers exhausted in %s", db->dir);
     }
-    goto release;
+    return rc;
+  }
+  rc = open_log_for_append(db);
+  if (rc) {
+    pthread_mutex_lock(&db->mu);
+    return rc;
   }
   rc = append_to_log(db, sync);
   if (rc) {
@@ -938,8 +1586,9 @@ int lsm_write(lsm_db *db, lsm_batch *b, int sync) {
     lsm_db_error(db, rc, "lsm: write to log %06llu.log in %s failed",
                  (unsigned long long)db->wal_number, db->dir);
     latch_error(db, rc, NULL);
-    goto release;
+    return rc;
   }
+  db->mem_off += db->write_buf.len + LSM_WAL_RECORD_HEADER_SIZE;
   rc = insert_into_memtable(db);
   pthread_mutex_lock(&db->mu);
   if (rc) {
@@ -947,13 +1596,79 @@ int lsm_write(lsm_db *db, lsm_batch *b, int sync) {
     db->wal_bytes += db->write_buf.len + LSM_WAL_RECORD_HEADER_SIZE;
     lsm_db_error(db, rc, "lsm: memtable insert failed after logging in %s", db->dir);
     latch_error(db, rc, NULL);
-    goto release;
+    return rc;
   }
   publish_commit(db, seq_base + n_ops - 1, lsm_batch_user_bytes(b));
+  return LSM_OK;
+}
+
+int lsm_write(lsm_db *db, lsm_batch *b, int sync) {
+  int rc, took = 0, torn = 0, verified;
+  if (lsm_batch_count(b) == 0) return LSM_OK;
+  pthread_mutex_lock(&db->mu);
+  rc = become_writer(db);
+  if (rc) goto unlock;
+  rc = take_writer_role(db, &took);
+  if (rc) goto release;
+  /* Holding WRITER since lsm_write_begin looked at the log's end: nobody
+  ** else has appended since, only a manifest may have moved. */
+  verified = db->write_locked && db->write_verified;
+  pthread_mutex_unlock(&db->mu);
+  pthread_mutex_lock(&db->catchup_mu);
+  rc = verified ? catch_up_locked(db, 0, NULL) : writer_catch_up(db, &torn);
+  pthread_mutex_lock(&db->mu);
+  /* last_seq changes only under WRITER and catchup_mu: stable from here. */
+  if (rc == LSM_OK) rc = make_room_for_write(db, 0, &torn);
+  if (rc == LSM_OK) rc = commit_batch(db, b, sync);
+  pthread_mutex_unlock(&db->catchup_mu);
+  if (!db->is_owner) try_become_owner(db);
+  if (took) lsm_shm_writer_release(db->shm);
 release:
   release_writer(db);
 unlock:
   if (rc && rc != LSM_NOMEM && db->errmsg.len == 0) ensure_message(db, rc, "write");
+  pthread_mutex_unlock(&db->mu);
+  return rc;
+}
+
+int lsm_write_begin(lsm_db *db) {
+  int rc, took = 0, torn = 0;
+  pthread_mutex_lock(&db->mu);
+  rc = become_writer(db);
+  if (rc) goto unlock;
+  rc = take_writer_role(db, &took);
+  if (took) db->write_locked = 1;
+  release_writer(db);
+unlock:
+  pthread_mutex_unlock(&db->mu);
+  if (rc) return rc;
+  /* Reads for this transaction see every commit, a dead writer's last
+  ** one included. */
+  pthread_mutex_lock(&db->catchup_mu);
+  rc = writer_catch_up(db, &torn);
+  pthread_mutex_unlock(&db->catchup_mu);
+  if (rc) {
+    lsm_write_end(db);
+    return rc;
+  }
+  pthread_mutex_lock(&db->mu);
+  /* A torn tail: the first commit must look again (and start a new log). */
+  db->write_verified = !torn;
+  pthread_mutex_unlock(&db->mu);
+  return LSM_OK;
+}
+
+int lsm_write_end(lsm_db *db) {
+  int rc = LSM_OK;
+  pthread_mutex_lock(&db->mu);
+  /* A commit in flight in another thread uses the role: let it finish. */
+  while (db->writer_busy) pthread_cond_wait(&db->writer_cv, &db->mu);
+  if (db->write_locked) {
+    db->write_locked = 0;
+    db->write_verified = 0;
+    rc = lsm_shm_writer_release(db->shm);
+  }
+  pthread_cond_signal(&db->writer_cv);
   pthread_mutex_unlock(&db->mu);
   return rc;
 }
@@ -967,26 +1682,42 @@ typedef struct read_view {
   uint64_t seq;
 } read_view;
 
-static void view_acquire(lsm_db *db, const lsm_snapshot *snap, read_view *rv) {
+/* A view of the latest commit (after catching up with the other
+** instances) or of snap (the state it pinned). */
+static int view_acquire(lsm_db *db, const lsm_snapshot *snap, read_view *rv) {
+  if (snap == NULL) {
+    int rc = catch_up(db);
+    if (rc) return rc;
+  }
   pthread_mutex_lock(&db->mu);
-  rv->mem = db->mem;
+  rv->mem = snap ? snap->mem : db->mem;
   lsm_mem_ref(rv->mem);
-  rv->imm = db->imm;
+  rv->imm = snap ? snap->imm : db->imm;
   if (rv->imm) lsm_mem_ref(rv->imm);
-  rv->v = db->vset.current;
+  rv->v = snap ? snap->v : db->vset.current;
   lsm_version_ref(rv->v);
   rv->seq = snap ? snap->seq : db->last_seq;
   pthread_mutex_unlock(&db->mu);
+  return LSM_OK;
 }
 
 static void view_release(lsm_db *db, read_view *rv) {
+  int queued;
+  uint64_t gen;
   lsm_mem_unref(rv->mem);
   if (rv->imm) lsm_mem_unref(rv->imm);
   pthread_mutex_lock(&db->mu);
+  queued = db->vset.n_obsolete;
   lsm_version_unref(&db->vset, rv->v);
+  /* The last reader of an old version lets its files go: here, or (its
+  ** slot now says it reads only newer generations) in the owner. */
+  if (db->shm_live && lsm_vset_oldest_gen(&db->vset) > db->published_gen &&
+      lsm_shm_manifest_gen(db->shm, &gen, NULL) == LSM_OK) {
+    publish_slot(db, gen);
+  }
+  if (db->vset.n_obsolete > queued) lsm_db_collect_garbage(db);
   pthread_mutex_unlock(&db->mu);
 }
-
 static int mem_lookup(lsm_mem *m, lsm_slice key, uint64_t seq, lsm_buffer *val,
                       int *found) {
   int kind;
@@ -1029,8 +1760,9 @@ int lsm_get(lsm_db *db, const lsm_snapshot *snap, const void *key, size_t key_le
             lsm_buffer *val) {
   read_view rv;
   lsm_slice k = lsm_slice_make(key, key_len);
-  int found = 0, rc = LSM_OK, level, i;
-  view_acquire(db, snap, &rv);
+  int found = 0, rc, level, i;
+  rc = view_acquire(db, snap, &rv);
+  if (rc) return rc;
   rc = mem_lookup(rv.mem, k, rv.seq, val, &found);
   if (!found && rv.imm) rc = mem_lookup(rv.imm, k, rv.seq, val, &found);
   /* Level 0 newest first: files may overlap. */
@@ -1062,10 +1794,22 @@ int lsm_get(lsm_db *db, const lsm_snapshot *snap, const void *key, size_t key_le
 
 int lsm_snapshot_new(lsm_db *db, lsm_snapshot **out) {
   lsm_snapshot *s = malloc(sizeof *s);
+  read_view rv;
+  int rc;
+  *out = NULL;
   if (s == NULL) return LSM_NOMEM;
+  rc = view_acquire(db, NULL, &rv);
+  if (rc) {
+    free(s);
+    return rc;
+  }
+  s->seq = rv.seq;
+  s->mem = rv.mem;
+  s->imm = rv.imm;
+  s->v = rv.v;
   pthread_mutex_lock(&db->mu);
-  s->seq = db->last_seq;
-  /* Appended at the tail: the list stays sorted by seq, oldest first. */
+  /* Appended at the tail: the list stays sorted by seq, oldest first (a
+  ** later snapshot never has a lower seq: last_seq only grows). */
   s->next = &db->snapshots;
   s->prev = db->snapshots.prev;
   s->prev->next = s;
@@ -1076,11 +1820,16 @@ int lsm_snapshot_new(lsm_db *db, lsm_snapshot **out) {
 }
 
 void lsm_snapshot_free(lsm_db *db, lsm_snapshot *s) {
+  read_view rv;
   if (s == NULL) return;
   pthread_mutex_lock(&db->mu);
   s->prev->next = s->next;
   s->next->prev = s->prev;
   pthread_mutex_unlock(&db->mu);
+  rv.mem = s->mem;
+  rv.imm = s->imm;
+  rv.v = s->v;
+  view_release(db, &rv);
   free(s);
 }
 
@@ -1093,8 +1842,10 @@ int lsm_iter_new(lsm_db *db, const lsm_snapshot *snap, lsm_batch *overlay,
   lsm_it *merged;
   int n = 0, cap, level, i;
   lsm_iter *it;
+  int rc;
   *out = NULL;
-  view_acquire(db, snap, &rv);
+  rc = view_acquire(db, snap, &rv);
+  if (rc) return rc;
   cap = 3 + rv.v->n_files[0] + LSM_MAX_LEVELS;
   children = calloc((size_t)cap, sizeof(lsm_it *));
   if (children == NULL) goto nomem;
@@ -1137,17 +1888,42 @@ void lsm_db_iter_release(lsm_db *db, lsm_mem *mem, lsm_mem *imm, lsm_version *v)
 /* ---------------------------------------------------------------- maintenance */
 
 /* Switch the memtable if it holds anything and wait until every memtable
-** switched so far is in a table (mutex held). */
+** switched so far is in a table (mutex held): flushed by this instance's
+** owner thread, or by another instance's (a catch-up then drops it). */
 static int flush_and_wait(lsm_db *db) {
   uint64_t target;
-  int rc = become_writer(db);
+  int rc, took = 0, torn = 0;
+  rc = become_writer(db);
   if (rc) return rc;
-  if (lsm_mem_count(db->mem) > 0) rc = make_room_for_write(db, 1);
+  rc = take_writer_role(db, &took);
+  if (rc) {
+    release_writer(db);
+    return rc;
+  }
+  pthread_mutex_unlock(&db->mu);
+  pthread_mutex_lock(&db->catchup_mu);
+  rc = writer_catch_up(db, &torn);
+  pthread_mutex_lock(&db->mu);
+  if (rc == LSM_OK && (lsm_mem_count(db->mem) > 0 || torn)) rc = make_room_for_write(db, 1, &torn);
   target = db->imm_switched;
+  pthread_mutex_unlock(&db->catchup_mu);
+  if (took) lsm_shm_writer_release(db->shm);
   release_writer(db);
   while (rc == LSM_OK && db->imm_flushed < target) {
     if (db->bg_error) return sticky_error(db);
-    pthread_cond_wait(&db->state_cv, &db->mu);
+    if (!db->opts.background && may_maintain(db)) {
+      maint_acquire(db, 1);
+      rc = db->imm && db->imm_complete ? lsm_db_flush_imm(db) : LSM_OK;
+      if (maint_release(db, rc)) rc = sticky_error(db);
+      continue;
+    }
+    timed_wait(&db->state_cv, &db->mu, POLL_MS);
+    if (!may_maintain(db)) {
+      /* Another instance flushes: its manifest retires our imm. */
+      pthread_mutex_unlock(&db->mu);
+      rc = catch_up(db);
+      pthread_mutex_lock(&db->mu);
+    }
   }
   return rc;
 }
@@ -1165,13 +1941,28 @@ int lsm_compact(lsm_db *db) {
   int rc;
   pthread_mutex_lock(&db->mu);
   db->errmsg.len = 0;
+  try_become_owner(db);
+  if (!db->is_owner) {
+    rc = lsm_db_error(db, LSM_BUSY, "lsm: another process maintains %s (it compacts on its "
+                      "own schedule)", db->dir);
+    goto unlock;
+  }
   rc = flush_and_wait(db);
+  while (rc == LSM_OK && !may_maintain(db)) {
+    /* Just became the owner: load the previous owner's last manifest. */
+    pthread_mutex_unlock(&db->mu);
+    pthread_mutex_lock(&db->catchup_mu);
+    rc = catch_up_locked(db, 1, NULL);
+    pthread_mutex_unlock(&db->catchup_mu);
+    pthread_mutex_lock(&db->mu);
+  }
   if (rc == LSM_OK) {
     /* The background thread finishes its step and then waits for us. */
     maint_acquire(db, 1);
     rc = db->bg_error ? db->bg_error : lsm_db_compact_all(db);
     if (maint_release(db, rc)) rc = sticky_error(db);
   }
+unlock:
   pthread_mutex_unlock(&db->mu);
   return rc;
 }
@@ -1183,9 +1974,10 @@ static int check_noop_record(void *ctx, lsm_slice payload) {
 int lsm_check(lsm_db *db) {
   read_view rv;
   lsm_buffer err = {0};
-  int rc = LSM_OK, level, i;
+  int rc, level, i;
   char *log_path;
-  view_acquire(db, NULL, &rv);
+  rc = view_acquire(db, NULL, &rv);
+  if (rc) return rc;
   for (level = 0; level < LSM_MAX_LEVELS && rc == LSM_OK; level++) {
     lsm_file_meta **files = rv.v->files[level];
     for (i = 0; i < rv.v->n_files[level] && rc == LSM_OK; i++) {

@@ -3,6 +3,18 @@
 ** snapshots, stats, the background thread), dbiter.c (the public iterator)
 ** and compact.c (flush and compaction).
 **
+** Several instances (processes) may have the directory open at once; they
+** share state through lsm/shm.c (FORMAT.md "Multi-process protocol").
+** Each instance has its own memtables, rebuilt from the logs: a memtable
+** per live log (at most two: mem for the log commits go to, wal_number,
+** and imm for the one before it while it waits for its flush), each with
+** the offset up to which that log's records have been applied.  Catching
+** up (db.c) brings them, the current version and last_seq up to what
+** other instances committed.  Roles across instances: WRITER (one
+** committing instance) and OWNER (the one that flushes, compacts, writes
+** the manifest and deletes files); inside the instance the writer token
+** and the maintenance token below.
+**
 ** Concurrency.  One mutex (mu) per database guards every field below not
 ** marked otherwise.  Nobody holds it across file I/O except to remove a
 ** file whose last reference is dropped (version.h invariant 1).  Two
@@ -23,9 +35,18 @@
 **       options.background = 0, the writer that filled the memtable take
 **       it themselves.
 **
-** Lock order: writer token, then maintenance token, then mu; never the
-** other way (a maintenance step never waits for a writer), so a writer
-** waiting for the background thread cannot deadlock with it.
+**   catch-up mutex (catchup_mu)  a pthread mutex held by whoever changes
+**       which memtables exist or inserts into them: a catch-up (replaying
+**       other instances' commits) and the writer from its catch-up through
+**       its insert.  Changes themselves happen under mu as well, so a
+**       reader needs only mu to take a consistent view.
+**
+** Lock order: writer token (and the WRITER role), then catchup_mu, then
+** maintenance token, then mu; never the other way (a maintenance step
+** never waits for a writer), so a writer waiting for the background
+** thread cannot deadlock with it.  A writer that must wait for maintenance
+** releases catchup_mu first (the owner's background thread catches up
+** before it flushes).
 **
 ** Who waits for whom (all on condition variables of mu):
 **   writer_cv   writers waiting for the writer token;
@@ -43,13 +64,18 @@
 ** Invariants:
 **  (1) Every commit with sequence number <= last_seq is in mem, imm, or a
 **      table of the current version; commits in mem and imm are also in a
-**      log file numbered >= vset.log_number.
+**      log file numbered >= vset.log_number.  mem holds exactly the records
+**      of log wal_number before offset mem_off, imm those of log imm_log
+**      before imm_off (all of them once imm_complete).
 **  (2) last_seq is advanced only after a batch is entirely in mem, so a
 **      reader at last_seq never sees part of a batch.
 **  (3) imm, when not NULL, is a full memtable whose log is older than
 **      wal_number; it is dropped only after the table holding it is in a
 **      durable manifest whose log_number is above its log.  While imm is
-**      set the writer does not switch memtables again (it waits).
+**      set the writer does not switch memtables again (it waits).  Across
+**      instances: a writer rotates the log only when the manifest it has
+**      loaded retired every log before the current one, so at most two
+**      logs are ever live.
 **  (4) The current version changes only under the maintenance token, so a
 **      token holder reads it without mu; readers take a reference under mu
 **      and keep reading that version whatever is installed after.
@@ -69,11 +95,18 @@
 
 #include "batch.h"
 #include "memtable.h"
+#include "shm.h"
 #include "version.h"
 #include "wal.h"
 
+/* A snapshot pins the memtables and version it was taken on (as an
+** iterator does), so what it reads is never compacted away under it, even
+** by another process's owner, which knows nothing of this one's
+** snapshots. */
 struct lsm_snapshot {
   uint64_t seq;
+  lsm_mem *mem, *imm;
+  lsm_version *v;
   lsm_snapshot *prev, *next;  /* in db->snapshots, oldest first */
 };
 
@@ -84,20 +117,50 @@ struct lsm_db {
   lsm_options opts;
   lsm_env *env;
   char *dir;
-  lsm_file *lock;
+  lsm_shm *shm;              /* shared state of the directory (fixed) */
+  int shm_live;              /* init_finish done (or joined): file numbers
+                                and counters go through shm */
+  pthread_mutex_t catchup_mu;
 
   lsm_vset vset;
   lsm_mem *mem;              /* active memtable (replaced by the writer) */
   lsm_mem *imm;              /* memtable being flushed, or NULL */
-  lsm_wal *wal;              /* log of mem (writer token) */
-  uint64_t wal_number;
-  uint64_t next_wal_number;  /* background mode: number reserved for the
-                                next log (> wal_number), 0 if none */
-  lsm_wal *next_wal;         /* that log, created ahead by the background
-                                thread, or NULL */
-  int next_wal_busy;         /* the background thread is creating it */
-  int next_wal_failed;       /* ... and failed: the writer will create it */
-  uint64_t last_seq;         /* newest committed sequence number */
+  lsm_wal *wal;              /* append handle on log wal_number, or NULL
+                                (opened when this instance first writes to
+                                a log another one created) */
+  uint64_t wal_number;       /* log of mem */
+  uint64_t mem_off;          /* records of it applied to mem end here */
+  uint64_t imm_log, imm_off; /* log of imm and the end applied */
+  int imm_complete;          /* imm holds every record of its log: the
+                                owner may flush it */
+  uint64_t loaded_gen;       /* vset.generation, also read atomically by
+                                the catch-up fast path */
+  uint64_t published_gen;    /* min_gen last stored in this slot */
+  int is_owner;              /* this instance holds OWNER */
+  uint64_t owner_epoch;      /* OWNER acquisitions so far */
+  uint64_t synced_epoch;     /* epoch of the last catch-up done as owner:
+                                maintenance runs only when it is
+                                owner_epoch (the new owner has loaded the
+                                previous owner's last manifest) */
+  int owner_scan;            /* new owner: queue orphan files */
+  int need_reload;           /* joined: the version is not loaded yet */
+  int replay_broken;         /* a catch-up half applied a record: this
+                                instance can no longer follow the logs */
+  uint64_t last_collect;     /* now_micros() of the last slot scan */
+  int write_locked;          /* WRITER held between lsm_write_begin and
+                                lsm_write_end */
+  int write_verified;        /* ... and the log's end looked at since it
+                                was taken (no torn tail): commits need not
+                                look again */
+  lsm_wal *next_wal;         /* created ahead by the background thread for
+                                the next switch, or NULL */
+  uint64_t next_wal_number;  /* > wal_number */
+  uint64_t next_wal_for;     /* imm_switched when it was last attempted */
+  uint64_t last_log_number;  /* newest log number handed out (writer or
+                                background thread): a prepared log whose
+                                number is not this one is dropped */
+  uint64_t last_seq;         /* newest committed sequence number (stored
+                                atomically: the fast path reads it) */
   int bg_error;              /* sticky error from a failed flush, compaction
                                 or log write: writes fail with it */
   lsm_buffer bg_errmsg;      /* its message (NUL-terminated) */
@@ -139,13 +202,24 @@ int lsm_db_error(lsm_db *db, int rc, const char *fmt, ...);
 /* Oldest sequence number any snapshot can read (mutex held). */
 uint64_t lsm_db_smallest_snapshot(lsm_db *db);
 
-/* A new file number (mutex held). */
-uint64_t lsm_db_new_file_number(lsm_db *db);
+/* A new file number (mutex held): from the shared counter once the
+** instance is live.  LSM_CORRUPT (message in errmsg) for a damaged SHM. */
+int lsm_db_new_file_number(lsm_db *db, uint64_t *number, lsm_buffer *errmsg);
 
-/* db.c: remove the logs numbered below log_number, which a durable
-** manifest retired (invariant 5).  Best effort: a log left behind is
-** deleted at the next open.  Maintenance token held, mutex not held. */
-void lsm_db_delete_old_logs(lsm_db *db, uint64_t log_number);
+/* db.c, for compact.c.  Mutex and maintenance token held. */
+/* Before preparing a manifest: raise its next_file_number to the shared
+** counter. */
+void lsm_db_before_install(lsm_db *db);
+/* After a manifest was installed: record its generation and publish it to
+** the other instances (the owner's job; imm already dropped by a flush). */
+void lsm_db_after_install(lsm_db *db);
+/* Queue log `number`, which a durable manifest retired (invariant 5), for
+** deletion; then delete what no instance can still read.  Older logs left
+** by a crash are deleted by the next sole opener (or a new owner). */
+void lsm_db_retire_log(lsm_db *db, uint64_t number);
+/* Delete queued obsolete files no instance may still read (the owner), or
+** forget them (anyone else).  Mutex held. */
+void lsm_db_collect_garbage(lsm_db *db);
 
 /* compact.c.  Each is called with the mutex AND the maintenance token held;
 ** it releases the mutex around its file I/O and returns with it held.  On

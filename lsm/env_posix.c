@@ -66,6 +66,12 @@ static int posix_open_append(lsm_env *env, const char *path, lsm_file **out) {
   return file_new(fd, out);
 }
 
+static int posix_open_append_existing(lsm_env *env, const char *path, lsm_file **out) {
+  int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return errno_status(errno);
+  return file_new(fd, out);
+}
+
 static int posix_pread(lsm_env *env, lsm_file *f, uint64_t off, void *buf,
                        size_t n, size_t *n_read) {
   size_t done = 0;
@@ -278,7 +284,7 @@ static lsm_env posix_env = {
   posix_size,      posix_close,       posix_rename, posix_remove, posix_mkdir,
   posix_rmdir,     posix_list,        posix_sync_dir, posix_lock,  posix_unlock,
   posix_open_shared, posix_lock_range, posix_lock_held, posix_same_file,
-  posix_shm_map,   posix_shm_unmap,
+  posix_shm_map,   posix_shm_unmap,   posix_open_append_existing,
 };
 
 lsm_env *lsm_env_default(void) {

@@ -27,9 +27,18 @@
 ** offset 81920").
 **
 ** Caveats
-**  - One engine instance per directory: lsm_open() takes an exclusive lock
-**    on <dir>/LOCK and fails with LSM_BUSY while another instance (in this or
-**    another process) holds it.
+**  - Several instances (processes, or separate lsm_open() handles) may have
+**    one directory open at once, up to 64.  Each read (lsm_get, an iterator,
+**    a snapshot) sees every commit any instance made before it started;
+**    readers never wait for a writer.  One instance writes at a time:
+**    lsm_write() fails with LSM_BUSY while another holds the write lock
+**    (lsm_write_begin() holds it across a transaction).  One instance, the
+**    first to open (then another when it closes or dies), does every flush,
+**    compaction and file deletion; the others' writers wait for it when
+**    their memtables fill faster than it flushes.  A process may die at any
+**    point: the others go on, and no acknowledged commit is lost.  The
+**    protocol is in FORMAT.md.  Handles of one process share nothing: open
+**    a directory once per process and share the lsm_db between threads.
 **  - An lsm_db is safe to use from several threads; an lsm_iter or lsm_batch
 **    is not (use one per thread).  Writers are serialised (one commit at a
 **    time, in the order they get in); readers never wait for a writer's I/O
@@ -67,7 +76,8 @@ extern "C" {
 /* Status codes.  Mapped to SQLite result codes in one place: ext/errmap.c. */
 #define LSM_OK        0
 #define LSM_ERROR     1   /* generic failure, see lsm_errmsg() */
-#define LSM_BUSY      2   /* directory locked by another instance */
+#define LSM_BUSY      2   /* another instance holds what is needed (the
+                                     write lock; the directory, for destroy) */
 #define LSM_NOMEM     3   /* allocation failed */
 #define LSM_IOERR     4   /* the operating system reported an I/O error */
 #define LSM_CORRUPT   5   /* on-disk data failed a checksum or bounds check */
@@ -152,6 +162,9 @@ struct lsm_env {
   int (*shm_map)(lsm_env *env, lsm_file *f, size_t n, void **out);
   /* Undo shm_map (p and n as mapped). */
   int (*shm_unmap)(lsm_env *env, void *p, size_t n);
+  /* Open an existing file for appending at its end, without truncating it
+  ** (a log another process created); LSM_NOTFOUND if it does not exist. */
+  int (*open_append_existing)(lsm_env *env, const char *path, lsm_file **out);
 };
 
 /* Operations of lsm_env.lock_range. */
@@ -214,8 +227,10 @@ typedef struct lsm_db lsm_db;
 ** when create_if_missing; unless sync_mode is LSM_SYNC_OFF each directory
 ** created is fsynced into its parent, so a new database survives a power
 ** loss together with its directory).
-** Replays the write-ahead log; a torn tail is discarded, a corrupt record
-** in the middle of the log fails the open with LSM_CORRUPT.  Whatever the
+** The first instance to open replays the write-ahead log; a torn tail is
+** discarded, a corrupt record in the middle of the log fails the open with
+** LSM_CORRUPT.  With another instance open, it joins: it loads the current
+** state without writing anything.  Whatever the
 ** status, *out is set unless memory ran out: after a failure it serves only
 ** lsm_errmsg() and must be released with lsm_close(). */
 int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out);
@@ -228,8 +243,14 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out);
 int lsm_close(lsm_db *db);
 
 /* Remove every file of the database in dir, then dir itself.  The database
-** must not be open. */
+** must not be open: LSM_BUSY if an instance (of this process or another)
+** has it open. */
 int lsm_destroy(const char *dir, lsm_env *env);
+
+/* Whether any instance, of this process or another, has the database in
+** dir open: LSM_OK if none, LSM_BUSY if one has (LSM_NOTFOUND: no such
+** directory).  The answer may change as soon as it is given. */
+int lsm_in_use(const char *dir, lsm_env *env);
 
 /* Text of the most recent error on this db ("" if none).  Valid until the
 ** next call on db. */
@@ -271,6 +292,21 @@ int lsm_batch_rollback_to(lsm_batch *b, uint64_t mark);
 ** background thread (see Caveats), or, with options.background = 0, flush
 ** and compact itself before returning. */
 int lsm_write(lsm_db *db, lsm_batch *b, int sync);
+
+/* Write transactions across processes.  Several processes may have one
+** directory open; one of them at a time may write.  lsm_write takes that
+** right (the WRITER lock) for the duration of its commit and fails with
+** LSM_BUSY if another process holds it.  A transaction that reads before
+** it writes (read-modify-write, uniqueness checks) must hold it from its
+** first read to its commit, or another process's commit could slip in
+** between: lsm_write_begin takes it (LSM_OK, or LSM_BUSY at once if
+** another process writes: retry later) and catches up with every commit
+** made so far; lsm_write calls made until lsm_write_end use it.  The lock
+** belongs to the db handle, not to a thread: the caller serialises its
+** transactions (lsm_write_begin while held is a no-op; lsm_write_end waits
+** for a commit in flight, then releases). */
+int lsm_write_begin(lsm_db *db);
+int lsm_write_end(lsm_db *db);
 
 /* ------------------------------------------------------------------ */
 /* Snapshots: a consistent read view.  Reads through a snapshot never see
@@ -325,12 +361,14 @@ const char *lsm_iter_errmsg(lsm_iter *it);
 /* Maintenance. */
 
 /* Write the memtable to a level-0 table (no-op when empty) and return
-** once that table is in the manifest (the background thread does the
-** work and the caller waits for it; with options.background = 0 the caller
-** does it, then runs the compactions it calls for). */
+** once that table is in the manifest: the background thread does the work
+** (that of the instance that maintains the directory), the caller waits for
+** it.  Takes the write lock for the switch: LSM_BUSY if another instance
+** writes. */
 int lsm_flush(lsm_db *db);
 /* Flush, then merge every level down until all data is in one level.  Runs
-** in the caller's thread; the background thread pauses meanwhile. */
+** in the caller's thread; the background thread pauses meanwhile.  Only in
+** the instance that maintains the directory: LSM_BUSY elsewhere. */
 int lsm_compact(lsm_db *db);
 /* Read every table and the log: verify every checksum, key order within
 ** blocks, across blocks and across the files of a level, that the index

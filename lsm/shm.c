@@ -581,3 +581,8 @@ int lsm_shm_oldest_gen(lsm_shm *s, uint64_t *out, lsm_buffer *errmsg) {
   *out = oldest < gen ? oldest : gen;
   return LSM_OK;
 }
+
+int lsm_shm_others_open(lsm_shm *s, int *yes) {
+  /* The handle's own slot lock does not count (lsm_env.lock_held). */
+  return s->env->lock_held(s->env, s->lock, LSM_SHM_LOCK_SLOT0, LSM_SHM_SLOTS, yes);
+}

@@ -135,4 +135,8 @@ void lsm_shm_publish(lsm_shm *shm, uint64_t min_gen);
 ** obsolete by generation G may be deleted once this is >= G. */
 int lsm_shm_oldest_gen(lsm_shm *shm, uint64_t *out, lsm_buffer *errmsg);
 
+/* *yes = 1 if another instance has the directory open (holds a slot).
+** One lock query; an instance polls other instances' progress only then. */
+int lsm_shm_others_open(lsm_shm *shm, int *yes);
+
 #endif /* LSM_SHM_H */

@@ -12,11 +12,12 @@
 ** MANIFEST layout (all integers little-endian):
 **
 **   magic             8 bytes "LSMMANI1"
-**   version           u32 = 1
+**   version           u32 = 2 (1 is still read: it has no generation)
 **   n_files           u32
 **   next_file_number  u64
 **   last_seq          u64
 **   log_number        u64
+**   generation        u64 (version 2 only; +1 per manifest written)
 **   n_files times:
 **     level           u8  (< LSM_MAX_LEVELS)
 **     number          u64
@@ -26,6 +27,16 @@
 **     smallest        varint length + internal key
 **     largest         varint length + internal key
 **   checksum          u64 checksum64 of every preceding byte
+**
+** Live versions.  Every installed version is linked, oldest first, in
+** vs->oldest .. vs->newest until its last reference goes; the oldest one's
+** generation is what this instance publishes as the oldest it may read
+** (db.c).  Versions built but never installed are not linked.
+**
+** Deletion.  A file is never removed by the version code directly: when the
+** last version listing a table goes, the table is queued with the current
+** generation (vs->obsolete); the db removes queued files once no instance
+** may read an older generation (lsm_vset_delete_obsolete).
 */
 #include "version.h"
 
@@ -34,8 +45,10 @@
 #include <string.h>
 
 #define MANIFEST_MAGIC "LSMMANI1"
-#define MANIFEST_VERSION 1
-#define MANIFEST_HEADER_SIZE 40
+#define MANIFEST_VERSION 2
+#define MANIFEST_HEADER_SIZE_V1 40
+#define MANIFEST_HEADER_SIZE 48
+#define MAX_COUNTER (((uint64_t)1) << 62)
 #define MANIFEST_MAX_SIZE (256u << 20)
 
 char *lsm_file_path(const char *dir, uint64_t number, const char *ext) {
@@ -95,31 +108,100 @@ void lsm_version_ref(lsm_version *v) {
 
 static void file_unref(lsm_vset *vs, lsm_file_meta *m) {
   if (--m->refs > 0) return;
-  if (vs->closing || vs->keep_files) {
-    /* Closing (the file is still live on disk), or a manifest's durability
-    ** is in doubt (lsm_vset_apply). */
-    lsm_file_meta_free(m);
-    return;
-  }
-  /* Invariant (1): no version lists this file any more. */
-  {
-    char *path = lsm_file_path(vs->dir, m->number, "sst");
-    lsm_file_meta_free(m);
-    if (path) {
-      vs->env->remove(vs->env, path);
-      free(path);
-    }
-  }
+  /* Invariant (1): no version lists this file any more.  Closing: the file
+  ** is still live on disk. */
+  if (!vs->closing) lsm_vset_add_obsolete(vs, m->number, 0);
+  lsm_file_meta_free(m);
+}
+
+static void link_version(lsm_vset *vs, lsm_version *v) {
+  v->gen = vs->generation;
+  v->linked = 1;
+  v->newer = NULL;
+  v->older = vs->newest;
+  if (vs->newest) vs->newest->newer = v;
+  else vs->oldest = v;
+  vs->newest = v;
+}
+
+static void unlink_version(lsm_vset *vs, lsm_version *v) {
+  if (!v->linked) return;
+  if (v->older) v->older->newer = v->newer;
+  else vs->oldest = v->newer;
+  if (v->newer) v->newer->older = v->older;
+  else vs->newest = v->older;
+  v->linked = 0;
+}
+
+/* Make v (one reference, the caller's) current, dropping the old one. */
+static void set_current(lsm_vset *vs, lsm_version *v) {
+  link_version(vs, v);
+  if (vs->current) lsm_version_unref(vs, vs->current);
+  vs->current = v;
+}
+
+uint64_t lsm_vset_oldest_gen(const lsm_vset *vs) {
+  return vs->oldest ? vs->oldest->gen : vs->generation;
 }
 
 void lsm_version_unref(lsm_vset *vs, lsm_version *v) {
   int level, i;
   if (v == NULL || --v->refs > 0) return;
+  unlink_version(vs, v);
   for (level = 0; level < LSM_MAX_LEVELS; level++) {
     for (i = 0; i < v->n_files[level]; i++) file_unref(vs, v->files[level][i]);
     free(v->files[level]);
   }
   free(v);
+}
+
+/* ---------------------------------------------------------------- obsolete files */
+
+void lsm_vset_add_obsolete(lsm_vset *vs, uint64_t number, int is_log) {
+  lsm_obsolete *o;
+  for (o = vs->obsolete; o; o = o->next) {
+    if (o->number == number && o->is_log == is_log) return;
+  }
+  o = malloc(sizeof *o);
+  if (o == NULL) return;   /* an orphan: the next sole opener deletes it */
+  o->number = number;
+  o->gen = vs->generation;
+  o->is_log = is_log;
+  o->next = vs->obsolete;
+  vs->obsolete = o;
+  vs->n_obsolete++;
+}
+
+void lsm_vset_delete_obsolete(lsm_vset *vs, uint64_t oldest) {
+  lsm_obsolete **pp = &vs->obsolete;
+  if (vs->keep_files) return;
+  while (*pp) {
+    lsm_obsolete *o = *pp;
+    char *path;
+    if (o->gen > oldest) {
+      pp = &o->next;
+      continue;
+    }
+    path = lsm_file_path(vs->dir, o->number, o->is_log ? "log" : "sst");
+    if (path == NULL) {
+      pp = &o->next;   /* try again next time */
+      continue;
+    }
+    vs->env->remove(vs->env, path);   /* best effort: an orphan otherwise */
+    free(path);
+    *pp = o->next;
+    free(o);
+    vs->n_obsolete--;
+  }
+}
+
+void lsm_vset_forget_obsolete(lsm_vset *vs) {
+  while (vs->obsolete) {
+    lsm_obsolete *o = vs->obsolete;
+    vs->obsolete = o->next;
+    free(o);
+  }
+  vs->n_obsolete = 0;
 }
 
 /* ---------------------------------------------------------------- edits */
@@ -228,6 +310,7 @@ void lsm_vset_free(lsm_vset *vs) {
   vs->closing = 1;
   if (vs->current) lsm_version_unref(vs, vs->current);
   vs->current = NULL;
+  lsm_vset_forget_obsolete(vs);
   free(vs->dir);
   vs->dir = NULL;
 }
@@ -238,6 +321,7 @@ int lsm_vset_create(lsm_vset *vs) {
   vs->next_file_number = 1;
   vs->last_seq = 0;
   vs->log_number = 0;
+  vs->generation = 0;
   return LSM_OK;
 }
 
@@ -246,7 +330,7 @@ uint64_t lsm_vset_new_file_number(lsm_vset *vs) {
 }
 
 static int encode_manifest(lsm_vset *vs, const lsm_version *v, uint64_t last_seq,
-                           uint64_t log_number, lsm_buffer *b) {
+                           uint64_t log_number, uint64_t generation, lsm_buffer *b) {
   int level, i, rc = LSM_OK;
   uint32_t n_files = 0;
   for (level = 0; level < LSM_MAX_LEVELS; level++) n_files += (uint32_t)v->n_files[level];
@@ -257,6 +341,7 @@ static int encode_manifest(lsm_vset *vs, const lsm_version *v, uint64_t last_seq
   if (!rc) rc = lsm_buffer_append_u64(b, vs->next_file_number);
   if (!rc) rc = lsm_buffer_append_u64(b, last_seq);
   if (!rc) rc = lsm_buffer_append_u64(b, log_number);
+  if (!rc) rc = lsm_buffer_append_u64(b, generation);
   for (level = 0; level < LSM_MAX_LEVELS && !rc; level++) {
     for (i = 0; i < v->n_files[level] && !rc; i++) {
       const lsm_file_meta *m = v->files[level][i];
@@ -331,9 +416,10 @@ int lsm_vset_prepare(lsm_vset *vs, const lsm_version_edit *edit, uint64_t last_s
   memset(p, 0, sizeof *p);
   p->last_seq = last_seq;
   p->log_number = log_number;
+  p->generation = vs->generation + 1;
   rc = version_apply_edit(vs->current, edit, &p->v);
   if (rc) return rc;
-  rc = encode_manifest(vs, p->v, last_seq, log_number, &p->bytes);
+  rc = encode_manifest(vs, p->v, last_seq, log_number, p->generation, &p->bytes);
   if (rc) lsm_vset_pending_free(p);
   return rc;
 }
@@ -360,8 +446,8 @@ int lsm_vset_install(lsm_vset *vs, lsm_version_edit *edit, lsm_vset_pending *p,
   edit->applied = 1;
   vs->last_seq = p->last_seq;
   vs->log_number = p->log_number;
-  if (vs->current) lsm_version_unref(vs, vs->current);
-  vs->current = p->v;
+  vs->generation = p->generation;
+  set_current(vs, p->v);
   p->v = NULL;
   lsm_vset_pending_free(p);
   return write_rc;
@@ -429,17 +515,22 @@ static int decode_file_entry(const unsigned char **pp, const unsigned char *end,
   return LSM_OK;
 }
 
-int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg) {
+/* Read and decode <dir>/MANIFEST: its counters into l, its files into
+** l->edit (metas without open tables).  LSM_NOTFOUND if there is none;
+** LSM_CORRUPT (with errmsg) if it is damaged. */
+static int read_manifest(lsm_vset *vs, lsm_vset_loaded *l, lsm_buffer *errmsg) {
   char *path = dir_path(vs->dir, "MANIFEST");
   lsm_buffer buf = {0};
-  lsm_version_edit edit;
   const unsigned char *p, *end;
-  uint32_t n_files, i;
+  uint32_t n_files, i, version;
+  size_t header;
   int rc;
-  lsm_version_edit_init(&edit);
   if (path == NULL) return LSM_NOMEM;
   rc = read_whole_file(vs->env, path, &buf);
-  if (rc == LSM_NOTFOUND) goto done;
+  if (rc == LSM_NOTFOUND) {
+    set_error(errmsg, "no manifest", path);
+    goto done;
+  }
   if (rc == LSM_CORRUPT) {
     set_error(errmsg, "manifest too large:", path);
     goto done;
@@ -449,7 +540,7 @@ int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg) {
     goto done;
   }
   rc = LSM_CORRUPT;
-  if (buf.len < MANIFEST_HEADER_SIZE + 8 || memcmp(buf.data, MANIFEST_MAGIC, 8) != 0) {
+  if (buf.len < MANIFEST_HEADER_SIZE_V1 + 8 || memcmp(buf.data, MANIFEST_MAGIC, 8) != 0) {
     set_error(errmsg, "bad manifest header in", path);
     goto done;
   }
@@ -457,22 +548,29 @@ int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg) {
     set_error(errmsg, "checksum mismatch in", path);
     goto done;
   }
-  if (lsm_get_u32(buf.data + 8) != MANIFEST_VERSION) {
+  version = lsm_get_u32(buf.data + 8);
+  if (version != 1 && version != MANIFEST_VERSION) {
     set_error(errmsg, "unsupported manifest version in", path);
     goto done;
   }
+  header = version == 1 ? MANIFEST_HEADER_SIZE_V1 : MANIFEST_HEADER_SIZE;
+  if (buf.len < header + 8) {
+    set_error(errmsg, "bad manifest header in", path);
+    goto done;
+  }
   n_files = lsm_get_u32(buf.data + 12);
-  vs->next_file_number = lsm_get_u64(buf.data + 16);
-  vs->last_seq = lsm_get_u64(buf.data + 24);
-  vs->log_number = lsm_get_u64(buf.data + 32);
+  l->next_file_number = lsm_get_u64(buf.data + 16);
+  l->last_seq = lsm_get_u64(buf.data + 24);
+  l->log_number = lsm_get_u64(buf.data + 32);
+  l->generation = version == 1 ? 0 : lsm_get_u64(buf.data + 40);
   /* Counters the engine relies on: sequence numbers stay below the overlay
   ** range, the log is a number already handed out. */
-  if (vs->last_seq >= LSM_SEQ_OVERLAY || vs->log_number > vs->next_file_number ||
-      vs->next_file_number >= ((uint64_t)1 << 62)) {
+  if (l->last_seq >= LSM_SEQ_OVERLAY || l->log_number > l->next_file_number ||
+      l->next_file_number >= MAX_COUNTER || l->generation >= MAX_COUNTER) {
     set_error(errmsg, "counters out of range in", path);
     goto done;
   }
-  p = buf.data + MANIFEST_HEADER_SIZE;
+  p = buf.data + header;
   end = buf.data + buf.len - 8;
   for (i = 0; i < n_files; i++) {
     int level;
@@ -482,13 +580,13 @@ int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg) {
       goto done;
     }
     rc = decode_file_entry(&p, end, &level, m);
-    if (rc == LSM_OK && m->number >= vs->next_file_number) rc = LSM_CORRUPT;
+    if (rc == LSM_OK && m->number >= l->next_file_number) rc = LSM_CORRUPT;
     if (rc) {
       lsm_file_meta_free(m);
       if (rc == LSM_CORRUPT) set_error(errmsg, "malformed file entry in", path);
       goto done;
     }
-    rc = lsm_version_edit_add_file(&edit, level, m);
+    rc = lsm_version_edit_add_file(&l->edit, level, m);
     if (rc) goto done;
   }
   if (p != end) {
@@ -496,30 +594,103 @@ int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg) {
     set_error(errmsg, "trailing bytes in", path);
     goto done;
   }
-  /* Open every table now: a missing or damaged table fails the open rather
-  ** than a later read. */
-  for (i = 0; i < (uint32_t)edit.n_added; i++) {
-    lsm_file_meta *m = edit.added[i].meta;
-    char *tpath = lsm_file_path(vs->dir, m->number, "sst");
-    if (tpath == NULL) {
-      rc = LSM_NOMEM;
-      goto done;
-    }
-    rc = lsm_sst_open(vs->env, tpath, m->size, &m->table, errmsg);
-    if (rc == LSM_OK) lsm_sst_set_cache(m->table, vs->cache);
-    if (rc == LSM_NOTFOUND) {
-      rc = LSM_CORRUPT;
-      set_error(errmsg, "missing table file", tpath);
-    }
-    free(tpath);
-    if (rc) goto done;
-  }
-  rc = version_apply_edit(NULL, &edit, &vs->current);
+  rc = LSM_OK;
 done:
-  lsm_version_edit_free(&edit);
   lsm_buffer_free(&buf);
   free(path);
   return rc;
+}
+
+/* The meta of table `number` in v (NULL: none). */
+static lsm_file_meta *find_meta(const lsm_version *v, uint64_t number) {
+  int level, i;
+  if (v == NULL) return NULL;
+  for (level = 0; level < LSM_MAX_LEVELS; level++) {
+    for (i = 0; i < v->n_files[level]; i++) {
+      if (v->files[level][i]->number == number) return v->files[level][i];
+    }
+  }
+  return NULL;
+}
+
+/* Open the table of every new meta of edit now, so that a missing or
+** damaged table fails here rather than at a later read.  A table `have`
+** already lists replaces the decoded meta (it is shared, not reopened).
+** A missing table is missing_rc. */
+static int open_tables(lsm_vset *vs, lsm_version_edit *edit, const lsm_version *have,
+                       int missing_rc, lsm_buffer *errmsg) {
+  int i, rc = LSM_OK;
+  for (i = 0; i < edit->n_added && rc == LSM_OK; i++) {
+    lsm_file_meta *m = edit->added[i].meta, *old = find_meta(have, m->number);
+    char *tpath;
+    if (old) {
+      lsm_file_meta_free(m);
+      edit->added[i].meta = old;   /* refs > 0: the edit does not own it */
+      continue;
+    }
+    tpath = lsm_file_path(vs->dir, m->number, "sst");
+    if (tpath == NULL) return LSM_NOMEM;
+    rc = lsm_sst_open(vs->env, tpath, m->size, &m->table, errmsg);
+    if (rc == LSM_OK) lsm_sst_set_cache(m->table, vs->cache);
+    if (rc == LSM_NOTFOUND) {
+      rc = missing_rc;
+      set_error(errmsg, "missing table file", tpath);
+    }
+    free(tpath);
+  }
+  return rc;
+}
+
+static void take_counters(lsm_vset *vs, const lsm_vset_loaded *l) {
+  vs->next_file_number = l->next_file_number;
+  vs->last_seq = l->last_seq;
+  vs->log_number = l->log_number;
+  vs->generation = l->generation;
+}
+
+int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg) {
+  lsm_vset_loaded l;
+  lsm_version *v = NULL;
+  int rc;
+  memset(&l, 0, sizeof l);
+  lsm_version_edit_init(&l.edit);
+  rc = read_manifest(vs, &l, errmsg);
+  if (rc == LSM_OK) rc = open_tables(vs, &l.edit, NULL, LSM_CORRUPT, errmsg);
+  if (rc == LSM_OK) rc = version_apply_edit(NULL, &l.edit, &v);
+  if (rc == LSM_OK) {
+    take_counters(vs, &l);
+    set_current(vs, v);
+  }
+  lsm_vset_loaded_free(&l);
+  return rc;
+}
+
+int lsm_vset_reload_read(lsm_vset *vs, int force, lsm_vset_loaded *l, lsm_buffer *errmsg) {
+  int rc;
+  memset(l, 0, sizeof *l);
+  lsm_version_edit_init(&l->edit);
+  rc = read_manifest(vs, l, errmsg);
+  if (rc == LSM_OK && !force && l->generation == vs->generation) {
+    l->same = 1;
+    return LSM_OK;
+  }
+  if (rc == LSM_OK) rc = open_tables(vs, &l->edit, vs->current, LSM_NOTFOUND, errmsg);
+  return rc;
+}
+
+int lsm_vset_reload_install(lsm_vset *vs, lsm_vset_loaded *l) {
+  lsm_version *v = NULL;
+  int rc;
+  if (l->same) return LSM_OK;
+  rc = version_apply_edit(NULL, &l->edit, &v);
+  if (rc) return rc;
+  take_counters(vs, l);
+  set_current(vs, v);
+  return LSM_OK;
+}
+
+void lsm_vset_loaded_free(lsm_vset_loaded *l) {
+  lsm_version_edit_free(&l->edit);
 }
 
 /* ---------------------------------------------------------------- queries */

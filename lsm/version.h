@@ -13,6 +13,8 @@
 **  (1) A table file is deleted only when no version references it.  Since
 **      the current version references every file the durable manifest names,
 **      a file is deleted only after a durable manifest no longer names it.
+**      Across processes it is also kept until no instance may still read a
+**      manifest of a generation that names it (lsm_vset_delete_obsolete).
 **  (2) A version is installed as current only after the manifest describing
 **      it has been written (and, unless sync is off, fsynced and renamed into
 **      place with the directory fsynced).
@@ -21,6 +23,8 @@
 **      user keys), so a level can be searched by binary search.
 **  (4) Log files numbered below log_number hold only commits that are in
 **      tables of the manifest; they may be deleted once it is durable.
+**  (5) Each install raises generation by one; the manifest records it, so
+**      another process tells a newer manifest from the one it has.
 **
 ** The manifest file (MANIFEST, replaced atomically through MANIFEST.tmp) is
 ** documented byte by byte in FORMAT.md and above write_manifest() in
@@ -51,11 +55,26 @@ typedef struct lsm_file_meta {
   lsm_sst *table;            /* open reader (one reference) */
 } lsm_file_meta;
 
-typedef struct lsm_version {
+typedef struct lsm_version lsm_version;
+struct lsm_version {
   int refs;
   int n_files[LSM_MAX_LEVELS];
   lsm_file_meta **files[LSM_MAX_LEVELS];
-} lsm_version;
+  uint64_t gen;              /* generation of the manifest describing it */
+  int linked;                /* in the vset's list of live versions */
+  lsm_version *older, *newer;
+};
+
+/* A file no version lists any more, waiting to be deleted (version.h
+** invariant 1 and the multi-process rule of FORMAT.md): obsolete since
+** manifest generation gen at the latest. */
+typedef struct lsm_obsolete lsm_obsolete;
+struct lsm_obsolete {
+  uint64_t number;
+  uint64_t gen;
+  int is_log;                /* NNNNNN.log, else NNNNNN.sst */
+  lsm_obsolete *next;
+};
 
 /* The version set: current version plus the counters the manifest holds. */
 typedef struct lsm_vset {
@@ -67,10 +86,19 @@ typedef struct lsm_vset {
   uint64_t next_file_number;
   uint64_t last_seq;         /* as of the last manifest write */
   uint64_t log_number;       /* current log; older logs are obsolete */
+  uint64_t generation;       /* of the manifest current comes from (0: a
+                                format-1 manifest, or none yet) */
   uint64_t manifest_writes;  /* manifests installed */
   int closing;               /* set by lsm_vset_free: unref deletes nothing */
-  int keep_files;            /* a manifest's durability is unknown: unref
-                                deletes nothing until the next open */
+  int keep_files;            /* a manifest's durability is unknown: no file
+                                is deleted until the next open */
+  lsm_version *oldest, *newest;   /* live installed versions, oldest first */
+  lsm_obsolete *obsolete;    /* files waiting for deletion (see
+                                lsm_vset_delete_obsolete), one allocation
+                                each: how many allocations a run makes
+                                does not depend on when deletions happen
+                                (the SQL out-of-memory test relies on it) */
+  int n_obsolete;
 } lsm_vset;
 
 /* An edit: files removed and added to produce the next version. */
@@ -93,6 +121,47 @@ void lsm_vset_free(lsm_vset *vs);
 ** if there is no manifest; LSM_CORRUPT (with errmsg) if it is damaged or a
 ** table it names is missing or unreadable. */
 int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg);
+
+/* Another instance's owner may have installed a newer manifest.
+**   lsm_vset_reload_read     (mutex NOT held; nothing may install
+**                            meanwhile: the caller holds the maintenance
+**                            token) reads <dir>/MANIFEST into *l; if its
+**                            generation is vs->generation and !force,
+**                            l->same = 1.
+**                            Otherwise it opens the tables the current
+**                            version does not have (those it has are
+**                            shared, not reopened).  LSM_NOTFOUND (errmsg
+**                            set) when the manifest or a table it names has
+**                            vanished (the owner moved on: read again);
+**                            LSM_CORRUPT for a damaged manifest.
+**   lsm_vset_reload_install  (mutex held) makes that version current, with
+**                            the manifest's counters; LSM_NOMEM.
+**   lsm_vset_loaded_free     releases *l either way. */
+typedef struct lsm_vset_loaded {
+  lsm_version_edit edit;
+  int same;
+  uint64_t next_file_number, last_seq, log_number, generation;
+} lsm_vset_loaded;
+int lsm_vset_reload_read(lsm_vset *vs, int force, lsm_vset_loaded *l, lsm_buffer *errmsg);
+int lsm_vset_reload_install(lsm_vset *vs, lsm_vset_loaded *l);
+void lsm_vset_loaded_free(lsm_vset_loaded *l);
+
+/* Generation of the oldest version still referenced (the current one's if
+** no older one is). */
+uint64_t lsm_vset_oldest_gen(const lsm_vset *vs);
+
+/* Obsolete files.  A table is queued when the last version listing it is
+** dropped; a log when a durable manifest raised log_number past it
+** (lsm_vset_add_obsolete).  Each is tagged with vs->generation at that
+** moment.  lsm_vset_delete_obsolete(vs, oldest) removes the files tagged
+** <= oldest (the oldest generation any instance may still read) and keeps
+** the rest; nothing while keep_files.  Mutex held; the removals are
+** cheap unlinks.  A file that cannot be queued (no memory) stays on disk
+** as an orphan, which the next sole opener deletes. */
+void lsm_vset_add_obsolete(lsm_vset *vs, uint64_t number, int is_log);
+void lsm_vset_delete_obsolete(lsm_vset *vs, uint64_t oldest);
+/* Drop the queue without deleting (an instance that is not the owner). */
+void lsm_vset_forget_obsolete(lsm_vset *vs);
 
 /* Start an empty database: an empty version, counters at their start. */
 int lsm_vset_create(lsm_vset *vs);
@@ -121,7 +190,7 @@ uint64_t lsm_vset_new_file_number(lsm_vset *vs);
 typedef struct lsm_vset_pending {
   lsm_version *v;            /* the next version (refs 1), not yet current */
   lsm_buffer bytes;          /* the encoded manifest */
-  uint64_t last_seq, log_number;
+  uint64_t last_seq, log_number, generation;
   int renamed;               /* set by lsm_vset_write: MANIFEST names v */
 } lsm_vset_pending;
 
@@ -137,8 +206,8 @@ int lsm_vset_install(lsm_vset *vs, lsm_version_edit *edit, lsm_vset_pending *p,
 void lsm_vset_pending_free(lsm_vset_pending *p);
 
 void lsm_version_ref(lsm_version *v);
-/* Drop a reference; at zero drop the version's file references, deleting
-** files no version lists any more (invariant 1). */
+/* Drop a reference; at zero drop the version's file references, queueing
+** files no version lists any more for deletion (invariant 1). */
 void lsm_version_unref(lsm_vset *vs, lsm_version *v);
 
 /* Edits.  _add_file takes ownership of a new meta (refs == 0); a meta that

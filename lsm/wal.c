@@ -153,6 +153,29 @@ done:
   return LSM_OK;
 }
 
+int lsm_wal_open(lsm_env *env, const char *path, lsm_wal **out) {
+  lsm_wal *w = calloc(1, sizeof *w);
+  int rc;
+  *out = NULL;
+  if (w == NULL) return LSM_NOMEM;
+  w->env = env;
+  rc = env->open_append_existing(env, path, &w->file);
+  if (rc == LSM_OK) {
+    rc = env->size(env, w->file, &w->size);
+    if (rc) env->close(env, w->file);
+  }
+  if (rc) {
+    free(w);
+    return rc;
+  }
+  *out = w;
+  return LSM_OK;
+}
+
+int lsm_wal_file_size(lsm_wal *w, uint64_t *size) {
+  return w->env->size(w->env, w->file, size);
+}
+
 int lsm_wal_append(lsm_wal *w, lsm_slice payload, int sync) {
   unsigned char *rec;
   size_t rec_len;
@@ -438,9 +461,15 @@ static int check_header(wal_reader *r, int *empty) {
 
 int lsm_wal_replay(lsm_env *env, const char *path, lsm_wal_record_fn fn,
                    void *ctx, uint64_t *valid_bytes, lsm_buffer *errmsg) {
+  return lsm_wal_replay_from(env, path, 0, fn, ctx, valid_bytes, NULL, errmsg);
+}
+
+int lsm_wal_replay_from(lsm_env *env, const char *path, uint64_t start, lsm_wal_record_fn fn,
+                        void *ctx, uint64_t *valid_bytes, uint64_t *file_size,
+                        lsm_buffer *errmsg) {
   wal_reader r;
-  uint64_t off = 0;   /* end of the intact prefix */
-  int rc, empty;
+  uint64_t off = start;   /* end of the intact prefix */
+  int rc, empty = 0;
 
   memset(&r, 0, sizeof r);
   r.env = env;
@@ -458,9 +487,20 @@ int lsm_wal_replay(lsm_env *env, const char *path, lsm_wal_record_fn fn,
     set_errmsg(errmsg, "lsm: cannot get the size of %s", r.name);
     goto done;
   }
-  rc = check_header(&r, &empty);
-  if (rc != LSM_OK || empty) goto done;
-  off = LSM_WAL_HEADER_SIZE;
+  if (start > r.file_size) {
+    /* Logs only grow: a file shorter than what was read before is not
+    ** the log (or it was damaged). */
+    set_errmsg(errmsg, "lsm: log %s shrank below offset %llu", r.name,
+               (unsigned long long)start);
+    rc = LSM_CORRUPT;
+    goto done;
+  }
+  if (start < LSM_WAL_HEADER_SIZE) {
+    off = 0;
+    rc = check_header(&r, &empty);
+    if (rc != LSM_OK || empty) goto done;
+    off = LSM_WAL_HEADER_SIZE;
+  }
 
   /* Invariant: off <= file_size and [0, off) has been delivered. */
   for (;;) {
@@ -519,6 +559,7 @@ int lsm_wal_replay(lsm_env *env, const char *path, lsm_wal_record_fn fn,
 
 done:
   if (valid_bytes) *valid_bytes = off;
+  if (file_size) *file_size = r.file_size;
   if (r.file) env->close(env, r.file);
   lsm_buffer_free(&r.buf);
   return rc;

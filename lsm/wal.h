@@ -42,7 +42,12 @@ typedef struct lsm_wal lsm_wal;
 int lsm_wal_create(lsm_env *env, const char *path, lsm_wal **out);
 /* Append one record; sync != 0 fsyncs before returning.  After a failed
 ** append the writer is poisoned: every later call returns the first error. */
+/* Open the existing log path for appending at its end (another instance
+** created it; lsm_env.open_append_existing).  LSM_NOTFOUND if missing. */
+int lsm_wal_open(lsm_env *env, const char *path, lsm_wal **out);
 int lsm_wal_append(lsm_wal *w, lsm_slice payload, int sync);
+/* The file's size now (appends by other processes included). */
+int lsm_wal_file_size(lsm_wal *w, uint64_t *size);
 int lsm_wal_sync(lsm_wal *w);
 /* Bytes written to the file so far, header included. */
 uint64_t lsm_wal_size(const lsm_wal *w);
@@ -56,5 +61,14 @@ int lsm_wal_close(lsm_wal *w);
 typedef int (*lsm_wal_record_fn)(void *ctx, lsm_slice payload);
 int lsm_wal_replay(lsm_env *env, const char *path, lsm_wal_record_fn fn,
                    void *ctx, uint64_t *valid_bytes, lsm_buffer *errmsg);
+/* The same from offset start, the end of records already delivered (0:
+** from the header, which is then checked).  Used to follow a log another
+** process appends to: a record being written shows as a torn tail, so
+** replay stops before it.  *file_size (may be NULL) receives the size seen;
+** *valid_bytes < *file_size means the log ends in a torn record (or an
+** append in flight).  A file shorter than start is LSM_CORRUPT. */
+int lsm_wal_replay_from(lsm_env *env, const char *path, uint64_t start, lsm_wal_record_fn fn,
+                        void *ctx, uint64_t *valid_bytes, uint64_t *file_size,
+                        lsm_buffer *errmsg);
 
 #endif /* LSM_WAL_H */

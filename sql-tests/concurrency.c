@@ -4,6 +4,8 @@
 **
 **   concurrency --so ./lsm_vtab.so --threads 4 --ops 2000
 **   concurrency --so ./lsm_vtab.so --procs 4 --ops 2000
+**   (--strict / --no-strict, --separate-dbs / --shared-db: see below;
+**   --procs implies --strict --separate-dbs)
 **
 ** N workers (threads of this process, each with its own connection, or
 ** forked processes) share one database file and one lsm table, created
@@ -21,6 +23,16 @@
 ** past the busy timeout) rolls the transaction back and retries; any other
 ** error fails the run.  At the end one connection checks every worker's
 ** final value against its count of commits and runs integrity-check.
+**
+** With --separate-dbs (the default with --procs) each worker has a database
+** file of its own whose table t names the shared table directory (dir=):
+** no SQLite file lock keeps the writers apart, only the table's own lock
+** across processes.
+**
+** --strict (the default with --procs) also requires real concurrency: a
+** read never gets SQLITE_BUSY (readers never wait for a writer, in any
+** process), and all workers but at most one committed something (a run in
+** which the other processes could not open or write the table fails).
 **
 ** Prints one line: "concurrency(threads): 4 workers, ... 0 failures" and
 ** exits non-zero on any failure.  The scratch directory is removed after a
@@ -49,12 +61,14 @@ typedef struct config {
   int workers;
   int use_procs;
   int ops;
+  int strict;           /* -1: default (on for processes) */
+  int separate_dbs;     /* -1: default (on for processes) */
   uint64_t seed;
 } config;
 
 /* What a worker did; written to a pipe by a process worker. */
 typedef struct result {
-  long commits, reads, busy, failures;
+  long commits, reads, busy, read_busy, failures;
   long last_value;      /* the worker's final committed counter */
   char first_error[256];
 } result;
@@ -82,16 +96,26 @@ static uint64_t rng(uint64_t *s) {
   return z ^ (z >> 31);
 }
 
-static int open_db(const config *cfg, sqlite3 **out, char *err, size_t n) {
+/* Worker w's connection (w = -1: set-up and final check): the shared
+** database file conc.db, or with separate_dbs a file of its own, conc-W.db,
+** whose table t names conc.db's table directory with dir=. */
+static int open_db(const config *cfg, int w, sqlite3 **out, char *err, size_t n) {
   char path[1024];
   char *msg = NULL;
   sqlite3 *db = NULL;
   int rc;
-  snprintf(path, sizeof path, "%s/conc.db", cfg->dir);
+  if (cfg->separate_dbs && w >= 0) snprintf(path, sizeof path, "%s/conc-%d.db", cfg->dir, w);
+  else snprintf(path, sizeof path, "%s/conc.db", cfg->dir);
   rc = sqlite3_open(path, &db);
   if (rc == SQLITE_OK) rc = sqlite3_enable_load_extension(db, 1);
   if (rc == SQLITE_OK) rc = sqlite3_load_extension(db, cfg->so, NULL, &msg);
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, 10000);
+  if (rc == SQLITE_OK && cfg->separate_dbs && w >= 0) {
+    /* dir= is relative to the database file's directory, cfg->dir. */
+    rc = sqlite3_exec(db, "CREATE VIRTUAL TABLE IF NOT EXISTS t USING lsm(k TEXT PRIMARY KEY, "
+                      "v INTEGER, dir='conc.db-lsm/t', memtable_size=16384, block_size=1024)",
+                      NULL, NULL, NULL);
+  }
   if (rc != SQLITE_OK) {
     snprintf(err, n, "open %.200s: %.200s", path, msg ? msg : sqlite3_errmsg(db));
     sqlite3_free(msg);
@@ -176,7 +200,7 @@ static void run_worker(const config *cfg, int w, result *r) {
   int i, rc;
   memset(r, 0, sizeof *r);
   for (i = 0; i < MAX_WORKERS; i++) last_seen[i] = -1;
-  if (open_db(cfg, &db, r->first_error, sizeof r->first_error) != SQLITE_OK) {
+  if (open_db(cfg, w, &db, r->first_error, sizeof r->first_error) != SQLITE_OK) {
     r->failures++;
     return;
   }
@@ -197,6 +221,7 @@ static void run_worker(const config *cfg, int w, result *r) {
       rc = read_worker(db, x, &v, r);
       if (rc == SQLITE_BUSY) {
         r->busy++;
+        r->read_busy++;
         continue;
       }
       if (rc != SQLITE_OK) {
@@ -261,7 +286,7 @@ static int run_procs(const config *cfg, worker *wk) {
 static void final_check(const config *cfg, worker *wk, result *r) {
   sqlite3 *db = NULL;
   int i, rc;
-  if (open_db(cfg, &db, r->first_error, sizeof r->first_error) != SQLITE_OK) {
+  if (open_db(cfg, -1, &db, r->first_error, sizeof r->first_error) != SQLITE_OK) {
     r->failures++;
     return;
   }
@@ -283,7 +308,7 @@ static int setup(const config *cfg) {
   sqlite3 *db = NULL;
   char err[512];
   int rc;
-  if (open_db(cfg, &db, err, sizeof err) != SQLITE_OK) {
+  if (open_db(cfg, -1, &db, err, sizeof err) != SQLITE_OK) {
     fprintf(stderr, "concurrency: %s\n", err);
     return 1;
   }
@@ -299,18 +324,27 @@ static int setup(const config *cfg) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: concurrency --so PATH (--threads N | --procs N) [--ops N] [--seed N] [--dir D]\n");
+          "usage: concurrency --so PATH (--threads N | --procs N) [--ops N] [--seed N] [--dir D]\n"
+          "                   [--strict | --no-strict] [--separate-dbs | --shared-db]\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
-  config cfg = {"./lsm_vtab.so", NULL, 4, 0, 2000, 1};
+  config cfg = {"./lsm_vtab.so", NULL, 4, 0, 2000, -1, -1, 1};
   worker wk[MAX_WORKERS];
   result total, fin;
   char tmpl[] = "/tmp/lsm-concurrency-XXXXXX";
-  int i;
+  int i, writers = 0;
   for (i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--strict") == 0 || strcmp(a, "--no-strict") == 0) {
+      cfg.strict = strcmp(a, "--strict") == 0;
+      continue;
+    }
+    if (strcmp(a, "--separate-dbs") == 0 || strcmp(a, "--shared-db") == 0) {
+      cfg.separate_dbs = strcmp(a, "--separate-dbs") == 0;
+      continue;
+    }
     if (!v) usage();
     if (strcmp(a, "--so") == 0) cfg.so = v;
     else if (strcmp(a, "--threads") == 0) { cfg.workers = atoi(v); cfg.use_procs = 0; }
@@ -322,6 +356,8 @@ int main(int argc, char **argv) {
     i++;
   }
   if (cfg.workers < 1 || cfg.workers > MAX_WORKERS || cfg.ops < 1) usage();
+  if (cfg.strict < 0) cfg.strict = cfg.use_procs;
+  if (cfg.separate_dbs < 0) cfg.separate_dbs = cfg.use_procs;
   if (!cfg.dir && !(cfg.dir = mkdtemp(tmpl))) {
     perror("concurrency: mkdtemp");
     return 1;
@@ -347,16 +383,30 @@ int main(int argc, char **argv) {
     total.commits += wk[i].res.commits;
     total.reads += wk[i].res.reads;
     total.busy += wk[i].res.busy;
+    total.read_busy += wk[i].res.read_busy;
     total.failures += wk[i].res.failures;
+    if (wk[i].res.commits > 0) writers++;
     if (wk[i].res.first_error[0]) fprintf(stderr, "concurrency: %s\n", wk[i].res.first_error);
+  }
+  if (cfg.strict && total.read_busy > 0) {
+    fprintf(stderr, "concurrency: %ld reads got SQLITE_BUSY (readers must never wait)\n",
+            total.read_busy);
+    total.failures++;
+  }
+  if (cfg.strict && writers < cfg.workers - 1) {
+    fprintf(stderr, "concurrency: only %d of %d workers committed anything\n", writers,
+            cfg.workers);
+    total.failures++;
   }
   final_check(&cfg, wk, &fin);
   if (fin.first_error[0]) fprintf(stderr, "concurrency: %s\n", fin.first_error);
   total.failures += fin.failures;
-  printf("concurrency(%s): %d workers x %d ops, %ld commits, %ld reads checked, "
-         "%ld busy retries, integrity-check %s, %ld failures (dir %s)\n",
-         cfg.use_procs ? "processes" : "threads", cfg.workers, cfg.ops, total.commits,
-         total.reads, total.busy, fin.failures ? "FAILED" : "ok", total.failures, cfg.dir);
+  printf("concurrency(%s%s%s): %d workers x %d ops, %d wrote, %ld commits, %ld reads checked, "
+         "%ld busy retries (%ld reads), integrity-check %s, %ld failures (dir %s)\n",
+         cfg.use_procs ? "processes" : "threads", cfg.separate_dbs ? ", separate dbs" : "",
+         cfg.strict ? ", strict" : "", cfg.workers,
+         cfg.ops, writers, total.commits, total.reads, total.busy, total.read_busy,
+         fin.failures ? "FAILED" : "ok", total.failures, cfg.dir);
   if (cfg.dir == tmpl && total.failures == 0) {
     /* Our own scratch directory (mkdtemp: no shell metacharacters). */
     char cmd[sizeof tmpl + 16];

@@ -1,9 +1,10 @@
 -- A table file with a damaged data block: a scan that reaches the block
 -- fails with SQLITE_CORRUPT and a message naming the file and the block's
 -- offset (the iterator's own message); reads that never touch the block
--- still work; integrity-check finds the damage too.
+-- still work; integrity-check finds the damage too.  (background=off: file
+-- numbers do not depend on the background thread's timing.)
 .load ./lsm_vtab
-CREATE VIRTUAL TABLE t USING lsm(k INTEGER PRIMARY KEY, v TEXT, block_size=256);
+CREATE VIRTUAL TABLE t USING lsm(k INTEGER PRIMARY KEY, v TEXT, block_size=256, background=off);
 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<200)
 INSERT INTO t SELECT i, printf('value %03d', i) FROM c;
 INSERT INTO t(t) VALUES('flush');

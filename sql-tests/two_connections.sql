@@ -1,8 +1,8 @@
 -- One table seen by several connections of this process (they share one
--- engine) and by another process (which gets SQLITE_BUSY naming the
--- table).  A connection's uncommitted writes are its own; a writer holds
--- the table's write lock until COMMIT or ROLLBACK, so a second writer gets
--- SQLITE_BUSY naming the table (after its busy timeout).
+-- engine) and by other processes (each opens its own beside it).  A
+-- connection's uncommitted writes are its own; a writer holds the table's
+-- write lock until COMMIT or ROLLBACK, so a second writer, of this process
+-- or another, gets SQLITE_BUSY naming the table (after its busy timeout).
 .load ./lsm_vtab
 CREATE VIRTUAL TABLE kv USING lsm(k TEXT PRIMARY KEY, v);
 INSERT INTO kv VALUES('a', 1);
@@ -32,9 +32,10 @@ SELECT * FROM kv;
 ROLLBACK;
 .connection 0
 SELECT * FROM kv;
--- Another process cannot open the table while this one has it.
+-- Another process opens the table while this one has it, and sees every
+-- commit.
 .system sqlite3 test.db ".load ./lsm_vtab" "SELECT * FROM kv" 2>&1
--- Once every connection of this process has let go of it, it can.
+-- And after every connection of this process has let go of it.
 .connection close 1
 .open other.db
 .system sqlite3 test.db ".load ./lsm_vtab" "SELECT * FROM kv" 2>&1
@@ -67,3 +68,13 @@ INSERT INTO s(v) VALUES('next');
 SELECT last_insert_rowid();
 .connection 2
 SELECT * FROM s2 WHERE k > 3;
+-- Another process writing the shared directory while this one holds its
+-- write lock gets SQLITE_BUSY naming the other process; after the COMMIT
+-- its write goes through, and this process sees it.
+.connection 0
+BEGIN;
+INSERT INTO s VALUES(10, 'held');
+.system sqlite3 other.db ".load ./lsm_vtab" "INSERT INTO s2 VALUES(11, 'other process')" 2>&1
+COMMIT;
+.system sqlite3 other.db ".load ./lsm_vtab" "INSERT INTO s2 VALUES(11, 'other process')" "SELECT * FROM s2 WHERE k >= 10" 2>&1
+SELECT * FROM s WHERE k >= 10;

@@ -620,6 +620,36 @@ done:
   return rc;
 }
 
+/* Opens without truncating: nothing durable changes, so it is not a crash
+** point.  A tracked file keeps its shadow inode; one created behind the
+** environment's back (another process) is written untracked. */
+static int f_open_append_existing(lsm_env *env, const char *path, lsm_file **out) {
+  lsm_fault_env *fe = fault_of(env);
+  lsm_file *inner = NULL;
+  inode *ino = NULL;
+  tdir *d = NULL;
+  const char *name = NULL;
+  int rc = LSM_OK;
+  pthread_mutex_lock(&fe->mu);
+  if (frozen(fe)) {
+    rc = LSM_IOERR;
+  } else if (hit(fe, LSM_FAULT_OPEN_APPEND_EXISTING)) {
+    rc = fault_status(fe);
+  }
+  if (rc == LSM_OK && fe->track) rc = track_path(fe, path, &d, &name);
+  if (rc == LSM_OK) rc = fe->target->open_append_existing(fe->target, path, &inner);
+  if (rc == LSM_OK && fe->track) {
+    entry *e = entries_find(&d->cur, name);
+    if (e) ino = e->ino;
+  }
+  if (rc == LSM_OK) {
+    rc = wrap(inner, ino, out);
+    if (rc) fe->target->close(fe->target, inner);
+  }
+  pthread_mutex_unlock(&fe->mu);
+  return rc;
+}
+
 static int f_pread(lsm_env *env, lsm_file *f, uint64_t off, void *buf,
                    size_t n, size_t *n_read) {
   lsm_fault_env *fe = fault_of(env);
@@ -1034,6 +1064,7 @@ void lsm_fault_env_init(lsm_fault_env *fe, lsm_env *target) {
   fe->base.same_file = f_same_file;
   fe->base.shm_map = f_shm_map;
   fe->base.shm_unmap = f_shm_unmap;
+  fe->base.open_append_existing = f_open_append_existing;
   fe->target = target ? target : lsm_env_default();
   for (k = 0; k < LSM_FAULT_NKINDS; k++) {
     atomic_init(&fe->calls[k], 0);

@@ -69,7 +69,8 @@
 **        reopened under a new tracking environment.
 **
 **    Mutating calls, the crash points, are: open_append, append, sync,
-**    rename, remove, mkdir, rmdir, sync_dir, lock and open_shared.  Reads,
+**    rename, remove, mkdir, rmdir, sync_dir, lock and open_shared
+**    (open_append_existing truncates nothing and is not one).  Reads,
 **    size, list, close, unlock and the byte-range lock and shared-memory
 **    calls change nothing durable, so a crash before one of them is the
 **    same as a crash before the next mutating call.  Stores into a shm_map
@@ -134,6 +135,7 @@ typedef enum lsm_fault_kind {
   LSM_FAULT_SAME_FILE,
   LSM_FAULT_SHM_MAP,
   LSM_FAULT_SHM_UNMAP,
+  LSM_FAULT_OPEN_APPEND_EXISTING,
   LSM_FAULT_NKINDS
 } lsm_fault_kind;
 

@@ -40,6 +40,7 @@ static const char *kind_names[LSM_FAULT_NKINDS] = {
   "open_read", "open_append", "pread", "append", "sync", "size", "close", "rename",
   "remove", "mkdir", "rmdir", "list", "sync_dir", "lock", "unlock",
   "open_shared", "lock_range", "lock_held", "same_file", "shm_map", "shm_unmap",
+  "open_append_existing",
 };
 
 typedef struct fault_spec {

@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 #include "registry.h"
 #include "lsm.h"
+#include "shm.h"
 #include "ext_test_support.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -43,12 +44,12 @@ static lsmx_engine *acquire_ok(const char *dir) {
   return e;
 }
 
-/* Whether a fresh lsm_open of dir, bypassing the registry, succeeds
-** (LSM_OK) or finds the directory locked (LSM_BUSY). */
+/* Whether no engine instance has dir open (LSM_OK) or one has
+** (LSM_BUSY): the exclusive open lsm_destroy uses (lsm/shm.c). */
 static int direct_open_status(const char *dir) {
-  lsm_db *db = NULL;
-  int rc = lsm_open(dir, NULL, &db);
-  lsm_close(db);
+  lsm_shm *shm = NULL;
+  int first = 0, rc = lsm_shm_open(NULL, dir, LSM_SHM_EXCLUSIVE, &shm, &first, NULL);
+  lsm_shm_close(shm);
   return rc;
 }
 
@@ -226,50 +227,79 @@ START_TEST(empty_dir_name_is_misuse) {
 }
 END_TEST
 
-START_TEST(dir_locked_by_another_process_is_busy_with_message) {
-  int ready[2], go[2];
+static int owner_a, owner_b;   /* their addresses identify two owners */
+
+START_TEST(dir_open_in_another_process_is_shared_and_writers_exclude_each_other) {
+  int ready[2], go[2], done[2];
   pid_t pid;
   char c = 0;
   lsmx_engine *e = NULL;
-  char *err = NULL;
-  int rc, status;
+  lsm_batch *b;
+  lsm_buffer val = {0};
+  int rc, status, by_process = -1;
 
   ck_assert_int_eq(pipe(ready), 0);
   ck_assert_int_eq(pipe(go), 0);
+  ck_assert_int_eq(pipe(done), 0);
   pid = fork();
   ck_assert_int_ge(pid, 0);
   if (pid == 0) {
-    /* Child: hold the directory open until the parent says go. */
+    /* Child: write a row and hold the write lock until the parent says go;
+    ** then commit one more row and report what it reads of the parent's. */
     lsm_db *db = NULL;
-    char ok;
+    lsm_batch *cb = NULL;
+    char ok = 'y';
     close(ready[0]);
     close(go[1]);
-    ok = lsm_open("reg_other_proc", NULL, &db) == LSM_OK ? 'y' : 'n';
-    if (write(ready[1], &ok, 1) != 1) _exit(2);
-    if (read(go[0], &ok, 1) < 0) _exit(3);
+    close(done[0]);
+    if (lsm_open("reg_other_proc", NULL, &db) != LSM_OK || lsm_batch_new(&cb) != LSM_OK) _exit(2);
+    lsm_batch_put(cb, "child", 5, "1", 1);
+    if (lsm_write(db, cb, 0) != LSM_OK || lsm_write_begin(db) != LSM_OK) ok = 'n';
+    if (write(ready[1], &ok, 1) != 1) _exit(3);
+    if (read(go[0], &ok, 1) != 1) _exit(4);
+    lsm_batch_put(cb, "child2", 6, "2", 1);
+    ok = lsm_write(db, cb, 0) == LSM_OK && lsm_write_end(db) == LSM_OK ? 'y' : 'n';
+    if (write(done[1], &ok, 1) != 1) _exit(5);
+    if (read(go[0], &ok, 1) != 1) _exit(6);
+    ok = lsm_get(db, NULL, "parent", 6, NULL) == LSM_OK ? 'y' : 'n';
+    if (write(done[1], &ok, 1) != 1) _exit(7);
+    lsm_batch_free(cb);
     lsm_close(db);
     _exit(0);
   }
   close(ready[1]);
   close(go[0]);
+  close(done[1]);
   ck_assert_int_eq(read(ready[0], &c, 1), 1);
   ck_assert_int_eq(c, 'y');
 
-  rc = lsmx_engine_acquire("reg_other_proc", NULL, &e, &err);
+  /* The table opens beside the other process and shows its commit. */
+  e = acquire_ok("reg_other_proc");
+  ck_assert_int_eq(lsm_get(lsmx_engine_db(e), NULL, "child", 5, &val), LSM_OK);
+  /* The other process holds the write lock: busy, and said so. */
+  rc = lsmx_engine_lock_write(e, &owner_a, 50, &by_process);
   ck_assert_int_eq(rc, SQLITE_BUSY);
-  ck_assert_ptr_null(e);
-  ck_assert_ptr_nonnull(err);
-  ck_assert_msg(strstr(err, "reg_other_proc") != NULL, "message: %s", err);
-  ck_assert_msg(strstr(err, "another process") != NULL, "message: %s", err);
-  sqlite3_free(err);
-
-  /* Once the other process lets go, the directory opens. */
+  ck_assert_int_eq(by_process, 1);
+  /* Once it commits and lets go, the lock is ours, and its commit shows. */
   ck_assert_int_eq(write(go[1], "x", 1), 1);
+  ck_assert_int_eq(read(done[0], &c, 1), 1);
+  ck_assert_int_eq(c, 'y');
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 5000, &by_process), SQLITE_OK);
+  ck_assert_int_eq(lsm_get(lsmx_engine_db(e), NULL, "child2", 6, &val), LSM_OK);
+  ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
+  ck_assert_int_eq(lsm_batch_put(b, "parent", 6, "3", 1), LSM_OK);
+  ck_assert_int_eq(lsm_write(lsmx_engine_db(e), b, 0), LSM_OK);
+  lsm_batch_free(b);
+  lsmx_engine_unlock_write(e, &owner_a);
+  ck_assert_int_eq(write(go[1], "x", 1), 1);
+  ck_assert_int_eq(read(done[0], &c, 1), 1);
+  ck_assert_int_eq(c, 'y');
   ck_assert_int_eq(waitpid(pid, &status, 0), pid);
   ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   close(ready[0]);
   close(go[1]);
-  e = acquire_ok("reg_other_proc");
+  close(done[0]);
+  lsm_buffer_free(&val);
   lsmx_engine_release(e);
 }
 END_TEST
@@ -322,15 +352,14 @@ END_TEST
 
 /* ---------------------------------------------------------------- write lock */
 
-static int owner_a, owner_b;   /* their addresses identify two owners */
 
 START_TEST(write_lock_excludes_other_owner_until_unlocked) {
   lsmx_engine *e = acquire_ok("reg_lock");
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0), SQLITE_OK);
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 0), SQLITE_BUSY);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0, NULL), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 0, NULL), SQLITE_BUSY);
   lsmx_engine_unlock_write(e, &owner_a);
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 0), SQLITE_OK);
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0), SQLITE_BUSY);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 0, NULL), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0, NULL), SQLITE_BUSY);
   lsmx_engine_unlock_write(e, &owner_b);
   lsmx_engine_release(e);
 }
@@ -338,11 +367,11 @@ END_TEST
 
 START_TEST(write_lock_is_reentrant_and_one_unlock_releases_it) {
   lsmx_engine *e = acquire_ok("reg_reenter");
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0), SQLITE_OK);
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0), SQLITE_OK);
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 100), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0, NULL), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0, NULL), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 100, NULL), SQLITE_OK);
   lsmx_engine_unlock_write(e, &owner_a);
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 0), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 0, NULL), SQLITE_OK);
   lsmx_engine_unlock_write(e, &owner_b);
   lsmx_engine_release(e);
 }
@@ -350,13 +379,13 @@ END_TEST
 
 START_TEST(unlock_by_non_holder_does_nothing) {
   lsmx_engine *e = acquire_ok("reg_nonholder");
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0, NULL), SQLITE_OK);
   lsmx_engine_unlock_write(e, &owner_b);
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 0), SQLITE_BUSY);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 0, NULL), SQLITE_BUSY);
   lsmx_engine_unlock_write(e, &owner_a);
   /* Unlocking a free lock is harmless too. */
   lsmx_engine_unlock_write(e, &owner_a);
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 0), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 0, NULL), SQLITE_OK);
   lsmx_engine_unlock_write(e, &owner_b);
   lsmx_engine_release(e);
 }
@@ -365,8 +394,8 @@ END_TEST
 START_TEST(write_lock_is_per_engine) {
   lsmx_engine *e1 = acquire_ok("reg_pe1");
   lsmx_engine *e2 = acquire_ok("reg_pe2");
-  ck_assert_int_eq(lsmx_engine_lock_write(e1, &owner_a, 0), SQLITE_OK);
-  ck_assert_int_eq(lsmx_engine_lock_write(e2, &owner_b, 0), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e1, &owner_a, 0, NULL), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e2, &owner_b, 0, NULL), SQLITE_OK);
   lsmx_engine_unlock_write(e1, &owner_a);
   lsmx_engine_unlock_write(e2, &owner_b);
   lsmx_engine_release(e1);
@@ -377,9 +406,9 @@ END_TEST
 START_TEST(write_lock_timeout_expires_with_busy) {
   lsmx_engine *e = acquire_ok("reg_timeout");
   int64_t t0, waited;
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0, NULL), SQLITE_OK);
   t0 = now_ms();
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 60), SQLITE_BUSY);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 60, NULL), SQLITE_BUSY);
   waited = now_ms() - t0;
   ck_assert_msg(waited >= 55, "gave up after %lld ms", (long long)waited);
   ck_assert_msg(waited < 2000, "waited %lld ms", (long long)waited);
@@ -407,21 +436,21 @@ START_TEST(write_lock_waiter_gets_lock_when_holder_unlocks) {
   pthread_t th;
   int64_t t0, waited;
 
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0, NULL), SQLITE_OK);
   arg.e = e;
   arg.delay_ms = 50;
   t0 = now_ms();
   ck_assert_int_eq(pthread_create(&th, NULL, unlocker, &arg), 0);
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 5000), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_b, 5000, NULL), SQLITE_OK);
   waited = now_ms() - t0;
   ck_assert_int_eq(pthread_join(th, NULL), 0);
   ck_assert_msg(waited >= 45, "got the lock after %lld ms, before the unlock",
                 (long long)waited);
   ck_assert_msg(waited < 2000, "waited %lld ms", (long long)waited);
   /* b holds it now. */
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0), SQLITE_BUSY);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0, NULL), SQLITE_BUSY);
   lsmx_engine_unlock_write(e, &owner_b);
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0, NULL), SQLITE_OK);
   lsmx_engine_unlock_write(e, &owner_a);
   lsmx_engine_release(e);
 }
@@ -429,8 +458,8 @@ END_TEST
 
 START_TEST(write_lock_rejects_null_owner) {
   lsmx_engine *e = acquire_ok("reg_nullowner");
-  ck_assert_int_eq(lsmx_engine_lock_write(e, NULL, 0), SQLITE_MISUSE);
-  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0), SQLITE_OK);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, NULL, 0, NULL), SQLITE_MISUSE);
+  ck_assert_int_eq(lsmx_engine_lock_write(e, &owner_a, 0, NULL), SQLITE_OK);
   lsmx_engine_unlock_write(e, &owner_a);
   lsmx_engine_release(e);
 }
@@ -451,7 +480,7 @@ static Suite *registry_suite(void) {
   tcase_add_test(tc, data_written_through_one_reference_is_seen_through_another);
   tcase_add_test(tc, failed_open_reports_message_and_registers_nothing);
   tcase_add_test(tc, empty_dir_name_is_misuse);
-  tcase_add_test(tc, dir_locked_by_another_process_is_busy_with_message);
+  tcase_add_test(tc, dir_open_in_another_process_is_shared_and_writers_exclude_each_other);
   tcase_add_test(tc, concurrent_acquire_release_never_fails);
   tcase_add_test(tc, release_of_null_is_harmless);
   suite_add_tcase(s, tc);

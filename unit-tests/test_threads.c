@@ -217,6 +217,53 @@ static int g_unlock(lsm_env *env, lsm_file *lock) {
   return gate_of(env)->target->unlock(gate_of(env)->target, lock);
 }
 
+/* The shared-state calls (lsm/shm.c) pass through on wrapped handles. */
+static int g_open_shared(lsm_env *env, const char *path, lsm_file **out) {
+  gate_env *g = gate_of(env);
+  lsm_file *inner = NULL;
+  int rc = g->target->open_shared(g->target, path, &inner);
+  if (rc) return rc;
+  rc = wrap_file(inner, path, out);
+  if (rc) g->target->close(g->target, inner);
+  return rc;
+}
+
+static int g_open_append_existing(lsm_env *env, const char *path, lsm_file **out) {
+  gate_env *g = gate_of(env);
+  lsm_file *inner = NULL;
+  int rc = g->target->open_append_existing(g->target, path, &inner);
+  if (rc) return rc;
+  rc = wrap_file(inner, path, out);
+  if (rc) g->target->close(g->target, inner);
+  return rc;
+}
+
+static int g_lock_range(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len, int op,
+                        int wait) {
+  gate_env *g = gate_of(env);
+  return g->target->lock_range(g->target, f->inner, off, len, op, wait);
+}
+
+static int g_lock_held(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len, int *held) {
+  gate_env *g = gate_of(env);
+  return g->target->lock_held(g->target, f->inner, off, len, held);
+}
+
+static int g_same_file(lsm_env *env, lsm_file *f, const char *path, int *same) {
+  gate_env *g = gate_of(env);
+  return g->target->same_file(g->target, f->inner, path, same);
+}
+
+static int g_shm_map(lsm_env *env, lsm_file *f, size_t n, void **out) {
+  gate_env *g = gate_of(env);
+  return g->target->shm_map(g->target, f->inner, n, out);
+}
+
+static int g_shm_unmap(lsm_env *env, void *p, size_t n) {
+  gate_env *g = gate_of(env);
+  return g->target->shm_unmap(g->target, p, n);
+}
+
 static void gate_init(gate_env *g) {
   memset(g, 0, sizeof *g);
   g->target = lsm_env_default();
@@ -235,6 +282,13 @@ static void gate_init(gate_env *g) {
   g->base.sync_dir = g_sync_dir;
   g->base.lock = g_lock;
   g->base.unlock = g_unlock;
+  g->base.open_shared = g_open_shared;
+  g->base.lock_range = g_lock_range;
+  g->base.lock_held = g_lock_held;
+  g->base.same_file = g_same_file;
+  g->base.shm_map = g_shm_map;
+  g->base.shm_unmap = g_shm_unmap;
+  g->base.open_append_existing = g_open_append_existing;
   pthread_mutex_init(&g->mu, NULL);
   pthread_cond_init(&g->cv, NULL);
 }
@@ -538,7 +592,7 @@ END_TEST
 
 /* Table numbers the MANIFEST of dir names, parsed per FORMAT.md (magic,
 ** u32 version, u32 n_files, u64 next_file_number, u64 last_seq, u64
-** log_number, then per file u8 level, u64 number, u64 size, u64 entries,
+** log_number, u64 generation (version 2), then per file u8 level, u64 number, u64 size, u64 entries,
 ** u64 tombstones and two length-prefixed keys).  -1 if unreadable. */
 static int manifest_tables(const char *dir, uint64_t *numbers, int max) {
   char path[256];
@@ -557,7 +611,7 @@ static int manifest_tables(const char *dir, uint64_t *numbers, int max) {
   if (memcmp(data, "LSMMANI1", 8) != 0) goto done;
   n_files = lsm_get_u32(data + 12);
   if (n_files > (uint32_t)max) goto done;
-  p = data + 40;
+  p = data + (lsm_get_u32(data + 8) == 1 ? 40 : 48);
   limit = data + size - 8;
   for (i = 0; i < n_files; i++) {
     lsm_slice key;
