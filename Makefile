@@ -186,7 +186,7 @@ fuzz-sql: setup lsm_vtab.so build/difftest
 # difftest load the instrumented extension with the ASan runtime preloaded.
 # Every suite always runs.
 ASAN_PRELOAD = LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=1
-asan: setup $(ASAN_UNIT_BINS) build/asan/lsm_vtab.so build/difftest
+asan: setup $(ASAN_UNIT_BINS) build/asan/lsm_vtab.so build/difftest build/concurrency
 	@status=0; \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh scripts/run-unit.sh build/asan/unit $(RESULTS) $(ASAN_UNIT_BINS) || status=1; \
@@ -195,6 +195,12 @@ asan: setup $(ASAN_UNIT_BINS) build/asan/lsm_vtab.so build/difftest
 	     > build/difftest-asan.log 2>&1; then \
 	  tail -n 1 build/difftest-asan.log; echo "difftest-asan 6 0" >> $(RESULTS); \
 	else cat build/difftest-asan.log; echo "difftest-asan 0 1" >> $(RESULTS); status=1; fi; \
+	for mode in --threads --procs; do \
+	  if $(ASAN_PRELOAD) build/concurrency --so ./build/asan/lsm_vtab.so $$mode 4 --ops 1000 \
+	       > build/concurrency-asan.log 2>&1; then \
+	    tail -n 1 build/concurrency-asan.log; echo "concurrency-asan$$mode 1 0" >> $(RESULTS); \
+	  else cat build/concurrency-asan.log; echo "concurrency-asan$$mode 0 1" >> $(RESULTS); status=1; fi; \
+	done; \
 	exit $$status
 
 test: summary-reset
