@@ -325,11 +325,9 @@ static const char *lsm_rc_text(int rc) {
   }
 }
 
-/* Record an engine failure in the vtab's error message and map the code.
-** from_db: the failure came from a call on tab->lsm, so lsm_errmsg() has
-** the details. */
-static int vtab_fail(lsm_vtab *tab, int rc, int from_db) {
-  const char *m = (from_db && tab->lsm) ? lsm_errmsg(tab->lsm) : "";
+/* Set the vtab's error message to m, or when m is empty to a generic text
+** for rc, and map rc to an SQLite code. */
+static int fail_with(lsm_vtab *tab, int rc, const char *m) {
   sqlite3_free(tab->base.zErrMsg);
   if (m && m[0]) {
     tab->base.zErrMsg = sqlite3_mprintf("%s", m);
@@ -340,19 +338,18 @@ static int vtab_fail(lsm_vtab *tab, int rc, int from_db) {
   return lsmx_rc_to_sqlite(rc);
 }
 
+/* Record an engine failure in the vtab's error message and map the code.
+** from_db: the failure came from a call on tab->lsm, so lsm_errmsg() has
+** the details. */
+static int vtab_fail(lsm_vtab *tab, int rc, int from_db) {
+  return fail_with(tab, rc, (from_db && tab->lsm) ? lsm_errmsg(tab->lsm) : "");
+}
+
 /* The same for an iterator's failure: the iterator's own text (naming the
 ** file and offset), which no other call on the shared engine, from this
 ** connection or another thread, can have overwritten. */
 static int vtab_fail_iter(lsm_vtab *tab, int rc, lsm_iter *it) {
-  const char *m = it ? lsm_iter_errmsg(it) : "";
-  sqlite3_free(tab->base.zErrMsg);
-  if (m && m[0]) {
-    tab->base.zErrMsg = sqlite3_mprintf("%s", m);
-  } else {
-    tab->base.zErrMsg = sqlite3_mprintf("lsm: %s (table %s)", lsm_rc_text(rc),
-                                        tab->name);
-  }
-  return lsmx_rc_to_sqlite(rc);
+  return fail_with(tab, rc, it ? lsm_iter_errmsg(it) : "");
 }
 
 static int vtab_error(lsm_vtab *tab, int sqlite_rc, const char *msg) {

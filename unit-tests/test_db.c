@@ -21,6 +21,7 @@
 
 #include "lsm.h"
 #include "coding.h"   /* lsm_buffer_append, to NUL-terminate values */
+#include "workload.h" /* lsm_test_manifest_tables */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -720,51 +721,13 @@ static void crash_options(lsm_options *o) {
   o->l0_compaction_trigger = 2;
 }
 
-/* Table numbers the MANIFEST of dir names, parsed per FORMAT.md: magic
-** "LSMMANI1", u32 version, u32 n_files, u64 next_file_number, u64 last_seq,
-** u64 log_number, then per file u8 level, u64 number, u64 size, u64
-** entries, u64 tombstones, two length-prefixed keys.  Returns the count,
-** or -1 if there is no readable manifest. */
-static int manifest_tables(const char *dir, uint64_t *numbers, int max) {
-  char path[256];
-  unsigned char *data = NULL;
-  const unsigned char *p, *limit;
-  long size;
-  uint32_t n_files, i;
-  int n = -1;
-  FILE *f;
-  snprintf(path, sizeof path, "%s/MANIFEST", dir);
-  f = fopen(path, "rb");
-  if (f == NULL) return -1;
-  if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 48 || fseek(f, 0, SEEK_SET) != 0) goto done;
-  data = malloc((size_t)size);
-  if (data == NULL || fread(data, 1, (size_t)size, f) != (size_t)size) goto done;
-  if (memcmp(data, "LSMMANI1", 8) != 0) goto done;
-  n_files = lsm_get_u32(data + 12);
-  p = data + 40;
-  limit = data + size - 8;
-  for (i = 0; i < n_files; i++) {
-    lsm_slice key;
-    if (limit - p < 33) goto done;
-    if ((int)i < max) numbers[i] = lsm_get_u64(p + 1);
-    p += 33;
-    if ((p = lsm_get_length_prefixed(p, limit, &key)) == NULL) goto done;
-    if ((p = lsm_get_length_prefixed(p, limit, &key)) == NULL) goto done;
-  }
-  n = (int)n_files < max ? (int)n_files : max;
-done:
-  free(data);
-  fclose(f);
-  return n;
-}
-
 /* The tables in dir that its MANIFEST does not name (written by a flush or
 ** compaction the manifest never took in, or inputs of a compaction not yet
 ** deleted), into orphans[]; *tmp set if a MANIFEST.tmp is there.  Returns
 ** the number of orphans. */
 static int crash_orphans(const char *dir, uint64_t *orphans, int max, int *tmp) {
   uint64_t named[4096];
-  int n_named = manifest_tables(dir, named, 4096), n = 0, i;
+  int n_named = lsm_test_manifest_tables(dir, named, 4096), n = 0, i;
   struct dirent *e;
   DIR *d = opendir(dir);
   *tmp = 0;

@@ -42,7 +42,7 @@
 #include <unistd.h>
 
 #include "lsm.h"
-#include "coding.h"   /* lsm_get_u32/u64, lsm_get_length_prefixed: MANIFEST parsing */
+#include "workload.h" /* lsm_test_manifest_tables */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -590,49 +590,11 @@ END_TEST
 
 /* ---------------------------------------------------------------- close */
 
-/* Table numbers the MANIFEST of dir names, parsed per FORMAT.md (magic,
-** u32 version, u32 n_files, u64 next_file_number, u64 last_seq, u64
-** log_number, u64 generation (version 2), then per file u8 level, u64 number, u64 size, u64 entries,
-** u64 tombstones and two length-prefixed keys).  -1 if unreadable. */
-static int manifest_tables(const char *dir, uint64_t *numbers, int max) {
-  char path[256];
-  unsigned char *data = NULL;
-  const unsigned char *p, *limit;
-  long size;
-  uint32_t n_files, i;
-  int n = -1;
-  FILE *f;
-  snprintf(path, sizeof path, "%s/MANIFEST", dir);
-  f = fopen(path, "rb");
-  if (f == NULL) return -1;
-  if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 48 || fseek(f, 0, SEEK_SET) != 0) goto done;
-  data = malloc((size_t)size);
-  if (data == NULL || fread(data, 1, (size_t)size, f) != (size_t)size) goto done;
-  if (memcmp(data, "LSMMANI1", 8) != 0) goto done;
-  n_files = lsm_get_u32(data + 12);
-  if (n_files > (uint32_t)max) goto done;
-  p = data + (lsm_get_u32(data + 8) == 1 ? 40 : 48);
-  limit = data + size - 8;
-  for (i = 0; i < n_files; i++) {
-    lsm_slice key;
-    if (limit - p < 33) goto done;
-    numbers[i] = lsm_get_u64(p + 1);
-    p += 33;
-    if ((p = lsm_get_length_prefixed(p, limit, &key)) == NULL) goto done;
-    if ((p = lsm_get_length_prefixed(p, limit, &key)) == NULL) goto done;
-  }
-  n = (int)n_files;
-done:
-  free(data);
-  fclose(f);
-  return n;
-}
-
 /* Fail unless every table in dir is named by its MANIFEST and there is no
 ** MANIFEST.tmp. */
 static void check_directory_consistent(const char *dir) {
   uint64_t named[1024];
-  int n_named = manifest_tables(dir, named, 1024), i;
+  int n_named = lsm_test_manifest_tables(dir, named, 1024), i;
   struct dirent *e;
   DIR *d = opendir(dir);
   ck_assert_msg(n_named >= 0, "%s: MANIFEST unreadable", dir);

@@ -12,6 +12,7 @@
 ** failed batch is uncertain until an acknowledged batch writes it again.
 */
 #include "workload.h"
+#include "coding.h"   /* lsm_get_u32, lsm_get_length_prefixed: lsm_test_manifest_tables */
 
 #include <ftw.h>
 #include <signal.h>
@@ -664,4 +665,44 @@ double lsm_test_budget(double default_s) {
   const char *b = getenv("LSM_TEST_BUDGET");
   if (b && atof(b) > 0) return atof(b);
   return lsm_test_torture() ? default_s * 30 : default_s;
+}
+
+/* Table numbers the MANIFEST of dir names, parsed per FORMAT.md (magic,
+** u32 version, u32 n_files, u64 next_file_number, u64 last_seq, u64
+** log_number, in version 2 u64 generation, then per file u8 level, u64
+** number, u64 size, u64 entries, u64 tombstones and two length-prefixed
+** keys).  The count, or -1 if the manifest is unreadable or names more
+** than max tables. */
+int lsm_test_manifest_tables(const char *dir, uint64_t *numbers, int max) {
+  char path[256];
+  unsigned char *data = NULL;
+  const unsigned char *p, *limit;
+  long size;
+  uint32_t n_files, i;
+  int n = -1;
+  FILE *f;
+  snprintf(path, sizeof path, "%s/MANIFEST", dir);
+  f = fopen(path, "rb");
+  if (f == NULL) return -1;
+  if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 48 || fseek(f, 0, SEEK_SET) != 0) goto done;
+  data = malloc((size_t)size);
+  if (data == NULL || fread(data, 1, (size_t)size, f) != (size_t)size) goto done;
+  if (memcmp(data, "LSMMANI1", 8) != 0) goto done;
+  n_files = lsm_get_u32(data + 12);
+  if (n_files > (uint32_t)max) goto done;
+  p = data + (lsm_get_u32(data + 8) == 1 ? 40 : 48);
+  limit = data + size - 8;
+  for (i = 0; i < n_files; i++) {
+    lsm_slice key;
+    if (limit - p < 33) goto done;
+    numbers[i] = lsm_get_u64(p + 1);
+    p += 33;
+    if ((p = lsm_get_length_prefixed(p, limit, &key)) == NULL) goto done;
+    if ((p = lsm_get_length_prefixed(p, limit, &key)) == NULL) goto done;
+  }
+  n = (int)n_files;
+done:
+  free(data);
+  fclose(f);
+  return n;
 }

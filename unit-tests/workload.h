@@ -150,6 +150,10 @@ void lsm_test_remove_tree(const char *path);
 int lsm_test_torture(void);
 /* Seconds since an arbitrary origin (monotonic). */
 double lsm_test_now(void);
+
+/* Table numbers the MANIFEST of dir names (at most max, into numbers):
+** the count, or -1 if unreadable. */
+int lsm_test_manifest_tables(const char *dir, uint64_t *numbers, int max);
 /* The time budget of one loop: LSM_TEST_BUDGET seconds if set, else
 ** default_s (or 30 times that under LSM_TORTURE). */
 double lsm_test_budget(double default_s);
