@@ -99,55 +99,10 @@ int sqlite3_lsmvtab_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routine
 
 /* ---------------------------------------------------------------- allocator */
 
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-
-static atomic_int oom_counting;          /* count allocations now */
-static atomic_int oom_paused;            /* twin work: neither count nor fail */
-static atomic_ulong oom_calls;           /* allocations counted */
-static atomic_ulong oom_fail_at;         /* 1-based allocation to fail; 0: none */
-static atomic_ulong oom_injected;        /* failures injected */
+#include "oom_inject.h"   /* the wrappers, oom_arm, oom_disarm; oom_paused:
+                              twin work */
 
 static atomic_ulong oom_sqlite_calls;    /* ... of them SQLite's */
-
-static int oom_should_fail(void) {
-  unsigned long n, at;
-  if (!atomic_load(&oom_counting) || atomic_load(&oom_paused)) return 0;
-  n = atomic_fetch_add(&oom_calls, 1) + 1;
-  at = atomic_load(&oom_fail_at);
-  if (at != 0 && n == at) {
-    atomic_fetch_add(&oom_injected, 1);
-    return 1;
-  }
-  return 0;
-}
-
-void *__wrap_malloc(size_t n) {
-  if (oom_should_fail()) return NULL;
-  return __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t size) {
-  if (oom_should_fail()) return NULL;
-  return __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t n) {
-  if (oom_should_fail()) return NULL;
-  return __real_realloc(p, n);
-}
-
-char *__wrap_strdup(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = __wrap_malloc(n);
-  if (d) memcpy(d, s, n);
-  return d;
-}
 
 /* SQLite's default allocator, wrapped. */
 static sqlite3_mem_methods default_mem;
@@ -195,18 +150,10 @@ static int install_sqlite_allocator(void) {
   return rc;
 }
 
-static void oom_arm(unsigned long fail_at) {
-  atomic_store(&oom_calls, 0);
+/* oom_arm, and SQLite's share of the count from zero too. */
+static void oom_arm_all(unsigned long fail_at) {
   atomic_store(&oom_sqlite_calls, 0);
-  atomic_store(&oom_injected, 0);
-  atomic_store(&oom_paused, 0);
-  atomic_store(&oom_fail_at, fail_at);
-  atomic_store(&oom_counting, 1);
-}
-
-static void oom_disarm(void) {
-  atomic_store(&oom_counting, 0);
-  atomic_store(&oom_fail_at, 0);
+  oom_arm(fail_at);
 }
 
 /* ---------------------------------------------------------------- script */
@@ -933,7 +880,7 @@ static int oom_case_run(void *arg, char *msg, size_t msg_size) {
     free(r);
     return -1;
   }
-  oom_arm(c->fail_at);
+  oom_arm_all(c->fail_at);
   oom_script(r, c->probe);
   oom_disarm();
   calls = atomic_load(&oom_calls);
