@@ -542,6 +542,19 @@ static int crash_point(lsm_fault_env *fe) {
   return at != 0 && n == at;
 }
 
+/* The checks every mutating call makes first, in this order: a frozen env
+** fails everything; the crash point freezes it (rewriting the files for a
+** power loss) and fails the call; then the call's own injected fault.
+** LSM_OK when the call may go ahead (fe->mu held). */
+static int mutation_gate(lsm_fault_env *fe, lsm_fault_kind kind) {
+  if (frozen(fe)) return LSM_IOERR;
+  if (crash_point(fe)) {
+    do_crash(fe, atomic_load(&fe->crash_mode));
+    return LSM_IOERR;
+  }
+  return hit(fe, kind) ? fault_status(fe) : LSM_OK;
+}
+
 /* Wrap a target handle (on NOMEM the caller releases inner). */
 static int wrap(lsm_file *inner, inode *ino, lsm_file **out) {
   lsm_file *f = malloc(sizeof *f);
@@ -576,14 +589,7 @@ static int f_open_append(lsm_env *env, const char *path, lsm_file **out) {
   const char *name = NULL;
   int rc = LSM_OK;
   pthread_mutex_lock(&fe->mu);
-  if (frozen(fe)) {
-    rc = LSM_IOERR;
-  } else if (crash_point(fe)) {
-    do_crash(fe, atomic_load(&fe->crash_mode));
-    rc = LSM_IOERR;
-  } else if (hit(fe, LSM_FAULT_OPEN_APPEND)) {
-    rc = fault_status(fe);
-  }
+  rc = mutation_gate(fe, LSM_FAULT_OPEN_APPEND);
   if (rc) goto done;
   /* Adopt the directory before the file exists, so that a new file is not
   ** taken for a durable one. */
@@ -703,14 +709,8 @@ static int f_sync(lsm_env *env, lsm_file *f) {
   lsm_fault_env *fe = fault_of(env);
   int rc = LSM_OK;
   pthread_mutex_lock(&fe->mu);
-  if (frozen(fe)) {
-    rc = LSM_IOERR;
-  } else if (crash_point(fe)) {
-    do_crash(fe, atomic_load(&fe->crash_mode));
-    rc = LSM_IOERR;
-  } else if (hit(fe, LSM_FAULT_SYNC)) {
-    rc = fault_status(fe);
-  } else {
+  rc = mutation_gate(fe, LSM_FAULT_SYNC);
+  if (rc == LSM_OK) {
     rc = atomic_load(&fe->skip_sync) ? LSM_OK : fe->target->sync(fe->target, f->inner);
     if (rc == LSM_OK && f->ino) rc = inode_sync(f->ino);
   }
@@ -743,14 +743,8 @@ static int f_rename(lsm_env *env, const char *from, const char *to) {
   lsm_fault_env *fe = fault_of(env);
   int rc = LSM_OK;
   pthread_mutex_lock(&fe->mu);
-  if (frozen(fe)) {
-    rc = LSM_IOERR;
-  } else if (crash_point(fe)) {
-    do_crash(fe, atomic_load(&fe->crash_mode));
-    rc = LSM_IOERR;
-  } else if (hit(fe, LSM_FAULT_RENAME)) {
-    rc = fault_status(fe);
-  } else {
+  rc = mutation_gate(fe, LSM_FAULT_RENAME);
+  if (rc == LSM_OK) {
     tdir *dfrom = NULL, *dto = NULL;
     const char *nfrom = NULL, *nto = NULL;
     if (fe->track) {
@@ -777,14 +771,8 @@ static int f_remove(lsm_env *env, const char *path) {
   lsm_fault_env *fe = fault_of(env);
   int rc = LSM_OK;
   pthread_mutex_lock(&fe->mu);
-  if (frozen(fe)) {
-    rc = LSM_IOERR;
-  } else if (crash_point(fe)) {
-    do_crash(fe, atomic_load(&fe->crash_mode));
-    rc = LSM_IOERR;
-  } else if (hit(fe, LSM_FAULT_REMOVE)) {
-    rc = fault_status(fe);
-  } else {
+  rc = mutation_gate(fe, LSM_FAULT_REMOVE);
+  if (rc == LSM_OK) {
     tdir *d = NULL;
     const char *name = NULL;
     if (fe->track) rc = track_path(fe, path, &d, &name);
@@ -799,14 +787,8 @@ static int f_mkdir(lsm_env *env, const char *path) {
   lsm_fault_env *fe = fault_of(env);
   int rc = LSM_OK;
   pthread_mutex_lock(&fe->mu);
-  if (frozen(fe)) {
-    rc = LSM_IOERR;
-  } else if (crash_point(fe)) {
-    do_crash(fe, atomic_load(&fe->crash_mode));
-    rc = LSM_IOERR;
-  } else if (hit(fe, LSM_FAULT_MKDIR)) {
-    rc = fault_status(fe);
-  } else {
+  rc = mutation_gate(fe, LSM_FAULT_MKDIR);
+  if (rc == LSM_OK) {
     struct stat st;
     int existed = stat(path, &st) == 0;
     char *dir = normalise_dir(path);
@@ -835,14 +817,8 @@ static int f_rmdir(lsm_env *env, const char *path) {
   lsm_fault_env *fe = fault_of(env);
   int rc = LSM_OK;
   pthread_mutex_lock(&fe->mu);
-  if (frozen(fe)) {
-    rc = LSM_IOERR;
-  } else if (crash_point(fe)) {
-    do_crash(fe, atomic_load(&fe->crash_mode));
-    rc = LSM_IOERR;
-  } else if (hit(fe, LSM_FAULT_RMDIR)) {
-    rc = fault_status(fe);
-  } else {
+  rc = mutation_gate(fe, LSM_FAULT_RMDIR);
+  if (rc == LSM_OK) {
     rc = fe->target->rmdir(fe->target, path);
     if (rc == LSM_OK && fe->track) {
       char *parent = NULL;
@@ -872,14 +848,8 @@ static int f_sync_dir(lsm_env *env, const char *dir) {
   lsm_fault_env *fe = fault_of(env);
   int rc = LSM_OK;
   pthread_mutex_lock(&fe->mu);
-  if (frozen(fe)) {
-    rc = LSM_IOERR;
-  } else if (crash_point(fe)) {
-    do_crash(fe, atomic_load(&fe->crash_mode));
-    rc = LSM_IOERR;
-  } else if (hit(fe, LSM_FAULT_SYNC_DIR)) {
-    rc = fault_status(fe);
-  } else {
+  rc = mutation_gate(fe, LSM_FAULT_SYNC_DIR);
+  if (rc == LSM_OK) {
     tdir *d = NULL;
     if (fe->track) {
       char *path = normalise_dir(dir);
@@ -900,14 +870,7 @@ static int f_lock(lsm_env *env, const char *path, lsm_file **out) {
   const char *name = NULL;
   int rc = LSM_OK;
   pthread_mutex_lock(&fe->mu);
-  if (frozen(fe)) {
-    rc = LSM_IOERR;
-  } else if (crash_point(fe)) {
-    do_crash(fe, atomic_load(&fe->crash_mode));
-    rc = LSM_IOERR;
-  } else if (hit(fe, LSM_FAULT_LOCK)) {
-    rc = fault_status(fe);
-  }
+  rc = mutation_gate(fe, LSM_FAULT_LOCK);
   if (rc) goto done;
   if (fe->track) rc = track_path(fe, path, &d, &name);
   if (rc) goto done;
@@ -957,14 +920,7 @@ static int f_open_shared(lsm_env *env, const char *path, lsm_file **out) {
   const char *name = NULL;
   int rc = LSM_OK;
   pthread_mutex_lock(&fe->mu);
-  if (frozen(fe)) {
-    rc = LSM_IOERR;
-  } else if (crash_point(fe)) {
-    do_crash(fe, atomic_load(&fe->crash_mode));
-    rc = LSM_IOERR;
-  } else if (hit(fe, LSM_FAULT_OPEN_SHARED)) {
-    rc = fault_status(fe);
-  }
+  rc = mutation_gate(fe, LSM_FAULT_OPEN_SHARED);
   if (rc) goto done;
   if (fe->track) rc = track_path(fe, path, &d, &name);
   if (rc) goto done;
