@@ -1,11 +1,11 @@
 #!/bin/sh
-# bench/run.sh — the standard benchmark suite: every target, one after the
+# bench/run.sh — the benchmark suites: every target, one after the
 # other, on fresh directories; prints one table with the targets side by
 # side, the ratio vtab/native, and the issue's targets checked.
 #
 #   sh bench/run.sh [--n 1000000] [--targets "engine vtab native ..."]
 #                   [--reads min(N, 1000000)] [--dir build/bench-data]
-#                   [--ext PATH] [--bin PATH] [--suite standard|stalls]
+#                   [--ext PATH] [--bin PATH] [--suite standard|large|stalls]
 #                   [--keep] [--verbose] [BENCH FLAGS...]
 #
 # Per target three processes (one store each, so peak RSS is per target and
@@ -14,6 +14,11 @@
 #   main  fillrandom overwrite readrandom readmissing seekrandom readseq
 #         readreverse readwhilewriting deleterandom
 #   1txn  fill1txn (fillrandom with all rows in one transaction)
+# --suite large (the default when N is above 2M) runs per target main with
+#   only the workloads issue 4 sets targets for (fillrandom readrandom
+#   readmissing seekrandom readseq readreverse), then 1txn: fillseq,
+#   overwrite, readwhilewriting and deleterandom would add an hour to the
+#   10M run for no target.
 # --suite stalls runs instead one process per target:
 #   stalls  fillrandom with single-row commits (--batch 1 unless given):
 #           p99 and max latency per commit, and the time writers spent
@@ -45,7 +50,7 @@ keep=0
 verbose=0
 memtable_mb=4
 cache_mb=8
-suite=standard
+suite=""
 extra=""
 
 quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
@@ -91,10 +96,17 @@ esac
 case $n in
   ''|*[!0-9]*) echo "run.sh: --n wants a number of rows, not '$n'" >&2; exit 2 ;;
 esac
+if [ -z "$suite" ]; then
+  suite=standard
+  [ "$n" -gt 2000000 ] && suite=large
+fi
+main_wl=fillrandom,overwrite,readrandom,readmissing,seekrandom,readseq,readreverse,readwhilewriting,deleterandom
 case $suite in
   standard) procs="seq main 1txn" ;;
+  large) procs="main 1txn"
+         main_wl=fillrandom,readrandom,readmissing,seekrandom,readseq,readreverse ;;
   stalls) procs="stalls"; extra="--batch 1 $extra" ;;   # a later --batch wins
-  *) echo "run.sh: --suite is standard or stalls, not '$suite'" >&2; exit 2 ;;
+  *) echo "run.sh: --suite is standard, large or stalls, not '$suite'" >&2; exit 2 ;;
 esac
 if [ -z "$reads" ]; then
   reads=$n
@@ -172,7 +184,7 @@ for t in $targets; do
     case $proc in
       stalls) wl=fillrandom ;;
       seq) wl=fillseq ;;
-      main) wl=fillrandom,overwrite,readrandom,readmissing,seekrandom,readseq,readreverse,readwhilewriting,deleterandom ;;
+      main) wl=$main_wl ;;
       1txn) wl=fill1txn ;;
     esac
     db="$dir/$t-$proc"
