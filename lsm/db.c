@@ -614,6 +614,98 @@ static void scan_orphans(lsm_db *db) {
   lsm_db_collect_garbage(db);
 }
 
+/* ---------------------------------------------------------------- keeping WRITER */
+
+/* Most stores have one instance.  Taking and releasing WRITER at every
+** transaction (two lock calls) and then looking at the log's end (fstat)
+** cost as much as a small commit itself, so an instance that is alone keeps
+** WRITER from one transaction to the next (writer_kept, SHM writer_parked;
+** db_impl.h invariant 7) and hands it over when another instance arrives:
+**
+**   - an opener that joins adds 1 to SHM joins after claiming its slot;
+**   - the keeper compares joins with the value it read when it last found
+**     itself alone: one atomic load at the end of each transaction, and in
+**     its background thread every PARK_POLL_MS while it keeps WRITER;
+**     changed, it releases WRITER (at the end of the transaction in
+**     flight, if any, else at once);
+**   - a writer refused WRITER while writer_parked is set waits for that,
+**     up to PARK_WAIT_MS (mutex released), instead of failing at once;
+**     refused while the holder is in a transaction, it fails at once, as
+**     before;
+**   - after PARK_IDLE_MS without a transaction the keeper releases WRITER
+**     anyway, so an idle instance polls as rarely as before; its next
+**     transaction takes WRITER again and, still alone, keeps it.
+** Only an instance with a background thread keeps WRITER (nothing else
+** would give it up while the instance is idle).  A keeper that dies loses
+** WRITER with its locks, as any holder does; writer_parked it left set is
+** cleared by the next instance to take WRITER (shm.c).  Once the other
+** instances have gone (the background thread finds no other slot held),
+** the next transaction looks again and keeps WRITER from then on. */
+
+/* Keeper's background poll; a newcomer's longest wait; idle time before
+** the keeper lets go by itself. */
+#define PARK_POLL_MS 10
+#define PARK_WAIT_MS 2000
+#define PARK_IDLE_US 500000
+
+/* Is this instance still alone (mutex held)?  One atomic load while joins
+** has not moved since it last looked; else one lock query. */
+static int still_alone(lsm_db *db) {
+  uint64_t joins = lsm_shm_joins(db->shm);
+  int others = 1;
+  if (!db->alone_known || joins != db->alone_joins) {
+    if (lsm_shm_others_open(db->shm, &others) != LSM_OK) others = 1;
+    db->alone_known = 1;
+    db->alone_joins = joins;
+    db->alone = !others;
+  }
+  return db->alone;
+}
+
+/* The background thread found no other instance open (mutex held): if it
+** had found one before, the next transaction looks again. */
+static void others_left(lsm_db *db) {
+  if (db->alone_known && !db->alone) db->alone_known = 0;
+}
+
+/* End of a transaction that took WRITER (mutex held): keep it if the log's
+** end is this instance's (clean: the transaction started verified and did
+** not fail half way) and the instance is alone, else release it.  The
+** status reports a failed release. */
+static int give_back_writer(lsm_db *db, int clean) {
+  if (clean && db->bg_started && !db->shutting_down && !db->bg_error && db->shm_live &&
+      still_alone(db)) {
+    db->writer_kept = 1;
+    db->kept_txns++;
+    lsm_shm_set_writer_parked(db->shm, 1);
+    return LSM_OK;
+  }
+  return lsm_shm_writer_release(db->shm);
+}
+
+/* Release a kept WRITER (mutex held; no transaction uses it). */
+static void drop_kept_writer(lsm_db *db) {
+  db->writer_kept = 0;
+  lsm_shm_writer_release(db->shm);   /* clears writer_parked */
+}
+
+/* The background thread's look at a kept WRITER (mutex held): release it
+** when another instance arrived, on a failure, or after PARK_IDLE_US
+** without a transaction. */
+static void bg_check_kept_writer(lsm_db *db) {
+  uint64_t now;
+  if (!db->writer_kept) return;
+  now = now_micros();
+  if (db->kept_txns != db->kept_seen) {
+    db->kept_seen = db->kept_txns;
+    db->kept_active = now;
+  }
+  if (db->bg_error || lsm_shm_joins(db->shm) != db->alone_joins ||
+      now - db->kept_active >= PARK_IDLE_US) {
+    drop_kept_writer(db);
+  }
+}
+
 /* ---------------------------------------------------------------- catching up */
 
 /* Has another instance committed or installed a manifest since this one
@@ -988,10 +1080,18 @@ static int bg_wants_catch_up(lsm_db *db) {
   return wal != db->wal_number || gen > db->vset.generation;
 }
 
-/* Sleep until signalled or the next poll (mutex held). */
+/* Sleep until signalled or the next poll (mutex held).  While it keeps
+** WRITER the instance is alone unless joins moves, which the next round
+** looks at: no lock query then. */
 static void bg_sleep(lsm_db *db) {
   int others = 0;
-  if (db->shm_live) lsm_shm_others_open(db->shm, &others);
+  if (db->writer_kept) {
+    timed_wait(&db->bg_cv, &db->mu, PARK_POLL_MS);
+    return;
+  }
+  if (db->shm_live && lsm_shm_others_open(db->shm, &others) == LSM_OK && !others) {
+    others_left(db);
+  }
   timed_wait(&db->bg_cv, &db->mu, others ? BG_POLL_MS : IDLE_POLL_MS);
 }
 
@@ -1012,6 +1112,7 @@ static void *bg_main(void *arg) {
   pthread_mutex_lock(&db->mu);
   while (!db->shutting_down) {
     int rc;
+    bg_check_kept_writer(db);
     if (!db->is_owner) try_become_owner(db);
     if (bg_wants_catch_up(db)) {
       pthread_mutex_unlock(&db->mu);
@@ -1318,14 +1419,50 @@ static int become_writer(lsm_db *db) {
   return LSM_OK;
 }
 
-/* With the writer token: take WRITER across processes unless
-** lsm_write_begin holds it (mutex held).  *took: release it after. */
-static int take_writer_role(lsm_db *db, int *took) {
+/* Take WRITER (mutex and writer token held).  Refused while another
+** instance keeps it between transactions, wait for it to let go (see
+** "keeping WRITER"), with the mutex released. */
+static int acquire_writer(lsm_db *db) {
+  uint64_t deadline = 0;
+  int rc;
+  for (;;) {
+    struct timespec ts = {0, 1000000};
+    db->errmsg.len = 0;
+    rc = lsm_shm_writer_try(db->shm, &db->errmsg);
+    if (rc != LSM_BUSY || !lsm_shm_writer_parked(db->shm)) return rc;
+    if (deadline == 0) {
+      deadline = now_micros() + (uint64_t)PARK_WAIT_MS * 1000;
+    } else if (now_micros() >= deadline) {
+      return rc;
+    }
+    pthread_mutex_unlock(&db->mu);
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&db->mu);
+  }
+}
+
+/* With the writer token: take WRITER across processes unless this instance
+** holds it already, for lsm_write_begin or kept from its last transaction
+** (mutex held).  *took: give it back after (give_back_writer).  *verified:
+** held since the log's end was last seen to be this instance's, so the
+** forced catch-up is not needed. */
+static int take_writer_role(lsm_db *db, int *took, int *verified) {
   int rc;
   *took = 0;
-  if (db->write_locked) return LSM_OK;
-  db->errmsg.len = 0;
-  rc = lsm_shm_writer_try(db->shm, &db->errmsg);
+  *verified = 0;
+  if (db->write_locked) {
+    *verified = db->write_verified;
+    return LSM_OK;
+  }
+  if (db->writer_kept) {
+    /* In use now: a newcomer meanwhile gets LSM_BUSY at once, as from any
+    ** writer in a transaction, and WRITER at its end. */
+    db->writer_kept = 0;
+    lsm_shm_set_writer_parked(db->shm, 0);
+    *took = *verified = 1;
+    return LSM_OK;
+  }
+  rc = acquire_writer(db);
   if (rc == LSM_BUSY) {
     return lsm_db_error(db, rc, "lsm: %s is being written by another process", db->dir);
   }
@@ -1603,16 +1740,16 @@ static int commit_batch(lsm_db *db, lsm_batch *b, int sync) {
 }
 
 int lsm_write(lsm_db *db, lsm_batch *b, int sync) {
-  int rc, took = 0, torn = 0, verified;
+  int rc, took = 0, torn = 0, verified = 0;
   if (lsm_batch_count(b) == 0) return LSM_OK;
   pthread_mutex_lock(&db->mu);
   rc = become_writer(db);
   if (rc) goto unlock;
-  rc = take_writer_role(db, &took);
+  /* verified: holding WRITER since the log's end was looked at (by
+  ** lsm_write_begin, or before it was kept): nobody else has appended
+  ** since, only a manifest may have moved. */
+  rc = take_writer_role(db, &took, &verified);
   if (rc) goto release;
-  /* Holding WRITER since lsm_write_begin looked at the log's end: nobody
-  ** else has appended since, only a manifest may have moved. */
-  verified = db->write_locked && db->write_verified;
   pthread_mutex_unlock(&db->mu);
   pthread_mutex_lock(&db->catchup_mu);
   rc = verified ? catch_up_locked(db, 0, NULL) : writer_catch_up(db, &torn);
@@ -1622,7 +1759,7 @@ int lsm_write(lsm_db *db, lsm_batch *b, int sync) {
   if (rc == LSM_OK) rc = commit_batch(db, b, sync);
   pthread_mutex_unlock(&db->catchup_mu);
   if (!db->is_owner) try_become_owner(db);
-  if (took) lsm_shm_writer_release(db->shm);
+  if (took) give_back_writer(db, rc == LSM_OK);
 release:
   release_writer(db);
 unlock:
@@ -1632,20 +1769,20 @@ unlock:
 }
 
 int lsm_write_begin(lsm_db *db) {
-  int rc, took = 0, torn = 0;
+  int rc, took = 0, torn = 0, verified = 0;
   pthread_mutex_lock(&db->mu);
   rc = become_writer(db);
   if (rc) goto unlock;
-  rc = take_writer_role(db, &took);
+  rc = take_writer_role(db, &took, &verified);
   if (took) db->write_locked = 1;
   release_writer(db);
 unlock:
   pthread_mutex_unlock(&db->mu);
   if (rc) return rc;
   /* Reads for this transaction see every commit, a dead writer's last
-  ** one included. */
+  ** one included (verified: there is none since WRITER was kept). */
   pthread_mutex_lock(&db->catchup_mu);
-  rc = writer_catch_up(db, &torn);
+  rc = catch_up_locked(db, !verified, &torn);
   pthread_mutex_unlock(&db->catchup_mu);
   if (rc) {
     lsm_write_end(db);
@@ -1664,9 +1801,12 @@ int lsm_write_end(lsm_db *db) {
   /* A commit in flight in another thread uses the role: let it finish. */
   while (db->writer_busy) pthread_cond_wait(&db->writer_cv, &db->mu);
   if (db->write_locked) {
+    /* write_verified: the log's end was this instance's at the start, and
+    ** every commit since either extended it or latched bg_error. */
+    int clean = db->write_verified;
     db->write_locked = 0;
     db->write_verified = 0;
-    rc = lsm_shm_writer_release(db->shm);
+    rc = give_back_writer(db, clean);
   }
   pthread_cond_signal(&db->writer_cv);
   pthread_mutex_unlock(&db->mu);
@@ -1892,10 +2032,10 @@ void lsm_db_iter_release(lsm_db *db, lsm_mem *mem, lsm_mem *imm, lsm_version *v)
 ** owner thread, or by another instance's (a catch-up then drops it). */
 static int flush_and_wait(lsm_db *db) {
   uint64_t target;
-  int rc, took = 0, torn = 0;
+  int rc, took = 0, torn = 0, verified = 0;
   rc = become_writer(db);
   if (rc) return rc;
-  rc = take_writer_role(db, &took);
+  rc = take_writer_role(db, &took, &verified);
   if (rc) {
     release_writer(db);
     return rc;
@@ -1907,7 +2047,7 @@ static int flush_and_wait(lsm_db *db) {
   if (rc == LSM_OK && (lsm_mem_count(db->mem) > 0 || torn)) rc = make_room_for_write(db, 1, &torn);
   target = db->imm_switched;
   pthread_mutex_unlock(&db->catchup_mu);
-  if (took) lsm_shm_writer_release(db->shm);
+  if (took) give_back_writer(db, rc == LSM_OK);
   release_writer(db);
   while (rc == LSM_OK && db->imm_flushed < target) {
     if (db->bg_error) return sticky_error(db);

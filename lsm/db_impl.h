@@ -87,6 +87,11 @@
 **      creates the file ahead under that number.  With sync=normal a log is
 **      fsynced before the next one receives a record, so a power loss
 **      leaves a prefix of the commits.
+**  (7) While writer_kept, this instance has held WRITER without a break
+**      since its last commit (or forced catch-up) left mem_off at the end
+**      of log wal_number and found no other instance open: nobody else can
+**      have appended, so its next transaction skips the forced catch-up
+**      (the look at the log's end) as well as the two lock calls.
 */
 #ifndef LSM_DB_IMPL_H
 #define LSM_DB_IMPL_H
@@ -152,6 +157,16 @@ struct lsm_db {
   int write_verified;        /* ... and the log's end looked at since it
                                 was taken (no torn tail): commits need not
                                 look again */
+  int writer_kept;           /* WRITER held between transactions (SHM
+                                writer_parked set): this instance was alone
+                                when its last transaction ended and the
+                                log's end is its own (invariant 7) */
+  int alone_known, alone;    /* alone: no other instance had a slot when
+                                joins read alone_joins (known: looked) */
+  uint64_t alone_joins;
+  uint64_t kept_txns;        /* transactions that ended keeping WRITER */
+  uint64_t kept_seen;        /* kept_txns the background thread last saw, */
+  uint64_t kept_active;      /* ... at this now_micros() */
   lsm_wal *next_wal;         /* created ahead by the background thread for
                                 the next switch, or NULL */
   uint64_t next_wal_number;  /* > wal_number */

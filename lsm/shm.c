@@ -12,7 +12,8 @@
 **                        first tries it EXCLUSIVE: success means no other
 **                        instance is open, so it (re)initialises SHM.
 **   byte 1       WRITER  EXCLUSIVE while an instance commits or rotates the
-**                        log; try-locked.
+**                        log, and between its transactions while it is
+**                        alone (writer_parked below); try-locked.
 **   byte 2       OWNER   EXCLUSIVE by the one instance that flushes,
 **                        compacts, writes the manifest and deletes files;
 **                        try-locked, so it moves when its holder exits.
@@ -24,13 +25,15 @@
 ** between machines), read with acquire and written with release atomics:
 **
 **   0    u64  magic "LSMSHM\0\0" (stored last by the initialiser)
-**   8    u32  version (1)
+**   8    u32  version (2)
 **   12   u32  slot_count (LSM_SHM_SLOTS)
 **   16   u64  commit_seq     newest committed sequence number
 **   24   u64  wal_number     the log new commits go to
 **   32   u64  manifest_gen   generation of the newest durable MANIFEST
 **   40   u64  next_file      next file number (fetch-add; logs and tables)
-**   48   16   zero
+**   48   u64  joins          openers that joined a ready directory (fetch-add)
+**   56   u64  writer_parked  1: the WRITER holder keeps it between
+**                            transactions and gives it up on request
 **   64   u64  min_gen of slot i at 64 + 8*i
 **   rest zero
 **
@@ -75,6 +78,12 @@
 **       generation G may be deleted once lsm_shm_oldest_gen() >= G.
 **   (8) At most one instance holds WRITER, and within it one thread
 **       (writer_held); at most one instance holds OWNER.
+**   (9) joins only grows.  Every non-first opener adds 1 after claiming its
+**       slot, so an instance that read joins, then found no other slot
+**       held, sees joins change once anyone has arrived since.
+**   (10) writer_parked is 1 only while the WRITER holder keeps it between
+**       transactions (or after such a holder died: the next instance to
+**       take WRITER clears it).  It is written only by the WRITER holder.
 **
 ** State changes:
 **   DMS   none -> exclusive      lsm_shm_open (try, or shared -> exclusive)
@@ -82,6 +91,8 @@
 **         -> none                lsm_shm_close, or a retry inside open
 **   slot  none -> exclusive      lsm_shm_open;  -> none  lsm_shm_close
 **   WRITER                       lsm_shm_writer_try / _release
+**   writer_parked                lsm_shm_set_writer_parked; cleared by
+**                                writer_try (a dead keeper's) and _release
 **   OWNER                        lsm_shm_owner_try / _release / close
 **
 ** Concurrency inside a process: `mu` guards writer_held and owner_held and
@@ -113,6 +124,8 @@
 #define OFF_WAL_NUMBER 24
 #define OFF_MANIFEST_GEN 32
 #define OFF_NEXT_FILE 40
+#define OFF_JOINS 48
+#define OFF_WRITER_PARKED 56
 #define OFF_SLOTS 64
 
 /* Same bound as the manifest's counters (version.c). */
@@ -353,6 +366,9 @@ int lsm_shm_open(lsm_env *env, const char *dir, int flags, lsm_shm **out, int *i
     lsm_shm_state st;
     rc = lsm_shm_read_state(s, &st, errmsg);
     if (rc == LSM_OK) store64(s, slot_off(s->slot), st.manifest_gen);
+    /* Invariant (9): after the slot, so that an instance keeping WRITER
+    ** either sees the slot or sees joins move. */
+    if (rc == LSM_OK) __atomic_fetch_add(u64_at(s, OFF_JOINS), 1, __ATOMIC_ACQ_REL);
   }
 done:
   if (rc) {
@@ -456,6 +472,10 @@ int lsm_shm_read_state(lsm_shm *s, lsm_shm_state *out, lsm_buffer *errmsg) {
       rc = corrupt(s, errmsg, "next_file", out->next_file);
     }
   }
+  if (rc == LSM_OK) {
+    uint64_t parked = load64(s, OFF_WRITER_PARKED);
+    if (parked > 1) rc = corrupt(s, errmsg, "writer_parked", parked);
+  }
   return rc;
 }
 
@@ -492,7 +512,11 @@ int lsm_shm_writer_try(lsm_shm *s, lsm_buffer *errmsg) {
     rc = LSM_BUSY;
   } else {
     rc = lock_byte(s, LSM_SHM_LOCK_WRITER, LSM_LOCK_EXCLUSIVE, 0);
-    if (rc == LSM_OK) atomic_store(&s->writer_held, 1);
+    if (rc == LSM_OK) {
+      atomic_store(&s->writer_held, 1);
+      /* Invariant (10): a keeper that died left it set. */
+      if (load64(s, OFF_WRITER_PARKED) != 0) store64(s, OFF_WRITER_PARKED, 0);
+    }
   }
   pthread_mutex_unlock(&s->mu);
   if (rc == LSM_BUSY) {
@@ -507,10 +531,26 @@ int lsm_shm_writer_release(lsm_shm *s) {
   int rc;
   pthread_mutex_lock(&s->mu);
   assert(atomic_load(&s->writer_held));
+  if (load64(s, OFF_WRITER_PARKED) != 0) store64(s, OFF_WRITER_PARKED, 0);
   rc = lock_byte(s, LSM_SHM_LOCK_WRITER, LSM_LOCK_UNLOCK, 0);
   atomic_store(&s->writer_held, 0);
   pthread_mutex_unlock(&s->mu);
   return rc;
+}
+
+void lsm_shm_set_writer_parked(lsm_shm *s, int parked) {
+  assert(atomic_load(&s->writer_held));
+  store64(s, OFF_WRITER_PARKED, parked ? 1 : 0);
+}
+
+int lsm_shm_writer_parked(lsm_shm *s) {
+  /* Anything but 1 (garbage included) reads as "not parked": a writer then
+  ** reports LSM_BUSY at once, as for a holder inside a transaction. */
+  return load64(s, OFF_WRITER_PARKED) == 1;
+}
+
+uint64_t lsm_shm_joins(lsm_shm *s) {
+  return load64(s, OFF_JOINS);
 }
 
 int lsm_shm_owner_try(lsm_shm *s, int *is_owner, lsm_buffer *errmsg) {

@@ -42,7 +42,7 @@
 
 /* Size of the SHM file and of its mapping. */
 #define LSM_SHM_SIZE 4096
-#define LSM_SHM_VERSION 1
+#define LSM_SHM_VERSION 2
 /* Reader slots: at most this many instances have a directory open. */
 #define LSM_SHM_SLOTS 64
 
@@ -114,6 +114,18 @@ int lsm_shm_alloc_file(lsm_shm *shm, uint64_t n, uint64_t *first, lsm_buffer *er
 ** this handle already holds it. */
 int lsm_shm_writer_try(lsm_shm *shm, lsm_buffer *errmsg);
 int lsm_shm_writer_release(lsm_shm *shm);
+
+/* Keeping WRITER between transactions (lsm/db.c): an instance that is alone
+** may hold WRITER after its transaction ends, marking it parked, and gives
+** it up when joins moves (another instance arrived).  A writer refused
+** WRITER while it is parked waits a little for that instead of failing.
+** _set_writer_parked: WRITER holder only (asserted); writer_release and a
+** successful writer_try clear it. */
+void lsm_shm_set_writer_parked(lsm_shm *shm, int parked);
+int lsm_shm_writer_parked(lsm_shm *shm);
+/* Openers that have joined the directory since it was initialised (only
+** grows; each non-first opener adds 1 once its slot is claimed). */
+uint64_t lsm_shm_joins(lsm_shm *shm);
 
 /* Take OWNER without waiting if this handle does not hold it yet.  LSM_OK
 ** with *is_owner = 1 if this handle holds it (now or already), 0 if another

@@ -785,7 +785,7 @@ START_TEST(damaged_shm_header_gives_corrupt_never_a_crash) {
   ck_assert_int_eq(lsm_shm_read_state(s, &got, NULL), LSM_CORRUPT);
   poke64(dir, 0, magic);
 
-  poke32(dir, 8, 2);
+  poke32(dir, 8, LSM_SHM_VERSION + 1);
   assert_open_corrupt(dir, "unsupported version");
   poke32(dir, 8, LSM_SHM_VERSION);
 
