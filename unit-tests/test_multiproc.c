@@ -5,7 +5,8 @@
 ** Two handles opened in one process are two instances exactly as two
 ** processes are (their locks are per open file, lsm/shm.c), which makes the
 ** protocol testable step by step: commits seen across instances, the
-** WRITER lock, log rotation by a non-owner flushed by the owner, the OWNER
+** WRITER lock (kept between transactions by a sole instance, handed over
+** when another opens), log rotation by a non-owner flushed by the owner, the OWNER
 ** role moving when its holder closes, a dead writer's torn log tail,
 ** snapshots and iterators surviving another instance's compaction, files
 ** kept while another instance may read them, destroy refused while open.
@@ -25,6 +26,7 @@
 */
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -140,6 +142,39 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
+/* Is WRITER (byte 1 of dir/LOCK, FORMAT.md) held by some instance?  Asked
+** through a descriptor of its own, which holds no lock. */
+static int writer_held(const char *dir) {
+  char path[512];
+  struct flock fl;
+  int fd;
+  snprintf(path, sizeof path, "%s/LOCK", dir);
+  fd = open(path, O_RDWR);
+  ck_assert_int_ge(fd, 0);
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 1;
+  fl.l_len = 1;
+  ck_assert_int_eq(fcntl(fd, F_OFD_GETLK, &fl), 0);
+  close(fd);
+  return fl.l_type != F_UNLCK;
+}
+
+/* SHM writer_parked (offset 56, FORMAT.md): the holder keeps WRITER
+** between transactions. */
+static uint64_t writer_parked(const char *dir) {
+  char path[512];
+  uint64_t v = 0;
+  int fd;
+  snprintf(path, sizeof path, "%s/SHM", dir);
+  fd = open(path, O_RDONLY);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(pread(fd, &v, sizeof v, 56), (ssize_t)sizeof v);
+  close(fd);
+  return v;
+}
+
 /* ---------------------------------------------------------------- two instances */
 
 START_TEST(instances_see_each_others_commits) {
@@ -190,6 +225,120 @@ START_TEST(one_writer_at_a_time_across_instances) {
   ck_assert_int_eq(lsm_close(a), LSM_OK);
   ck_assert_int_eq(lsm_close(b), LSM_OK);
   lsm_buffer_free(&buf);
+}
+END_TEST
+
+/* A sole instance keeps WRITER from one transaction to the next; a second
+** instance that opens gets it from the idle holder without LSM_BUSY; then
+** both take it per transaction; once the second has closed, the first
+** keeps it again. */
+START_TEST(a_sole_instance_keeps_writer_and_hands_it_to_a_newcomer) {
+  lsm_db *a = open_db("mp_keep", NULL), *b;
+  lsm_buffer buf = {0};
+  char k[32];
+  int i;
+  double deadline;
+  put(a, "k1", "a");
+  ck_assert(writer_held("mp_keep"));
+  ck_assert_uint_eq(writer_parked("mp_keep"), 1);
+  /* Kept across write transactions too; in use (not parked) inside one. */
+  ck_assert_int_eq(lsm_write_begin(a), LSM_OK);
+  ck_assert_uint_eq(writer_parked("mp_keep"), 0);
+  put(a, "k2", "a");
+  ck_assert_int_eq(lsm_write_end(a), LSM_OK);
+  ck_assert(writer_held("mp_keep"));
+  ck_assert_uint_eq(writer_parked("mp_keep"), 1);
+  /* B arrives while A is idle: A lets go (its background thread), B's
+  ** transaction waits for that instead of failing with LSM_BUSY. */
+  b = open_db("mp_keep", NULL);
+  ck_assert_int_eq(lsm_write_begin(b), LSM_OK);
+  ck_assert_str_eq(get(b, NULL, "k2", &buf), "a");
+  put(b, "k3", "b");
+  /* A writer in a transaction still means LSM_BUSY at once. */
+  ck_assert_int_eq(put_rc(a, "k4", "a"), LSM_BUSY);
+  ck_assert_int_eq(lsm_write_end(b), LSM_OK);
+  /* Two instances: WRITER is taken and released per transaction. */
+  ck_assert(!writer_held("mp_keep"));
+  ck_assert_str_eq(get(a, NULL, "k3", &buf), "b");
+  for (i = 0; i < 20; i++) {
+    snprintf(k, sizeof k, "r%02d", i);
+    put(i % 2 ? a : b, k, i % 2 ? "a" : "b");
+    ck_assert(!writer_held("mp_keep"));
+    ck_assert_str_eq(get(i % 2 ? b : a, NULL, k, &buf), i % 2 ? "a" : "b");
+  }
+  ck_assert_int_eq(lsm_close(b), LSM_OK);
+  /* B gone: A's background thread sees no other slot held, and a later
+  ** commit of A's keeps WRITER again. */
+  deadline = now_s() + 20;
+  for (i = 0; !writer_held("mp_keep") && now_s() < deadline; i++) {
+    snprintf(k, sizeof k, "s%05d", i);
+    put(a, k, "a");
+    if (!writer_held("mp_keep")) sleep_ms(5);
+  }
+  ck_assert(writer_held("mp_keep"));
+  ck_assert_uint_eq(writer_parked("mp_keep"), 1);
+  ck_assert_int_eq(lsm_close(a), LSM_OK);
+  ck_assert(!writer_held("mp_keep"));
+  a = open_db("mp_keep", NULL);
+  ck_assert_str_eq(get(a, NULL, "k1", &buf), "a");
+  ck_assert_str_eq(get(a, NULL, "k3", &buf), "b");
+  ck_assert_str_eq(get(a, NULL, "r19", &buf), "a");
+  ck_assert_str_eq(get(a, NULL, "s00000", &buf), "a");
+  ck_assert_int_eq(lsm_close(a), LSM_OK);
+  lsm_buffer_free(&buf);
+}
+END_TEST
+
+/* A keeper that becomes idle lets WRITER go by itself (its background
+** thread), and its next commit keeps it again; a keeper in the middle of
+** many commits hands it to a newcomer at the end of one of them. */
+START_TEST(an_idle_keeper_lets_go_and_a_busy_one_hands_over_between_commits) {
+  lsm_db *a = open_db("mp_idle", NULL), *b;
+  lsm_buffer buf = {0};
+  char k[32];
+  int i, rc;
+  double deadline;
+  put(a, "k", "1");
+  ck_assert(writer_held("mp_idle"));
+  deadline = now_s() + 20;
+  while (writer_held("mp_idle") && now_s() < deadline) sleep_ms(20);
+  ck_assert(!writer_held("mp_idle"));
+  ck_assert_uint_eq(writer_parked("mp_idle"), 0);
+  put(a, "k", "2");
+  ck_assert(writer_held("mp_idle"));
+  /* B opens; A goes on committing (no idle time) and still hands WRITER
+  ** over: B's first write succeeds after at most a few LSM_BUSY, each
+  ** meaning that A was inside a commit. */
+  b = open_db("mp_idle", NULL);
+  for (i = 0, rc = LSM_BUSY; rc == LSM_BUSY && i < 100000; i++) {
+    snprintf(k, sizeof k, "a%06d", i);
+    put(a, k, "a");
+    rc = put_rc(b, "from b", "b");
+  }
+  ck_assert_msg(rc == LSM_OK, "b: %d %s", rc, lsm_errmsg(b));
+  ck_assert_str_eq(get(a, NULL, "from b", &buf), "b");
+  ck_assert_str_eq(get(b, NULL, "k", &buf), "2");
+  ck_assert_int_eq(lsm_close(a), LSM_OK);
+  ck_assert_int_eq(lsm_close(b), LSM_OK);
+  lsm_buffer_free(&buf);
+}
+END_TEST
+
+/* With options.background = 0 nothing could let an idle instance's WRITER
+** go, so it is never kept. */
+START_TEST(without_a_background_thread_writer_is_never_kept) {
+  lsm_options o;
+  lsm_db *a;
+  lsm_options_init(&o);
+  o.background = 0;
+  a = open_db("mp_nobg", &o);
+  put(a, "k", "v");
+  ck_assert(!writer_held("mp_nobg"));
+  ck_assert_int_eq(lsm_write_begin(a), LSM_OK);
+  ck_assert(writer_held("mp_nobg"));
+  ck_assert_int_eq(lsm_write_end(a), LSM_OK);
+  ck_assert(!writer_held("mp_nobg"));
+  ck_assert_int_eq(lsm_close(a), LSM_OK);
 }
 END_TEST
 
@@ -663,6 +812,9 @@ static Suite *multiproc_suite(void) {
   tcase_set_timeout(tc, 180);
   tcase_add_test(tc, instances_see_each_others_commits);
   tcase_add_test(tc, one_writer_at_a_time_across_instances);
+  tcase_add_test(tc, a_sole_instance_keeps_writer_and_hands_it_to_a_newcomer);
+  tcase_add_test(tc, an_idle_keeper_lets_go_and_a_busy_one_hands_over_between_commits);
+  tcase_add_test(tc, without_a_background_thread_writer_is_never_kept);
   tcase_add_test(tc, a_non_owner_fills_logs_the_owner_flushes);
   tcase_add_test(tc, the_owner_role_moves_when_its_holder_closes);
   tcase_add_test(tc, a_dead_writers_torn_tail_is_left_alone_and_the_next_commit_starts_a_log);

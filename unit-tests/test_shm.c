@@ -1,7 +1,8 @@
 /*
 ** test_shm.c — unit tests for lsm/shm.c, the state shared by the open
 ** instances of one directory: the DMS initialisation protocol, the WRITER
-** and OWNER roles, reader slots and the oldest-generation scan, the shared
+** and OWNER roles (and WRITER kept between transactions: writer_parked,
+** joins), reader slots and the oldest-generation scan, the shared
 ** counters, validation of a damaged SHM file, and I/O faults.
 **
 ** Most cases fork: the byte-range locks are per open file and released by
@@ -480,6 +481,71 @@ START_TEST(writer_excludes_other_process_and_is_freed_when_the_holder_is_killed)
 }
 END_TEST
 
+/* A process that kept WRITER between transactions (writer_parked) dies:
+** the kernel frees WRITER, and the next instance to take it clears the flag
+** it left, so no writer waits for a keeper that is gone. */
+START_TEST(writer_parked_left_by_a_killed_keeper_is_cleared_by_the_next_writer) {
+  const char *dir = "shm_parked";
+  lsm_shm_state st = state_of(1, 1, 1, 2);
+  lsm_shm *s;
+  child c;
+  int first = 0;
+  make_dir(dir);
+  s = open_ok(dir, 1, &st);
+  ck_assert_int_eq(lsm_shm_writer_parked(s), 0);
+  if (child_fork(&c)) {
+    lsm_shm *cs = child_open(dir, NULL, &first);
+    need(lsm_shm_writer_try(cs, NULL) == LSM_OK, 12, "writer");
+    lsm_shm_set_writer_parked(cs, 1);
+    child_say(&c, 'p');
+    child_hear(&c);
+    _exit(0);
+  }
+  ck_assert_int_eq(parent_hear(&c), 'p');
+  ck_assert_int_eq(lsm_shm_writer_parked(s), 1);
+  ck_assert_int_eq(lsm_shm_writer_try(s, NULL), LSM_BUSY);
+  child_kill(&c);
+  ck_assert_int_eq(lsm_shm_writer_parked(s), 1);   /* stale */
+  ck_assert_int_eq(lsm_shm_writer_try(s, NULL), LSM_OK);
+  ck_assert_int_eq(lsm_shm_writer_parked(s), 0);
+  /* A keeper's own release clears it too. */
+  lsm_shm_set_writer_parked(s, 1);
+  ck_assert_int_eq(lsm_shm_writer_parked(s), 1);
+  ck_assert_int_eq(lsm_shm_writer_release(s), LSM_OK);
+  ck_assert_int_eq(lsm_shm_writer_parked(s), 0);
+  ck_assert_int_eq(lsm_shm_close(s), LSM_OK);
+}
+END_TEST
+
+/* joins counts the openers that joined (never the first, never a close),
+** each counted once its slot is held. */
+START_TEST(joins_counts_every_joining_opener_once_its_slot_is_held) {
+  const char *dir = "shm_joins";
+  lsm_shm_state st = state_of(1, 1, 1, 2);
+  lsm_shm *a, *b, *c2;
+  int others = 0;
+  make_dir(dir);
+  a = open_ok(dir, 1, &st);
+  ck_assert_uint_eq(lsm_shm_joins(a), 0);
+  b = open_ok(dir, 0, NULL);
+  ck_assert_uint_eq(lsm_shm_joins(a), 1);
+  ck_assert_int_eq(lsm_shm_others_open(a, &others), LSM_OK);
+  ck_assert_int_eq(others, 1);
+  ck_assert_int_eq(lsm_shm_close(b), LSM_OK);
+  ck_assert_uint_eq(lsm_shm_joins(a), 1);
+  ck_assert_int_eq(lsm_shm_others_open(a, &others), LSM_OK);
+  ck_assert_int_eq(others, 0);
+  c2 = open_ok(dir, 0, NULL);
+  ck_assert_uint_eq(lsm_shm_joins(a), 2);
+  ck_assert_int_eq(lsm_shm_close(c2), LSM_OK);
+  ck_assert_int_eq(lsm_shm_close(a), LSM_OK);
+  /* A new session starts from zero. */
+  a = open_ok(dir, 1, &st);
+  ck_assert_uint_eq(lsm_shm_joins(a), 0);
+  ck_assert_int_eq(lsm_shm_close(a), LSM_OK);
+}
+END_TEST
+
 START_TEST(owner_moves_to_another_process_when_its_holder_exits) {
   const char *dir = "shm_owner";
   lsm_shm_state st = state_of(1, 1, 1, 2);
@@ -815,6 +881,12 @@ START_TEST(damaged_shm_header_gives_corrupt_never_a_crash) {
   poke64(dir, 40, UINT64_MAX - 1);
   ck_assert_int_eq(lsm_shm_alloc_file(s, 1, &v, NULL), LSM_CORRUPT);
   poke64(dir, 40, 9);
+
+  /* writer_parked is 0 or 1; garbage never makes a writer wait. */
+  poke64(dir, 56, 7);
+  assert_open_corrupt(dir, "writer_parked");
+  ck_assert_int_eq(lsm_shm_writer_parked(s), 0);
+  poke64(dir, 56, 0);
 
   /* A slot claiming a generation newer than the manifest's. */
   poke64(dir, 64 + 8 * lsm_shm_slot(s), 6);
@@ -1155,6 +1227,8 @@ static Suite *shm_suite(void) {
 
   tc = tcase_create("roles");
   tcase_add_test(tc, writer_excludes_other_process_and_is_freed_when_the_holder_is_killed);
+  tcase_add_test(tc, writer_parked_left_by_a_killed_keeper_is_cleared_by_the_next_writer);
+  tcase_add_test(tc, joins_counts_every_joining_opener_once_its_slot_is_held);
   tcase_add_test(tc, owner_moves_to_another_process_when_its_holder_exits);
   suite_add_tcase(s, tc);
 
