@@ -45,11 +45,13 @@
 ** Commit (lsm_write), in steps kept apart (db_impl.h: the writer token):
 **   become_writer         wait for the writer token (mutex held) and take
 **                         WRITER across processes (unless lsm_write_begin
-**                         holds it): LSM_BUSY if another process writes;
+**                         holds it, or it was kept from the last
+**                         transaction): LSM_BUSY if another process writes;
 **   catch-up, forced      look at the log's end itself, not at commit_seq
 **                         (a writer that died after its append never
 **                         bumped it); a torn tail left by a dead writer
-**                         makes this commit start a new log;
+**                         makes this commit start a new log.  Not needed
+**                         when WRITER was kept (nobody else appended);
 **   make_room_for_write   when the memtable is full: switch to a fresh one
 **                         and a new log (sync=normal: fsync the old log
 **                         first), hand the full one to maintenance as imm;
@@ -62,7 +64,8 @@
 **   insert_into_memtable  decode the very bytes that were logged (the replay
 **                         path) into the memtable — mutex released;
 **   publish_commit        advance last_seq (mutex held), then SHM's
-**                         commit_seq; release the token and WRITER.
+**                         commit_seq; release the token, and WRITER unless
+**                         the instance is alone ("keeping WRITER" below).
 ** A failure after the log append latches bg_error (the log may end in a
 ** torn record, or the memtable lacks a logged commit).
 **

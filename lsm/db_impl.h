@@ -11,7 +11,8 @@
 ** the offset up to which that log's records have been applied.  Catching
 ** up (db.c) brings them, the current version and last_seq up to what
 ** other instances committed.  Roles across instances: WRITER (one
-** committing instance) and OWNER (the one that flushes, compacts, writes
+** committing instance; kept between transactions while it is alone, see
+** invariant 7 and db.c "keeping WRITER") and OWNER (the one that flushes, compacts, writes
 ** the manifest and deletes files); inside the instance the writer token
 ** and the maintenance token below.
 **

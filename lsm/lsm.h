@@ -304,7 +304,12 @@ int lsm_write(lsm_db *db, lsm_batch *b, int sync);
 ** made so far; lsm_write calls made until lsm_write_end use it.  The lock
 ** belongs to the db handle, not to a thread: the caller serialises its
 ** transactions (lsm_write_begin while held is a no-op; lsm_write_end waits
-** for a commit in flight, then releases). */
+** for a commit in flight, then releases).  While no other instance has the
+** directory open, an instance with a background thread keeps the lock
+** between transactions (it costs nothing then) and gives it up when
+** another opens the directory; a writer that finds it kept by an idle
+** instance waits for that (up to 2 s) rather than failing with LSM_BUSY
+** (FORMAT.md, "Writing"). */
 int lsm_write_begin(lsm_db *db);
 int lsm_write_end(lsm_db *db);
 
