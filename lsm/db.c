@@ -1171,6 +1171,10 @@ static void stop_bg_thread(lsm_db *db) {
   pthread_mutex_unlock(&db->mu);
   pthread_join(db->bg_thread, NULL);
   db->bg_started = 0;
+  /* Nothing would let a kept WRITER go any more: a newcomer gets it now. */
+  pthread_mutex_lock(&db->mu);
+  if (db->writer_kept) drop_kept_writer(db);
+  pthread_mutex_unlock(&db->mu);
   if (db->next_wal) {
     lsm_wal_close(db->next_wal);
     db->next_wal = NULL;
