@@ -635,7 +635,7 @@ static void scan_orphans(lsm_db *db) {
 **     up to PARK_WAIT_MS (mutex released), instead of failing at once;
 **     refused while the holder is in a transaction, it fails at once, as
 **     before;
-**   - after PARK_IDLE_MS without a transaction the keeper releases WRITER
+**   - after PARK_IDLE_US without a transaction the keeper releases WRITER
 **     anyway, so an idle instance polls as rarely as before; its next
 **     transaction takes WRITER again and, still alone, keeps it.
 ** Only an instance with a background thread keeps WRITER (nothing else

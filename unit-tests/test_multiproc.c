@@ -324,6 +324,63 @@ START_TEST(an_idle_keeper_lets_go_and_a_busy_one_hands_over_between_commits) {
 }
 END_TEST
 
+/* The same across processes: a child keeps WRITER while alone; the parent
+** opens and writes without LSM_BUSY; the child sees the parent's commit and
+** writes again (per transaction now). */
+START_TEST(a_keeper_in_another_process_hands_writer_over) {
+  int up[2], down[2];
+  char m = 0;
+  pid_t pid;
+  lsm_db *a;
+  lsm_buffer buf = {0};
+  int status = 0;
+  ck_assert_int_eq(pipe(up), 0);
+  ck_assert_int_eq(pipe(down), 0);
+  fflush(stdout);
+  fflush(stderr);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    lsm_db *c = NULL;
+    lsm_buffer cb = {0};
+    int ok;
+    close(up[0]);
+    close(down[1]);
+    ok = lsm_open("mp_keep_fork", NULL, &c) == LSM_OK && put_rc(c, "child", "1") == LSM_OK &&
+         writer_held("mp_keep_fork");
+    m = ok ? 'k' : 'x';
+    if (write(up[1], &m, 1) != 1 || read(down[0], &m, 1) != 1) _exit(2);
+    /* The parent has committed: seen here, and this process still writes. */
+    ok = lsm_get(c, NULL, "parent", 6, &cb) == LSM_OK && cb.len == 1 &&
+         put_rc(c, "child", "2") == LSM_OK;
+    m = ok ? 'w' : 'x';
+    if (write(up[1], &m, 1) != 1 || read(down[0], &m, 1) != 1) _exit(2);
+    lsm_buffer_free(&cb);
+    _exit(lsm_close(c) == LSM_OK ? 0 : 3);
+  }
+  close(up[1]);
+  close(down[0]);
+  ck_assert_int_eq(read(up[0], &m, 1), 1);
+  ck_assert_int_eq(m, 'k');
+  ck_assert(writer_held("mp_keep_fork"));
+  a = open_db("mp_keep_fork", NULL);
+  ck_assert_int_eq(put_rc(a, "parent", "p"), LSM_OK);
+  ck_assert_str_eq(get(a, NULL, "child", &buf), "1");
+  ck_assert_int_eq(write(down[1], "g", 1), 1);
+  ck_assert_int_eq(read(up[0], &m, 1), 1);
+  ck_assert_int_eq(m, 'w');
+  ck_assert_str_eq(get(a, NULL, "child", &buf), "2");
+  ck_assert(!writer_held("mp_keep_fork"));
+  ck_assert_int_eq(write(down[1], "q", 1), 1);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  close(up[0]);
+  close(down[1]);
+  ck_assert_int_eq(lsm_close(a), LSM_OK);
+  lsm_buffer_free(&buf);
+}
+END_TEST
+
 /* With options.background = 0 nothing could let an idle instance's WRITER
 ** go, so it is never kept. */
 START_TEST(without_a_background_thread_writer_is_never_kept) {
@@ -814,6 +871,7 @@ static Suite *multiproc_suite(void) {
   tcase_add_test(tc, one_writer_at_a_time_across_instances);
   tcase_add_test(tc, a_sole_instance_keeps_writer_and_hands_it_to_a_newcomer);
   tcase_add_test(tc, an_idle_keeper_lets_go_and_a_busy_one_hands_over_between_commits);
+  tcase_add_test(tc, a_keeper_in_another_process_hands_writer_over);
   tcase_add_test(tc, without_a_background_thread_writer_is_never_kept);
   tcase_add_test(tc, a_non_owner_fills_logs_the_owner_flushes);
   tcase_add_test(tc, the_owner_role_moves_when_its_holder_closes);
