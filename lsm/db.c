@@ -1077,7 +1077,6 @@ static void stop_bg_thread(lsm_db *db) {
 /* ---------------------------------------------------------------- open/close */
 
 static void db_free(lsm_db *db) {
-  int i;
   if (db->wal) lsm_wal_close(db->wal);
   if (db->next_wal) lsm_wal_close(db->next_wal);
   if (db->mem) lsm_mem_unref(db->mem);
@@ -1087,7 +1086,6 @@ static void db_free(lsm_db *db) {
   if (db->vset.cache) lsm_cache_free(db->vset.cache);
   /* Last: releases WRITER, OWNER, the slot and DMS. */
   lsm_shm_close(db->shm);
-  for (i = 0; i < LSM_MAX_LEVELS; i++) lsm_buffer_free(&db->compact_pointer[i]);
   lsm_buffer_free(&db->write_buf);
   lsm_buffer_free(&db->errmsg);
   lsm_buffer_free(&db->bg_errmsg);
