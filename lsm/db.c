@@ -116,7 +116,7 @@ void lsm_options_init(lsm_options *o) {
   o->l0_compaction_trigger = 4;
   o->l1_target_bytes = 10u << 20;
   o->level_multiplier = 10;
-  o->target_file_size = 2u << 20;
+  o->target_file_size = 8u << 20;
   o->cache_size = 8u << 20;
   o->l0_slowdown_trigger = 8;
   o->l0_stop_trigger = 12;
