@@ -76,7 +76,7 @@ void lsm_buffer_free(lsm_buffer *b) {
   b->len = b->cap = 0;
 }
 
-int lsm_buffer_reserve(lsm_buffer *b, size_t extra) {
+int lsm_buffer_grow(lsm_buffer *b, size_t extra) {
   size_t need, cap;
   unsigned char *p;
   if (extra > SIZE_MAX - b->len) return LSM_NOMEM;
@@ -88,26 +88,6 @@ int lsm_buffer_reserve(lsm_buffer *b, size_t extra) {
   if (p == NULL) return LSM_NOMEM;
   b->data = p;
   b->cap = cap;
-  return LSM_OK;
-}
-
-int lsm_buffer_append(lsm_buffer *b, const void *p, size_t n) {
-  int rc = lsm_buffer_reserve(b, n);
-  if (rc) return rc;
-  if (n) memcpy(b->data + b->len, p, n);
-  b->len += n;
-  return LSM_OK;
-}
-
-int lsm_buffer_set(lsm_buffer *b, const void *p, size_t n) {
-  b->len = 0;
-  return lsm_buffer_append(b, p, n);
-}
-
-int lsm_buffer_append_varint(lsm_buffer *b, uint64_t v) {
-  int rc = lsm_buffer_reserve(b, LSM_MAX_VARINT64);
-  if (rc) return rc;
-  b->len += lsm_varint_put(b->data + b->len, v);
   return LSM_OK;
 }
 

@@ -113,13 +113,38 @@ const unsigned char *lsm_get_length_prefixed(const unsigned char *p,
                                              lsm_slice *out);
 
 /* Growable buffers.  Each returns LSM_OK or LSM_NOMEM; on failure the buffer
-** is unchanged. */
-int lsm_buffer_reserve(lsm_buffer *b, size_t extra);
-int lsm_buffer_append(lsm_buffer *b, const void *p, size_t n);
-int lsm_buffer_append_varint(lsm_buffer *b, uint64_t v);
+** is unchanged.  reserve, append, set and append_varint are inline: a
+** flush or compaction calls them several times per entry, and all but a
+** few calls find room already (len <= cap always holds); lsm_buffer_grow
+** is the out-of-line rest. */
+int lsm_buffer_grow(lsm_buffer *b, size_t extra);
+
+static inline int lsm_buffer_reserve(lsm_buffer *b, size_t extra) {
+  return extra <= b->cap - b->len ? LSM_OK : lsm_buffer_grow(b, extra);
+}
+
+static inline int lsm_buffer_append(lsm_buffer *b, const void *p, size_t n) {
+  int rc = lsm_buffer_reserve(b, n);
+  if (rc) return rc;
+  if (n) memcpy(b->data + b->len, p, n);
+  b->len += n;
+  return LSM_OK;
+}
+
+static inline int lsm_buffer_set(lsm_buffer *b, const void *p, size_t n) {
+  b->len = 0;
+  return lsm_buffer_append(b, p, n);
+}
+
+static inline int lsm_buffer_append_varint(lsm_buffer *b, uint64_t v) {
+  int rc = lsm_buffer_reserve(b, LSM_MAX_VARINT64);
+  if (rc) return rc;
+  b->len += lsm_varint_put(b->data + b->len, v);
+  return LSM_OK;
+}
+
 int lsm_buffer_append_u32(lsm_buffer *b, uint32_t v);
 int lsm_buffer_append_u64(lsm_buffer *b, uint64_t v);
-int lsm_buffer_set(lsm_buffer *b, const void *p, size_t n);
 
 /* Checksums.  Every checksum in every file format is one of these two:
 ** XXH3 (64-bit, seed 0) from the system's libxxhash, and its low 32 bits.

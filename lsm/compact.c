@@ -22,7 +22,8 @@
 ** over its target (l1_target_bytes * level_multiplier^(L-1)); the highest
 ** score >= 1 wins (the shallower level on a tie).  Level 0 compacts all of
 ** its files plus the overlapping level-1 files; a deeper level one file,
-** round-robin by key (compact_pointer), plus its overlap in L+1.  Inputs
+** the one whose overlap in L+1 is smallest relative to its own size
+** (lsm_compact_pick_file), plus that overlap.  Inputs
 ** that share no user key with each other nor with the level below (a lone
 ** file; level-0 files of a sequential load) move down without being
 ** rewritten.
@@ -32,7 +33,7 @@
 ** edit of a trivial move, preparing and installing the manifest happen
 ** under the mutex; reading the inputs, writing the output tables and
 ** writing the manifest happen with the mutex released, which is safe
-** because the current version, imm and compact_pointer change only under
+** because the current version and imm change only under
 ** the token, and tables, memtables and file metas being read are immutable.
 ** The one thing taken from shared state mid-step is a file number
 ** (lsm_db_new_file_number, under the mutex, from the counter all processes
@@ -413,6 +414,35 @@ static int setup_compaction(lsm_db *db, int level, lsm_file_meta **files, int n,
   return rc;
 }
 
+/* The file of sorted level L (>= 1) whose compaction rewrites the fewest
+** bytes per byte it pushes down: the smallest ratio of the bytes of its
+** overlapping files in L+1 to its own size (the first such file on a tie).
+** Round-robin would take every file in turn, including those that overlap
+** the most; with random keys the overlaps vary enough that the cheapest
+** file pushes noticeably fewer bytes of L+1 through each compaction.  Both
+** levels are sorted and disjoint, so one sweep finds every overlap. */
+int lsm_compact_pick_file(const lsm_version *v, int level) {
+  lsm_file_meta **up = v->files[level], **down = v->files[level + 1];
+  int n_up = v->n_files[level], n_down = v->n_files[level + 1], i, j = 0, best = 0;
+  double best_ratio = 0.0;
+  for (i = 0; i < n_up; i++) {
+    uint64_t overlap = 0;
+    double ratio;
+    int k;
+    /* Files of level+1 entirely before file i are before every later one. */
+    while (j < n_down && lsm_slice_cmp(user_largest(down[j]), user_smallest(up[i])) < 0) j++;
+    for (k = j; k < n_down && lsm_slice_cmp(user_smallest(down[k]), user_largest(up[i])) <= 0; k++) {
+      overlap += down[k]->size;
+    }
+    ratio = (double)overlap / (double)(up[i]->size ? up[i]->size : 1);
+    if (i == 0 || ratio < best_ratio) {
+      best_ratio = ratio;
+      best = i;
+    }
+  }
+  return best;
+}
+
 /* Returns 1 and fills c when there is work to do. */
 static int pick_compaction(lsm_db *db, compaction *c, int *rc) {
   lsm_version *v = db->vset.current;
@@ -423,16 +453,7 @@ static int pick_compaction(lsm_db *db, compaction *c, int *rc) {
     *rc = setup_compaction(db, 0, v->files[0], v->n_files[0], c);
     return *rc == LSM_OK;
   }
-  /* Round robin: the first file past the key where the last compaction of
-  ** this level stopped. */
-  for (i = 0; i < v->n_files[best]; i++) {
-    if (!db->compact_pointer_valid[best] ||
-        lsm_slice_cmp(user_largest(v->files[best][i]),
-                      lsm_slice_make(db->compact_pointer[best].data, db->compact_pointer[best].len)) > 0) {
-      break;
-    }
-  }
-  if (i == v->n_files[best]) i = 0;
+  i = lsm_compact_pick_file(v, best);
   *rc = setup_compaction(db, best, &v->files[best][i], 1, c);
   return *rc == LSM_OK;
 }
@@ -480,7 +501,6 @@ static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
   lsm_version_edit edit;
   uint64_t read_bytes = 0, written = 0;
   int which, i, rc = LSM_OK;
-  lsm_file_meta *last;
 
   lsm_version_edit_init(&edit);
   for (which = 0; which < 2; which++) {
@@ -516,12 +536,6 @@ static int run_compaction(lsm_db *db, compaction *c, int allow_move) {
     pthread_mutex_lock(&db->mu);
     lsm_version_unref(&db->vset, v);
     if (rc) goto done;
-  }
-  /* Before the install, which may free the input metas. */
-  if (c->n_inputs[0] > 0) {
-    last = c->inputs[0][c->n_inputs[0] - 1];
-    db->compact_pointer_valid[c->level] =
-        lsm_buffer_set(&db->compact_pointer[c->level], user_largest(last).p, user_largest(last).n) == LSM_OK;
   }
   rc = install_edit(db, &edit, db->vset.log_number);
   if (rc) goto done;

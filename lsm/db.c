@@ -119,7 +119,7 @@ void lsm_options_init(lsm_options *o) {
   o->l0_compaction_trigger = 4;
   o->l1_target_bytes = 10u << 20;
   o->level_multiplier = 10;
-  o->target_file_size = 2u << 20;
+  o->target_file_size = 8u << 20;
   o->cache_size = 8u << 20;
   o->l0_slowdown_trigger = 8;
   o->l0_stop_trigger = 12;
@@ -1185,7 +1185,6 @@ static void stop_bg_thread(lsm_db *db) {
 /* ---------------------------------------------------------------- open/close */
 
 static void db_free(lsm_db *db) {
-  int i;
   if (db->wal) lsm_wal_close(db->wal);
   if (db->next_wal) lsm_wal_close(db->next_wal);
   if (db->mem) lsm_mem_unref(db->mem);
@@ -1195,7 +1194,6 @@ static void db_free(lsm_db *db) {
   if (db->vset.cache) lsm_cache_free(db->vset.cache);
   /* Last: releases WRITER, OWNER, the slot and DMS. */
   lsm_shm_close(db->shm);
-  for (i = 0; i < LSM_MAX_LEVELS; i++) lsm_buffer_free(&db->compact_pointer[i]);
   lsm_buffer_free(&db->write_buf);
   lsm_buffer_free(&db->errmsg);
   lsm_buffer_free(&db->bg_errmsg);

@@ -195,9 +195,6 @@ struct lsm_db {
                                 flight (maintenance token, no mu) */
 
   lsm_snapshot snapshots;    /* list head (circular) */
-  int compact_pointer_valid[LSM_MAX_LEVELS];
-  lsm_buffer compact_pointer[LSM_MAX_LEVELS];  /* round-robin key per level
-                                                  (maintenance token) */
 
   lsm_buffer write_buf;      /* encoded batch of the commit in progress
                                 (writer token) */
@@ -250,6 +247,11 @@ int lsm_db_compact_once(lsm_db *db);
 int lsm_db_maybe_compact(lsm_db *db);
 /* Merge every level down into the deepest occupied one (>= 1). */
 int lsm_db_compact_all(lsm_db *db);
+/* Index of the file of sorted level (1 .. LSM_MAX_LEVELS-2, with at least
+** one file) that a compaction of level picks: the least bytes of level+1
+** overlapping it per byte of its own (compact.c).  Any lock that keeps v
+** alive; exported for the tests. */
+int lsm_compact_pick_file(const lsm_version *v, int level);
 
 /* dbiter.c: the public iterator over an internal merging iterator. */
 lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq,

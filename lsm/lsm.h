@@ -191,7 +191,7 @@ typedef struct lsm_options {
                                 trigger <= slowdown <= stop */
   uint64_t l1_target_bytes;  /* target size of level 1; 10 MiB */
   int level_multiplier;      /* each deeper level is this much larger; 10 */
-  uint64_t target_file_size; /* compaction output file size; 2 MiB */
+  uint64_t target_file_size; /* compaction output file size; 8 MiB */
   size_t cache_size;         /* block cache of data blocks, bytes; 8 MiB;
                                 0 disables it */
   int create_if_missing;     /* create the directory if needed; 1 */
