@@ -100,7 +100,7 @@ ASAN_UNIT_HELPER_OBJS := $(patsubst %.c,build/asan/%.o,$(UNIT_HELPERS))
 
 # test_oom fails the Nth allocation by wrapping the allocator at link time
 # (unit-tests/test_oom.c defines the __wrap_ functions).
-OOM_LDWRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+OOM_LDWRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign,--wrap=strdup
 build/unit/test_oom: LDWRAP := $(OOM_LDWRAP)
 build/asan/unit/test_oom: LDWRAP := $(OOM_LDWRAP)
 

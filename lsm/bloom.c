@@ -1,28 +1,67 @@
 /*
 ** bloom.c — the per-table bloom filter over distinct user keys (bloom.h).
 **
-** Encoded filter (the contents of an SSTable's filter block):
+** Hashing (both kinds): h = XXH3-64(user key, seed 0) (lsm_checksum64).
+**
+** Blocked filter (kind 0x81, the only kind written) — the contents of an
+** SSTable's filter block:
+**
+**   lines       n_lines * 64 bytes (n_lines >= 1); bit b of line L is
+**               (byte L*64 + b/8) >> (b%8) & 1, 0 <= b < 512
+**   u8 k        probes per key, 1..16
+**   u8 kind     0x81
+**
+** A key's line is L = ((h mod 2^32) * n_lines) >> 32 (the low 32 bits of h
+** scaled onto [0, n_lines) without a division).  Its k bit positions come
+** from the high 32 bits: a = h >> 32; probe i tests bit a >> 23 (the top 9
+** bits: 0..511) and then a = a * 0x9E3779B9 mod 2^32.  The two halves are
+** independent, so keys that share a line still scatter over it.  All probes
+** of a key read one 64-byte line: one cache miss per table probed (when the
+** filter sits at a 64-byte aligned address) instead of ~k for a filter
+** spread over the whole bit array.
+**
+** Sizing: n_lines = ceil(n_keys * bits_per_key / 512), at least 1 (so tiny
+** tables pay up to 64 bytes); k = round(0.6 * bits_per_key) clamped to
+** [1, 16].  A blocked filter wants fewer probes than a standard one
+** (round(ln 2 * bits) = 7 at 10 bits/key): lines hold unequal numbers of
+** keys, and crowded lines punish every extra probe.  Measured false-positive
+** rates, 1M keys:
+**
+**   bits/key  k=4     k=5     k=6     k=7     k=8     k=9
+**      8      2.49%   2.31%*  2.35%   2.55%   2.87%
+**     10      1.24%   1.02%   0.95%*  0.96%   1.02%   1.13%
+**     12      0.69%   0.51%   0.43%   0.41%*  0.40%   0.42%
+**     16      0.27%   0.16%   0.12%   0.10%   0.084%  0.080%  (k=10*: 0.086%)
+**
+** (* = the k the formula picks; a standard filter at 10 bits/key, k = 7,
+** is 0.82% in theory: the blocked layout trades ~15% more false positives
+** for one cache miss per probe.)
+**
+** Legacy standard filter (kind byte = k, 1..30; written by earlier
+** versions, still read):
 **
 **   bit array   n_bits/8 bytes; bit j is (byte j/8) >> (j%8) & 1
 **   u8 k        number of probes, 1..30
 **
-** Hashing: h = XXH3-64(user key, seed 0) (lsm_checksum64).  h1 = low 32 bits,
-** h2 = high 32 bits with the lowest bit forced on (odd, so successive probes
-** never collapse onto one position when n_bits is a power of two).  Probe i
-** (0 <= i < k) sets / tests bit (h1 + i*h2) mod n_bits, computed in 64-bit
-** arithmetic (no 32-bit wrap-around; i*h2 < 2^37 so nothing overflows).
+** h1 = low 32 bits of h, h2 = high 32 bits with the lowest bit forced on;
+** probe i (0 <= i < k) tests bit (h1 + i*h2) mod n_bits in 64-bit
+** arithmetic.
 **
-** Sizing: k = round(bits_per_key * ln 2) clamped to [1, 30] (the k that
-** minimises the false-positive rate for that many bits per key);
-** n_bits = max(64, n_keys * bits_per_key) rounded up to a multiple of 8.  The
-** minimum keeps the rate sane for tiny tables.
-**
-** A reader that meets a malformed filter answers "may contain": a damaged
-** filter can cost a block read but never hide a key.
+** A reader that meets a malformed filter (too short, a blocked filter whose
+** line area is not a whole number of lines, k out of range, an unknown kind
+** byte) answers "may contain": a damaged filter can cost a block read but
+** never hide a key.  Readers before the blocked kind see 0x81 as a bad k
+** and so read new tables as unfiltered, correctly.
 */
 #include "bloom.h"
 
-#define BLOOM_MAX_PROBES 30
+#define LEGACY_MAX_PROBES 30
+#define BLOCKED_KIND 0x81
+#define BLOCKED_MAX_PROBES 16
+#define LINE_BYTES 64
+#define LINE_BITS (LINE_BYTES * 8)
+#define BLOCKED_TAIL 2 /* u8 k, u8 kind */
+#define PROBE_MUL 0x9E3779B9u /* odd: multiplying permutes 32-bit values */
 
 uint64_t lsm_bloom_hash(lsm_slice ukey) {
   static const unsigned char empty = 0;
@@ -30,6 +69,89 @@ uint64_t lsm_bloom_hash(lsm_slice ukey) {
   return lsm_checksum64(ukey.p ? (const void *)ukey.p : (const void *)&empty,
                         ukey.n);
 }
+
+/* ------------------------------------------------------------ blocked */
+
+static int blocked_probes(int bits_per_key) {
+  /* round half up; bits_per_key >= 1 so the product is positive */
+  long k = (long)((double)bits_per_key * 0.6 + 0.5);
+  if (k < 1) k = 1;
+  if (k > BLOCKED_MAX_PROBES) k = BLOCKED_MAX_PROBES;
+  return (int)k;
+}
+
+/* Offset of the line of hash h in a filter of n_lines lines
+** (n_lines < 2^32, so the product fits in 64 bits). */
+static size_t line_offset(uint64_t h, uint64_t n_lines) {
+  return (size_t)((((h & 0xffffffffu) * n_lines) >> 32) * LINE_BYTES);
+}
+
+uint64_t lsm_bloom_size_bound(uint64_t n, int bits_per_key) {
+  if (bits_per_key < 1) bits_per_key = 1;
+  return n * (uint64_t)bits_per_key / 8 + LINE_BYTES + BLOCKED_TAIL;
+}
+
+int lsm_bloom_build(const uint64_t *hashes, size_t n, int bits_per_key,
+                    lsm_buffer *out) {
+  size_t n_lines, n_bytes, i;
+  unsigned char *bits;
+  int k, rc;
+
+  if (bits_per_key < 1) bits_per_key = 1;
+  k = blocked_probes(bits_per_key);
+  if (n > (SIZE_MAX - 2 * LINE_BITS) / (size_t)bits_per_key) return LSM_NOMEM;
+  n_lines = (n * (size_t)bits_per_key + LINE_BITS - 1) / LINE_BITS;
+  if (n_lines < 1) n_lines = 1;
+  if ((uint64_t)n_lines > 0xffffffffu) return LSM_NOMEM;  /* 256 GiB */
+  n_bytes = n_lines * LINE_BYTES;
+
+  rc = lsm_buffer_reserve(out, n_bytes + BLOCKED_TAIL);
+  if (rc) return rc;
+  bits = out->data + out->len;
+  memset(bits, 0, n_bytes);
+  for (i = 0; i < n; i++) {
+    unsigned char *line = bits + line_offset(hashes[i], n_lines);
+    uint32_t a = (uint32_t)(hashes[i] >> 32);
+    int j;
+    for (j = 0; j < k; j++) {
+      unsigned b = a >> 23;
+      line[b / 8] |= (unsigned char)(1u << (b % 8));
+      a *= PROBE_MUL;
+    }
+  }
+  bits[n_bytes] = (unsigned char)k;
+  bits[n_bytes + 1] = BLOCKED_KIND;
+  out->len += n_bytes + BLOCKED_TAIL;
+  return LSM_OK;
+}
+
+/* The line area's size in lines, or 0 if the blocked filter is malformed. */
+static uint64_t blocked_lines(lsm_slice filter, int *k) {
+  size_t n_bytes;
+  if (filter.n < LINE_BYTES + BLOCKED_TAIL) return 0;
+  n_bytes = filter.n - BLOCKED_TAIL;
+  *k = filter.p[n_bytes];
+  if (n_bytes % LINE_BYTES || *k < 1 || *k > BLOCKED_MAX_PROBES) return 0;
+  if ((uint64_t)(n_bytes / LINE_BYTES) > 0xffffffffu) return 0;
+  return (uint64_t)(n_bytes / LINE_BYTES);
+}
+
+static int blocked_may_contain(lsm_slice filter, uint64_t hash) {
+  int k, j;
+  uint64_t n_lines = blocked_lines(filter, &k);
+  const unsigned char *line;
+  uint32_t a = (uint32_t)(hash >> 32);
+  if (n_lines == 0) return 1;
+  line = filter.p + line_offset(hash, n_lines);
+  for (j = 0; j < k; j++) {
+    unsigned b = a >> 23;
+    if ((line[b / 8] & (1u << (b % 8))) == 0) return 0;
+    a *= PROBE_MUL;
+  }
+  return 1;
+}
+
+/* ------------------------------------------------------------- legacy */
 
 /* Probe j+1's bit from probe j's: (h1 + (j+1)*h2) mod n is
 ** ((h1 + j*h2) mod n + h2 mod n) mod n, and both terms are below n, so one
@@ -39,47 +161,8 @@ static uint64_t next_probe(uint64_t pos, uint64_t step, uint64_t n_bits) {
   return pos >= n_bits ? pos - n_bits : pos;
 }
 
-static int probes_for(int bits_per_key) {
-  /* round half up; bits_per_key >= 1 so the product is positive */
-  long k = (long)((double)bits_per_key * 0.69314718055994530942 + 0.5);
-  if (k < 1) k = 1;
-  if (k > BLOOM_MAX_PROBES) k = BLOOM_MAX_PROBES;
-  return (int)k;
-}
-
-int lsm_bloom_build(const uint64_t *hashes, size_t n, int bits_per_key,
-                    lsm_buffer *out) {
-  size_t n_bits, n_bytes, i;
-  unsigned char *bits;
-  int k, rc;
-
-  if (bits_per_key < 1) bits_per_key = 1;
-  k = probes_for(bits_per_key);
-  if (n > (SIZE_MAX - 8) / (size_t)bits_per_key) return LSM_NOMEM;
-  n_bits = n * (size_t)bits_per_key;
-  if (n_bits < 64) n_bits = 64;
-  n_bytes = (n_bits + 7) / 8;
-  n_bits = n_bytes * 8;
-
-  rc = lsm_buffer_reserve(out, n_bytes + 1);
-  if (rc) return rc;
-  bits = out->data + out->len;
-  memset(bits, 0, n_bytes);
-  for (i = 0; i < n; i++) {
-    uint64_t pos = (hashes[i] & 0xffffffffu) % n_bits;
-    uint64_t step = ((hashes[i] >> 32) | 1) % n_bits;
-    int j;
-    for (j = 0; j < k; j++) {
-      bits[pos / 8] |= (unsigned char)(1u << (pos % 8));
-      pos = next_probe(pos, step, n_bits);
-    }
-  }
-  bits[n_bytes] = (unsigned char)k;
-  out->len += n_bytes + 1;
-  return LSM_OK;
-}
-
-int lsm_bloom_may_contain(lsm_slice filter, uint64_t hash) {
+/* filter ends in its k byte, 1..LEGACY_MAX_PROBES. */
+static int legacy_may_contain(lsm_slice filter, uint64_t hash) {
   uint64_t h1 = hash & 0xffffffffu;
   uint64_t h2 = (hash >> 32) | 1;
   uint64_t n_bits, pos, step;
@@ -87,7 +170,6 @@ int lsm_bloom_may_contain(lsm_slice filter, uint64_t hash) {
 
   if (filter.n < 2) return 1;
   k = filter.p[filter.n - 1];
-  if (k < 1 || k > BLOOM_MAX_PROBES) return 1;
   n_bits = (uint64_t)(filter.n - 1) * 8;
   pos = h1 % n_bits;
   step = h2 % n_bits;
@@ -96,4 +178,14 @@ int lsm_bloom_may_contain(lsm_slice filter, uint64_t hash) {
     pos = next_probe(pos, step, n_bits);
   }
   return 1;
+}
+
+int lsm_bloom_may_contain(lsm_slice filter, uint64_t hash) {
+  int kind;
+  if (filter.n == 0) return 1;
+  kind = filter.p[filter.n - 1];
+  if (kind == BLOCKED_KIND) return blocked_may_contain(filter, hash);
+  if (kind >= 1 && kind <= LEGACY_MAX_PROBES)
+    return legacy_may_contain(filter, hash);
+  return 1;  /* unknown kind */
 }

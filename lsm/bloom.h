@@ -1,14 +1,19 @@
 /*
 ** bloom.h — the bloom filter of an SSTable.
 **
-** One filter per table over the table's distinct USER keys.  Probe positions
-** come from one 64-bit xxHash of the key by double hashing: h1 = low 32 bits,
-** h2 = high 32 bits (forced odd), probe i at (h1 + i*h2) mod n_bits.
+** One filter per table over the table's distinct USER keys, probed with one
+** 64-bit xxHash of the key (lsm_bloom_hash), which a lookup computes once
+** and reuses for every table it probes.
 **
-** Encoded filter: n_bits/8 bytes of bit array (bit j is byte j/8, bit j%8)
-** followed by one byte k = number of probes.  k = round(bits_per_key*ln2)
-** clamped to [1, 30]; n_bits = max(64, n_keys*bits_per_key) rounded up to a
-** multiple of 8.
+** Two encodings (bloom.c and FORMAT.md have the byte layouts); the last
+** byte of the filter tells them apart:
+**   1..30   legacy "standard" filter (written before the blocked kind): k
+**           probes by double hashing over the whole bit array;
+**   0x81    "blocked" filter, the only kind written now: the hash picks one
+**           64-byte line and all k probes land inside it, so a probe costs
+**           one cache miss.
+** Any other value, or a filter whose lengths do not add up, answers "may
+** contain": a damaged or unknown filter never hides a key.
 */
 #ifndef LSM_BLOOM_H
 #define LSM_BLOOM_H
@@ -17,13 +22,16 @@
 
 uint64_t lsm_bloom_hash(lsm_slice ukey);
 
-/* Build a filter for n key hashes; appends it to out. */
+/* Build a blocked filter for n key hashes; appends it to out.  LSM_NOMEM if
+** the filter would not fit in memory. */
 int lsm_bloom_build(const uint64_t *hashes, size_t n, int bits_per_key,
                     lsm_buffer *out);
 
-/* 0 if the key with this hash is certainly absent; 1 if it may be present.
-** A malformed filter (too short, k out of range) answers 1: it never hides
-** a key. */
+/* Upper bound on the encoded size lsm_bloom_build appends for n keys. */
+uint64_t lsm_bloom_size_bound(uint64_t n, int bits_per_key);
+
+/* 0 if the key with this hash is certainly absent; 1 if it may be present
+** (also for a malformed filter or one of an unknown kind). */
 int lsm_bloom_may_contain(lsm_slice filter, uint64_t hash);
 
 #endif /* LSM_BLOOM_H */

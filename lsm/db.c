@@ -91,6 +91,8 @@
 */
 #include "db_impl.h"
 
+#include "bloom.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1863,22 +1865,23 @@ static void view_release(lsm_db *db, read_view *rv) {
   if (db->vset.n_obsolete > queued) lsm_db_collect_garbage(db);
   pthread_mutex_unlock(&db->mu);
 }
-static int mem_lookup(lsm_mem *m, lsm_slice key, uint64_t seq, lsm_buffer *val,
-                      int *found) {
+static int mem_lookup(lsm_mem *m, lsm_slice key, uint64_t hash, uint64_t seq,
+                      lsm_buffer *val, int *found) {
   int kind;
   lsm_slice v;
-  *found = lsm_mem_get(m, key, seq, &kind, &v);
+  *found = lsm_mem_get_hashed(m, key, hash, seq, &kind, &v);
   if (!*found) return LSM_OK;
   if (kind == LSM_KIND_DELETE) return LSM_NOTFOUND;
   return val ? lsm_buffer_set(val, v.p, v.n) : LSM_OK;
 }
 
-static int table_lookup(lsm_db *db, lsm_file_meta *m, lsm_slice key, uint64_t seq,
-                        lsm_buffer *val, int *found) {
+static int table_lookup(lsm_db *db, lsm_file_meta *m, lsm_slice key, uint64_t hash,
+                        uint64_t seq, lsm_buffer *val, int *found) {
   int kind = 0, negative = 0, rc;
   lsm_buffer err = {0};
   int filtered = lsm_sst_has_filter(m->table);
-  rc = lsm_sst_get(m->table, key, seq, found, &kind, val, &negative, &err);
+  rc = lsm_sst_get_hashed(m->table, key, hash, seq, found, &kind, val, &negative,
+                          &err);
   if (filtered) {
     __atomic_add_fetch(&db->bloom_probes, 1, __ATOMIC_RELAXED);
     if (negative) __atomic_add_fetch(&db->bloom_negatives, 1, __ATOMIC_RELAXED);
@@ -1901,19 +1904,22 @@ static int in_range(const lsm_file_meta *m, lsm_slice key) {
          lsm_slice_cmp(key, lsm_ikey_user(lsm_slice_make(m->largest.data, m->largest.len))) <= 0;
 }
 
+/* The key's hash (lsm_bloom_hash) is computed once and serves the memtable
+** filters and the filter of every table probed. */
 int lsm_get(lsm_db *db, const lsm_snapshot *snap, const void *key, size_t key_len,
             lsm_buffer *val) {
   read_view rv;
   lsm_slice k = lsm_slice_make(key, key_len);
+  uint64_t hash = lsm_bloom_hash(k);
   int found = 0, rc, level, i;
   rc = view_acquire(db, snap, &rv);
   if (rc) return rc;
-  rc = mem_lookup(rv.mem, k, rv.seq, val, &found);
-  if (!found && rv.imm) rc = mem_lookup(rv.imm, k, rv.seq, val, &found);
+  rc = mem_lookup(rv.mem, k, hash, rv.seq, val, &found);
+  if (!found && rv.imm) rc = mem_lookup(rv.imm, k, hash, rv.seq, val, &found);
   /* Level 0 newest first: files may overlap. */
   for (i = 0; !found && rc == LSM_OK && i < rv.v->n_files[0]; i++) {
     lsm_file_meta *m = rv.v->files[0][i];
-    if (in_range(m, k)) rc = table_lookup(db, m, k, rv.seq, val, &found);
+    if (in_range(m, k)) rc = table_lookup(db, m, k, hash, rv.seq, val, &found);
   }
   /* Deeper levels: at most one file per level can hold the key. */
   for (level = 1; !found && rc == LSM_OK && level < LSM_MAX_LEVELS; level++) {
@@ -1927,7 +1933,7 @@ int lsm_get(lsm_db *db, const lsm_snapshot *snap, const void *key, size_t key_le
       else hi = mid;
     }
     if (lo < rv.v->n_files[level] && in_range(files[lo], k)) {
-      rc = table_lookup(db, files[lo], k, rv.seq, val, &found);
+      rc = table_lookup(db, files[lo], k, hash, rv.seq, val, &found);
     }
   }
   view_release(db, &rv);

@@ -122,13 +122,14 @@ static uint64_t filter_hash(lsm_slice ukey) {
   return lsm_checksum64(ukey.p ? (const void *)ukey.p : (const void *)&empty, ukey.n);
 }
 
-/* 0 if the memtable certainly holds no version of ukey. */
-static int filter_may_contain(const lsm_mem *m, lsm_slice ukey) {
+/* 0 if the memtable certainly holds no version of the user key whose
+** filter_hash is h. */
+static int filter_may_contain(const lsm_mem *m, uint64_t h) {
   uint64_t *f = __atomic_load_n(&m->filter, __ATOMIC_ACQUIRE);
   uint64_t mask;
   size_t word;
   if (f == NULL) return 1;
-  mask = filter_mask(filter_hash(ukey), &word);
+  mask = filter_mask(h, &word);
   return (__atomic_load_n(&f[word], __ATOMIC_RELAXED) & mask) == mask;
 }
 
@@ -356,6 +357,11 @@ int lsm_mem_add(lsm_mem *m, uint64_t seq, int kind, lsm_slice ukey,
 
 int lsm_mem_get(lsm_mem *m, lsm_slice ukey, uint64_t seq, int *kind,
                 lsm_slice *val) {
+  return lsm_mem_get_hashed(m, ukey, filter_hash(ukey), seq, kind, val);
+}
+
+int lsm_mem_get_hashed(lsm_mem *m, lsm_slice ukey, uint64_t hash, uint64_t seq,
+                       int *kind, lsm_slice *val) {
   /* The lookup key ukey || trailer(seq, PUT) sorts after every version of
   ** ukey newer than seq and before every version at or below it (at equal
   ** seq, PUT has the larger trailer and so sorts first), so the first node
@@ -365,7 +371,7 @@ int lsm_mem_get(lsm_mem *m, lsm_slice ukey, uint64_t seq, int *kind,
   lsm_ikey parsed;
 
   assert(seq <= LSM_SEQ_MAX);
-  if (!filter_may_contain(m, ukey)) return 0;
+  if (!filter_may_contain(m, hash)) return 0;
   t.ukey = ukey;
   t.trailer = lsm_pack_trailer(seq, LSM_KIND_PUT);
   x = find_ge(m, &t, NULL);

@@ -42,6 +42,10 @@ int lsm_mem_add(lsm_mem *m, uint64_t seq, int kind, lsm_slice ukey,
 ** keys without walking the skiplist. */
 int lsm_mem_get(lsm_mem *m, lsm_slice ukey, uint64_t seq, int *kind,
                 lsm_slice *val);
+/* The same with hash = lsm_checksum64(ukey) (the table filters' hash,
+** lsm_bloom_hash) computed by the caller once per lookup. */
+int lsm_mem_get_hashed(lsm_mem *m, lsm_slice ukey, uint64_t hash, uint64_t seq,
+                       int *kind, lsm_slice *val);
 
 /* Approximate memory used (arena bytes). */
 size_t lsm_mem_bytes(const lsm_mem *m);

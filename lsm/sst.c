@@ -219,7 +219,7 @@ done:
 uint64_t lsm_sst_builder_size(const lsm_sst_builder *b) {
   uint64_t filter = 0;
   if (b->opts.bloom_bits > 0)
-    filter = (uint64_t)b->n_hashes * (uint64_t)b->opts.bloom_bits / 8 + 9;
+    filter = lsm_bloom_size_bound(b->n_hashes, b->opts.bloom_bits);
   return b->offset + lsm_block_builder_size(&b->data) + b->index.buf.len +
          filter + 2 * LSM_BLOCK_TRAILER_SIZE + LSM_SST_FOOTER_SIZE;
 }
@@ -384,8 +384,10 @@ static int read_raw(const lsm_sst *t, lsm_block_handle h, uint64_t limit,
   int rc = check_handle(t, h, limit, errmsg);
   *buf = NULL;
   if (rc) return rc;
-  p = malloc((size_t)h.size + LSM_BLOCK_TRAILER_SIZE);
-  if (p == NULL) return LSM_NOMEM;
+  /* 64-byte aligned: a blocked bloom filter's lines (bloom.c) then each
+  ** fill exactly one cache line. */
+  if (posix_memalign((void **)&p, 64, (size_t)h.size + LSM_BLOCK_TRAILER_SIZE))
+    return LSM_NOMEM;
   rc = read_verified(t, h, p, errmsg);
   if (rc) {
     free(p);
@@ -738,6 +740,13 @@ int lsm_sst_may_contain(lsm_sst *t, lsm_slice ukey) {
 int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
                 int *kind, lsm_buffer *val, int *bloom_negative,
                 lsm_buffer *errmsg) {
+  return lsm_sst_get_hashed(t, ukey, lsm_bloom_hash(ukey), seq, found, kind,
+                            val, bloom_negative, errmsg);
+}
+
+int lsm_sst_get_hashed(lsm_sst *t, lsm_slice ukey, uint64_t hash, uint64_t seq,
+                       int *found, int *kind, lsm_buffer *val,
+                       int *bloom_negative, lsm_buffer *errmsg) {
   unsigned char stack_key[LOOKUP_KEY_STACK];
   unsigned char *key_mem = NULL;
   unsigned char *k = stack_key;
@@ -749,7 +758,7 @@ int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
 
   *found = 0;
   if (bloom_negative) *bloom_negative = 0;
-  if (t->filter.n > 0 && !lsm_sst_may_contain(t, ukey)) {
+  if (t->filter.n > 0 && !lsm_bloom_may_contain(t->filter, hash)) {
     if (bloom_negative) *bloom_negative = 1;
     return LSM_OK;
   }

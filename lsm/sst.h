@@ -93,6 +93,11 @@ int lsm_sst_has_filter(lsm_sst *t);
 int lsm_sst_get(lsm_sst *t, lsm_slice ukey, uint64_t seq, int *found,
                 int *kind, lsm_buffer *val, int *bloom_negative,
                 lsm_buffer *errmsg);
+/* The same with the key's hash (lsm_bloom_hash(ukey)) computed by the
+** caller, once for all the tables one lookup probes. */
+int lsm_sst_get_hashed(lsm_sst *t, lsm_slice ukey, uint64_t hash, uint64_t seq,
+                       int *found, int *kind, lsm_buffer *val,
+                       int *bloom_negative, lsm_buffer *errmsg);
 
 /* Iterator over the table's internal keys; holds a reference on t.  NULL on
 ** NOMEM. */

@@ -1,7 +1,8 @@
 /*
-** oom_inject.h — fail the Nth allocation: the malloc, calloc, realloc and
-** strdup wrappers shared by the programs linked with
-** -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+** oom_inject.h — fail the Nth allocation: the malloc, calloc, realloc,
+** posix_memalign and strdup wrappers shared by the programs linked with
+** -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign,
+** --wrap=strdup
 ** (Makefile OOM_LDWRAP: test_oom, test_sql_oom).
 **
 ** It defines its state and the __wrap_ functions, so it is included by
@@ -16,6 +17,7 @@
 #ifndef LSM_OOM_INJECT_H
 #define LSM_OOM_INJECT_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
@@ -23,9 +25,11 @@
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t n);
+int __real_posix_memalign(void **p, size_t align, size_t n);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t n);
+int __wrap_posix_memalign(void **p, size_t align, size_t n);
 char *__wrap_strdup(const char *s);
 
 static atomic_int oom_counting;          /* count allocations now */
@@ -61,6 +65,11 @@ void *__wrap_realloc(void *p, size_t n) {
   /* A failed realloc leaves p allocated and unchanged. */
   if (oom_should_fail()) return NULL;
   return __real_realloc(p, n);
+}
+
+int __wrap_posix_memalign(void **p, size_t align, size_t n) {
+  if (oom_should_fail()) return ENOMEM;
+  return __real_posix_memalign(p, align, n);
 }
 
 char *__wrap_strdup(const char *s) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bloom.h"
+#include "legacy_bloom.h"
 #include "sst.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -860,9 +861,10 @@ static void raw_data_block(raw_table *r, const int *keys, int n, int index_key) 
   lsm_buffer_free(&hv);
 }
 
-/* Filter over user keys keys[0..n), then the index and the footer.
-** Returns the file size. */
-static uint64_t raw_finish(raw_table *r, const int *keys, int n) {
+/* Filter over user keys keys[0..n) (the blocked layout, or the legacy one
+** earlier versions wrote), then the index and the footer.  Returns the
+** file size. */
+static uint64_t raw_finish_as(raw_table *r, const int *keys, int n, int legacy) {
   lsm_buffer filter = {0}, u = {0};
   uint64_t *h = malloc(sizeof(*h) * (size_t)(n + 1));
   unsigned char f[LSM_SST_FOOTER_SIZE];
@@ -873,7 +875,8 @@ static uint64_t raw_finish(raw_table *r, const int *keys, int n) {
     user_key(&u, keys[i]);
     h[i] = lsm_bloom_hash(bs(&u));
   }
-  ck_assert_int_eq(lsm_bloom_build(h, (size_t)n, 10, &filter), LSM_OK);
+  if (legacy) ck_assert_int_eq(legacy_bloom_build(h, (size_t)n, 10, &filter), LSM_OK);
+  else ck_assert_int_eq(lsm_bloom_build(h, (size_t)n, 10, &filter), LSM_OK);
   fh = raw_block(r, bs(&filter));
   ck_assert_int_eq(lsm_block_builder_finish(&r->index, &contents), LSM_OK);
   ih = raw_block(r, contents);
@@ -891,6 +894,10 @@ static uint64_t raw_finish(raw_table *r, const int *keys, int n) {
   lsm_buffer_free(&u);
   free(h);
   return r->off + sizeof f;
+}
+
+static uint64_t raw_finish(raw_table *r, const int *keys, int n) {
+  return raw_finish_as(r, keys, n, 0);
 }
 
 static void raw_start(raw_table *r, const char *path) {
@@ -944,6 +951,48 @@ START_TEST(sst_check_finds_disorder_index_mismatch_and_filter_gaps) {
   raw_data_block(&r, b2, 2, 9);
   size = raw_finish(&r, b1, 3);
   expect_check("raw_filter.sst", size, LSM_CORRUPT, "bloom filter of raw_filter.sst");
+}
+END_TEST
+
+/* A table whose filter has the layout earlier versions wrote (a standard
+** bloom filter, FORMAT.md) passes the check, finds every key it holds and
+** still rules out most absent ones. */
+START_TEST(sst_table_with_legacy_filter_is_read_correctly) {
+  enum { N_BLOCKS = 20, PER_BLOCK = 20 };
+  int keys[N_BLOCKS * PER_BLOCK];
+  raw_table r;
+  lsm_sst *t;
+  lsm_buffer u = {0}, err = {0}, val = {0};
+  uint64_t size;
+  int i, b, found, kind, neg, negatives = 0;
+  for (i = 0; i < N_BLOCKS * PER_BLOCK; i++) keys[i] = 2 * i;
+  raw_start(&r, "raw_legacy.sst");
+  for (b = 0; b < N_BLOCKS; b++)
+    raw_data_block(&r, keys + b * PER_BLOCK, PER_BLOCK, keys[b * PER_BLOCK + PER_BLOCK - 1]);
+  size = raw_finish_as(&r, keys, N_BLOCKS * PER_BLOCK, 1);
+  expect_check("raw_legacy.sst", size, LSM_OK, NULL);
+  t = open_table("raw_legacy.sst", size);
+  ck_assert(lsm_sst_has_filter(t));
+  for (i = 0; i < N_BLOCKS * PER_BLOCK; i++) {
+    user_key(&u, 2 * i);
+    ck_assert_int_eq(lsm_sst_get(t, bs(&u), LSM_SEQ_MAX, &found, &kind, &val, &neg, &err),
+                     LSM_OK);
+    ck_assert_int_eq(found, 1);
+    ck_assert_int_eq(neg, 0);
+    ck_assert_int_eq(kind, LSM_KIND_PUT);
+    ck_assert_int_eq(val.len == 1 && val.data[0] == 'v', 1);
+    user_key(&u, 2 * i + 1);  /* absent */
+    ck_assert_int_eq(lsm_sst_get(t, bs(&u), LSM_SEQ_MAX, &found, &kind, NULL, &neg, &err),
+                     LSM_OK);
+    ck_assert_int_eq(found, 0);
+    negatives += neg;
+  }
+  /* ~0.8% false positives at 10 bits per key */
+  ck_assert_int_gt(negatives, N_BLOCKS * PER_BLOCK * 95 / 100);
+  lsm_sst_unref(t);
+  lsm_buffer_free(&u);
+  lsm_buffer_free(&val);
+  lsm_buffer_free(&err);
 }
 END_TEST
 
@@ -1296,6 +1345,7 @@ static Suite *sst_suite(void) {
   tcase_add_test(tc, sst_truncated_or_bad_footer_fails_open_with_corrupt);
   tcase_add_test(tc, sst_footer_with_bad_handles_fails_open_with_corrupt);
   tcase_add_test(tc, sst_check_finds_disorder_index_mismatch_and_filter_gaps);
+  tcase_add_test(tc, sst_table_with_legacy_filter_is_read_correctly);
   tcase_add_test(tc, sst_random_damage_is_reported_never_crashes);
   tcase_add_test(tc, sst_bloom_negatives_are_reported_and_never_hide_keys);
   tcase_add_test(tc, sst_empty_table_opens_and_holds_nothing);
