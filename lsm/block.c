@@ -440,10 +440,17 @@ static void bi_seek_le(lsm_it *base, lsm_slice target) {
 }
 
 static void bi_next(lsm_it *base) {
-  block_iter *it = (block_iter *)base;
+  lsm_block_iter_next((block_iter *)base);
+}
+
+void lsm_block_iter_next(lsm_block_iter *it) {
   assert(it->valid);
   if (!it->valid) return;
   parse_next(it);
+}
+
+void lsm_block_iter_prev(lsm_block_iter *it) {
+  bi_prev(&it->base);
 }
 
 static lsm_slice bi_key(lsm_it *base) {
