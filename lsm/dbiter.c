@@ -86,6 +86,16 @@ static int visible(const lsm_iter *it, uint64_t seq) {
   return it->has_overlay && seq < it->overlay_limit;
 }
 
+/* lsm_buffer_set for the per-entry copies (the key to skip moving forward,
+** key and value moving backward): a plain memcpy once the buffer has grown
+** to the sizes the scan meets. */
+static int save(lsm_buffer *b, const void *p, size_t n) {
+  if (n > b->cap) return lsm_buffer_set(b, p, n);
+  if (n) memcpy(b->data, p, n);
+  b->len = n;
+  return LSM_OK;
+}
+
 static lsm_slice saved(const lsm_buffer *b) {
   return lsm_slice_make(b->data, b->len);
 }
@@ -117,7 +127,7 @@ static void find_next_user_entry(lsm_iter *it, int skipping) {
     if (!parse_current(it, &k)) return;
     if (visible(it, k.seq)) {
       if (k.kind == LSM_KIND_DELETE) {
-        if (lsm_buffer_set(&it->saved_key, k.ukey.p, k.ukey.n)) {
+        if (save(&it->saved_key, k.ukey.p, k.ukey.n)) {
           it->rc = LSM_NOMEM;
           it->valid = 0;
           return;
@@ -152,8 +162,8 @@ static void find_prev_user_entry(lsm_iter *it) {
         it->saved_value.len = 0;
       } else {
         lsm_slice v = lsm_it_value(it->it);
-        if (lsm_buffer_set(&it->saved_key, k.ukey.p, k.ukey.n) ||
-            lsm_buffer_set(&it->saved_value, v.p, v.n)) {
+        if (save(&it->saved_key, k.ukey.p, k.ukey.n) ||
+            save(&it->saved_value, v.p, v.n)) {
           it->rc = LSM_NOMEM;
           it->valid = 0;
           return;
@@ -235,7 +245,7 @@ int lsm_iter_next(lsm_iter *it) {
     }
   } else {
     lsm_slice uk = lsm_ikey_user(lsm_it_key(it->it));
-    if (lsm_buffer_set(&it->saved_key, uk.p, uk.n)) return it->rc = LSM_NOMEM;
+    if (save(&it->saved_key, uk.p, uk.n)) return it->rc = LSM_NOMEM;
     lsm_it_next(it->it);
   }
   /* Skip the rest of the current key's versions. */
@@ -248,7 +258,7 @@ int lsm_iter_prev(lsm_iter *it) {
   if (it->direction == FORWARD) {
     /* Invariant (1) -> (2): back up before every entry of the current key. */
     lsm_slice uk = lsm_ikey_user(lsm_it_key(it->it));
-    if (lsm_buffer_set(&it->saved_key, uk.p, uk.n)) return it->rc = LSM_NOMEM;
+    if (save(&it->saved_key, uk.p, uk.n)) return it->rc = LSM_NOMEM;
     for (;;) {
       lsm_it_prev(it->it);
       if (!lsm_it_valid(it->it)) {
