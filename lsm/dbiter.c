@@ -37,6 +37,7 @@ struct lsm_iter {
   lsm_it *it;              /* merging iterator over internal keys */
   uint64_t seq;
   int has_overlay;
+  int at_snapshot;         /* made at a snapshot: never refreshed */
   uint64_t overlay_limit;  /* overlay entries with seq >= this are unseen */
   lsm_mem *mem, *imm;      /* references released on free */
   lsm_version *v;
@@ -49,9 +50,9 @@ struct lsm_iter {
   lsm_buffer errmsg;       /* lsm_iter_errmsg() when no source words it */
 };
 
-lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq, int has_overlay,
-                          uint64_t overlay_ops, lsm_mem *mem, lsm_mem *imm,
-                          lsm_version *v) {
+lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq, int at_snapshot,
+                          int has_overlay, uint64_t overlay_ops, lsm_mem *mem,
+                          lsm_mem *imm, lsm_version *v) {
   lsm_iter *it = calloc(1, sizeof *it);
   if (it == NULL) {
     lsm_it_free(merged);
@@ -61,6 +62,7 @@ lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq, int has_over
   it->db = db;
   it->it = merged;
   it->seq = seq;
+  it->at_snapshot = at_snapshot;
   it->has_overlay = has_overlay;
   it->overlay_limit = LSM_SEQ_OVERLAY + overlay_ops;
   it->mem = mem;
@@ -68,6 +70,28 @@ lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq, int has_over
   it->v = v;
   it->direction = FORWARD;
   return it;
+}
+
+lsm_db *lsm_db_iter_db(const lsm_iter *it) {
+  return it->db;
+}
+
+int lsm_db_iter_rebase(lsm_iter *it, lsm_mem *mem, lsm_mem *imm, lsm_version *v,
+                       uint64_t seq) {
+  if (it->rc || lsm_it_status(it->it) || it->has_overlay || it->at_snapshot ||
+      it->mem != mem || it->imm != imm || it->v != v || seq < it->seq) {
+    return 0;
+  }
+  /* The same sources (held by this iterator, so not other objects at the
+  ** same addresses): entries committed since are in them, and the new
+  ** sequence number makes them visible.  The next move positions every
+  ** source afresh. */
+  it->seq = seq;
+  it->direction = FORWARD;
+  it->valid = 0;
+  it->saved_key.len = 0;
+  it->saved_value.len = 0;
+  return 1;
 }
 
 void lsm_iter_free(lsm_iter *it) {
