@@ -1093,6 +1093,21 @@ static void si_free(lsm_it *base) {
   free(it);
 }
 
+void lsm_sst_iter_retarget(lsm_it *base, lsm_sst *t) {
+  sst_iter *it = (sst_iter *)base;
+  if (it->status) return;     /* callers check; never on an error */
+  drop_block(it);
+  lsm_block_iter_reset(&it->index, t->index, 1, NULL, NULL);
+  lsm_sst_ref(t);
+  lsm_sst_unref(it->t);
+  it->t = t;
+  it->err.len = 0;
+  it->streak = 0;
+  it->streak_dir = 0;
+  it->ra_off = 0;
+  it->ra_len = 0;            /* the buffer held the other file's bytes */
+}
+
 /* The level iterator's direct entry points (sst.h). */
 int lsm_sst_iter_valid(lsm_it *it) { return si_valid(it); }
 void lsm_sst_iter_next(lsm_it *it) { si_next(it); }

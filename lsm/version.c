@@ -752,6 +752,13 @@ static int lvl_n(level_it *l) { return l->v->n_files[l->level]; }
 
 static void set_file(level_it *l, int file) {
   if (l->file == file && l->table_it) return;
+  if (l->table_it && file >= 0 && file < lvl_n(l) && lsm_it_status(l->table_it) == LSM_OK) {
+    /* Another file of the level: the same table iterator, re-pointed (a
+    ** seek that changes files costs no allocation). */
+    lsm_sst_iter_retarget(l->table_it, lvl_files(l)[file]->table);
+    l->file = file;
+    return;
+  }
   if (l->table_it) {
     int rc = lsm_it_status(l->table_it);
     if (rc && !l->rc) l->rc = rc;
