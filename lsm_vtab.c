@@ -66,7 +66,9 @@
 **    (lsm_iter_new), a single lookup at once, a series of lookups (IN)
 **    through a snapshot or an iterator.  So a statement that reads and
 **    writes one table sees it as of its start, and writes never disturb
-**    an open cursor.  Plans (ext/plan.c) travel in idxNum; idxStr names the
+**    an open cursor.  A finished cursor's iterator (without batch) is kept
+**    for the next one, which refreshes it to the latest commit
+**    (lsm_iter_refresh) instead of building one (take_iter).  Plans (ext/plan.c) travel in idxNum; idxStr names the
 **    plan for EXPLAIN QUERY PLAN and carries colUsed after its NUL, so that
 **    only the columns used are decoded.
 **
@@ -212,6 +214,10 @@ struct lsm_vtab {
   lsm_buffer key, old_key, row, probe;
   sqlite3_value **holders;     /* converted copies of argv values */
   lsm_cursor *spare_cursor;    /* a closed cursor's memory, for xOpen */
+  lsm_iter *spare_iter;        /* a released cursor's iterator without
+                                  overlay, for the next xFilter (see
+                                  take_iter); dropped by writes and before
+                                  the engine goes */
   lsmx_value *vals;            /* non-key column values being encoded */
   lsmx_value *kvals;           /* key values being encoded */
 };
@@ -248,6 +254,7 @@ struct lsm_cursor {
                                   lookup, made by xFilter) */
   /* Engine state. */
   lsm_iter *it;                /* for ranges and scans */
+  int it_plain;                /* it has no overlay: reusable (take_iter) */
   lsm_snapshot *snap;          /* for a series of lookups */
   lsm_buffer target;           /* current prefix / point key */
   lsm_buffer lower, upper;     /* current interval [lower, upper) */
@@ -735,6 +742,8 @@ static void conn_remove(lsm_vtab *tab) {
 /* Give up the engine (and the write lock, if held). */
 static int release_engine(lsm_vtab *tab) {
   int rc = SQLITE_OK;
+  lsm_iter_free(tab->spare_iter);
+  tab->spare_iter = NULL;
   if (tab->eng) {
     if (tab->have_lock) lsmx_engine_unlock_write(tab->eng, tab);
     tab->have_lock = 0;
@@ -1577,10 +1586,15 @@ static int list_sort(value_list *l) {
   return LSM_OK;
 }
 
-/* Drop the engine state of a cursor (before a new xFilter or xClose). */
+/* Drop the engine state of a cursor (before a new xFilter or xClose).  An
+** iterator without overlay is kept for the table's next xFilter (one). */
 static void cursor_release(lsm_cursor *cur) {
   lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
-  lsm_iter_free(cur->it);
+  if (cur->it && cur->it_plain && tab->spare_iter == NULL) {
+    tab->spare_iter = cur->it;
+  } else {
+    lsm_iter_free(cur->it);
+  }
   cur->it = NULL;
   if (cur->snap) lsm_snapshot_free(tab->lsm, cur->snap);
   cur->snap = NULL;
@@ -2038,6 +2052,27 @@ static sqlite3_int64 int_arg(sqlite3_value *v) {
   return i;
 }
 
+/* An iterator at the latest commit, with the transaction's batch laid over
+** it if it has one.  Without batch, the iterator a finished cursor left
+** (tab->spare_iter) is refreshed to the latest commit when the engine can
+** (lsm_iter_refresh: nothing flushed or compacted since), which saves
+** building one per statement: a seek then costs the seeks alone, and lands
+** in the blocks the last statement left loaded when it can.  Reuse holds
+** the iterator's memtables and tables between statements (until the next
+** statement or a write of this table drops it), never more than one. */
+static int take_iter(lsm_vtab *tab, lsm_iter **out, int *plain) {
+  lsm_batch *overlay = txn_overlay(tab);
+  lsm_iter *it = tab->spare_iter;
+  tab->spare_iter = NULL;
+  *plain = overlay == NULL;
+  if (it && overlay == NULL && lsm_iter_refresh(it) == LSM_OK) {
+    *out = it;
+    return LSM_OK;
+  }
+  lsm_iter_free(it);
+  return lsm_iter_new(tab->lsm, NULL, overlay, out);
+}
+
 static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
                    int argc, sqlite3_value **argv) {
   lsm_cursor *cur = (lsm_cursor *)pCur;
@@ -2187,7 +2222,7 @@ static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
   if (cur->points && n_in == 0 && n_widened == 0) {
     cur->live_batch = 1;
   } else if (!cur->points || n_widened > 0 || txn_overlay(tab)) {
-    rc = lsm_iter_new(tab->lsm, NULL, txn_overlay(tab), &cur->it);
+    rc = take_iter(tab, &cur->it, &cur->it_plain);
     if (rc != LSM_OK) {
       cur->it = NULL;
       return vtab_fail(tab, rc, 1);
@@ -2594,6 +2629,12 @@ static int xUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   *pRowid = sqlite3_last_insert_rowid(tab->db);
   rc = ensure_open(tab);
   if (rc != SQLITE_OK) return rc;
+  if (tab->spare_iter) {
+    /* Writes (and commands: a flush or compaction must be free to drop
+    ** the files it replaces) do not keep a read's sources alive. */
+    lsm_iter_free(tab->spare_iter);
+    tab->spare_iter = NULL;
+  }
 
   if (argc > 1 && sqlite3_value_type(argv[0]) == SQLITE_NULL &&
       tab->cmd_col >= 0 &&

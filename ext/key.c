@@ -243,54 +243,57 @@ static int decode_number(const unsigned char **pp, const unsigned char *end,
   return LSM_OK;
 }
 
-/* Validate escaped bytes at *pp..end (after the tag).  On success sets
-** *body_end to the terminator's first byte, *n_bytes to the unescaped
-** length and advances *pp past the terminator. */
-static int scan_bytes(const unsigned char **pp, const unsigned char *end,
-                      const unsigned char **body_end, size_t *n_bytes) {
+/* Decode the escaped bytes at *pp..end (after the tag) and advance *pp past
+** their terminator.  v->n gets the unescaped length; with scratch, v->p
+** gets the bytes: the input's own when nothing is escaped (the common
+** case: no copy), else their unescaped copy in scratch.  Zero bytes are
+** found with memchr, so a run of ordinary bytes costs no loop of ours. */
+static int decode_bytes(const unsigned char **pp, const unsigned char *end,
+                        lsmx_value *v, lsm_buffer *scratch) {
   const unsigned char *p = *pp;
-  size_t n = 0;
-  while (p < end) {
-    if (*p != 0x00) {
-      p++;
-      n++;
-      continue;
+  const unsigned char *z = memchr(p, 0x00, (size_t)(end - p));
+  unsigned char *w = NULL;
+  size_t n = 0, run;
+  if (z == NULL || end - z < 2) return LSM_CORRUPT;   /* no terminator */
+  if (z[1] == 0x00) {
+    /* Nothing escaped.  TEXT always gets a non-NULL pointer (see the
+    ** convention above). */
+    v->n = (size_t)(z - p);
+    if (scratch != NULL) {
+      scratch->len = 0;
+      v->p = v->n > 0 ? p : scratch->data ? scratch->data : (const unsigned char *)"";
     }
-    if (end - p < 2) return LSM_CORRUPT;   /* lone 0x00 at the end */
-    if (p[1] == 0x00) {
-      *body_end = p;
-      *n_bytes = n;
-      *pp = p + 2;
-      return LSM_OK;
-    }
-    if (p[1] != 0xFF) return LSM_CORRUPT;  /* 0x00 must be escaped */
-    p += 2;
-    n++;
+    *pp = z + 2;
+    return LSM_OK;
   }
-  return LSM_CORRUPT;                      /* no terminator */
-}
-
-/* Unescape [p, body_end) (already validated) into scratch. */
-static int unescape_bytes(const unsigned char *p, const unsigned char *body_end,
-                          size_t n_bytes, lsm_buffer *scratch) {
-  unsigned char *w;
-  int rc;
-  scratch->len = 0;
-  rc = lsm_buffer_reserve(scratch, n_bytes);
-  if (rc != LSM_OK) return rc;
-  w = scratch->data;
-  while (p < body_end) {
-    const unsigned char *z = memchr(p, 0x00, (size_t)(body_end - p));
-    size_t run = z ? (size_t)(z - p) : (size_t)(body_end - p);
-    if (run) memcpy(w, p, run);
-    w += run;
-    p += run;
-    if (z) {
-      *w++ = 0x00;
-      p += 2;                              /* 0x00 0xFF */
-    }
+  if (scratch != NULL) {
+    /* The unescaped bytes are fewer than what is left of the input. */
+    scratch->len = 0;
+    if (lsm_buffer_reserve(scratch, (size_t)(end - p)) != LSM_OK) return LSM_NOMEM;
+    w = scratch->data;
   }
-  scratch->len = n_bytes;
+  for (;;) {
+    /* z is a 0x00 in [p, end) with a byte after it. */
+    run = (size_t)(z - p);
+    if (z[1] == 0x00) break;
+    if (z[1] != 0xFF) return LSM_CORRUPT;             /* 0x00 must be escaped */
+    if (w) {
+      memcpy(w + n, p, run);
+      w[n + run] = 0x00;
+    }
+    n += run + 1;
+    p = z + 2;
+    z = memchr(p, 0x00, (size_t)(end - p));
+    if (z == NULL || end - z < 2) return LSM_CORRUPT; /* no terminator */
+  }
+  if (w && run) memcpy(w + n, p, run);
+  n += run;
+  v->n = n;
+  if (scratch != NULL) {
+    scratch->len = n;
+    v->p = scratch->data;
+  }
+  *pp = z + 2;
   return LSM_OK;
 }
 
@@ -298,9 +301,7 @@ static int unescape_bytes(const unsigned char *p, const unsigned char *body_end,
 static int decode_one(const unsigned char **pp, const unsigned char *end,
                       lsmx_value *v, lsm_buffer *scratch) {
   const unsigned char *p = *pp;
-  const unsigned char *body, *body_end = NULL;
   lsmx_value tmp;
-  size_t n = 0;
   unsigned char tag;
   int rc;
 
@@ -319,20 +320,9 @@ static int decode_one(const unsigned char **pp, const unsigned char *end,
       return rc;
     case LSMX_KEY_TEXT:
     case LSMX_KEY_BLOB:
-      body = p;
-      rc = scan_bytes(&p, end, &body_end, &n);
+      rc = decode_bytes(&p, end, v, scratch);
       if (rc != LSM_OK) return rc;
       v->type = tag == LSMX_KEY_TEXT ? SQLITE_TEXT : SQLITE_BLOB;
-      v->n = n;
-      if (scratch != NULL && n > 0 && n == (size_t)(body_end - body)) {
-        /* Nothing escaped: the bytes are the input's own. */
-        v->p = body;
-      } else if (scratch != NULL) {
-        rc = unescape_bytes(body, body_end, n, scratch);
-        if (rc != LSM_OK) return rc;
-        /* TEXT always gets a non-NULL pointer (see the convention above). */
-        v->p = scratch->data ? scratch->data : (const unsigned char *)"";
-      }
       *pp = p;
       return LSM_OK;
     default:

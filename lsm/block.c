@@ -308,6 +308,8 @@ void lsm_block_iter_seek_restart(lsm_block_iter *it, uint32_t i) {
   seek_to_restart(it, i);
 }
 
+static void prev_record(block_iter *it);
+
 static int bi_valid(lsm_it *base) {
   return ((block_iter *)base)->valid;
 }
@@ -319,12 +321,24 @@ static void bi_first(lsm_it *base) {
   seek_to_restart(it, 0);
 }
 
+/* The last entry is reached by decoding the last restart group; that walk
+** records the group for the backward steps that usually follow (a reverse
+** scan enters every block here), so the first of them does not decode the
+** group again. */
 static void bi_last(lsm_it *base) {
   block_iter *it = (block_iter *)base;
   it->valid = 0;
   if (it->status || it->n_restarts == 0) return;
+  it->n_prev = 0;
+  it->prev_keys.len = 0;
+  it->prev_group = it->n_restarts - 1;
   seek_to_restart(it, it->n_restarts - 1);
-  while (it->valid && it->next < it->data_end) parse_next(it);
+  while (it->valid) {
+    prev_record(it);
+    if (it->next >= it->data_end) break;
+    parse_next(it);
+  }
+  it->prev_pos = it->n_prev - 1;   /* -2 when not recorded: no replay */
 }
 
 static void bi_seek(lsm_it *base, lsm_slice target) {
@@ -440,10 +454,17 @@ static void bi_seek_le(lsm_it *base, lsm_slice target) {
 }
 
 static void bi_next(lsm_it *base) {
-  block_iter *it = (block_iter *)base;
+  lsm_block_iter_next((block_iter *)base);
+}
+
+void lsm_block_iter_next(lsm_block_iter *it) {
   assert(it->valid);
   if (!it->valid) return;
   parse_next(it);
+}
+
+void lsm_block_iter_prev(lsm_block_iter *it) {
+  bi_prev(&it->base);
 }
 
 static lsm_slice bi_key(lsm_it *base) {

@@ -128,6 +128,12 @@ static inline uint32_t lsm_block_iter_restarts(const lsm_block_iter *it) {
 int lsm_block_iter_restart_key(lsm_block_iter *it, uint32_t i, lsm_slice *key);
 void lsm_block_iter_seek_restart(lsm_block_iter *it, uint32_t i);
 
+/* Direct steps (what next/prev of &it->base do, without the indirect call:
+** table iterators step their data block on every entry).  valid() must
+** hold. */
+void lsm_block_iter_next(lsm_block_iter *it);
+void lsm_block_iter_prev(lsm_block_iter *it);
+
 /* Direct reads of the state (what valid/key/value of &it->base return). */
 static inline int lsm_block_iter_valid(const lsm_block_iter *it) {
   return it->valid;

@@ -2015,7 +2015,7 @@ int lsm_iter_new(lsm_db *db, const lsm_snapshot *snap, lsm_batch *overlay,
   n = 0;
   if (merged == NULL) goto nomem;
   /* From here the iterator owns the view's references, even on failure. */
-  it = lsm_db_iter_new(db, merged, rv.seq, overlay != NULL,
+  it = lsm_db_iter_new(db, merged, rv.seq, snap != NULL, overlay != NULL,
                        overlay ? lsm_batch_mark(overlay) : 0, rv.mem, rv.imm, rv.v);
   if (it == NULL) return LSM_NOMEM;
   *out = it;
@@ -2028,6 +2028,16 @@ nomem:
 }
 
 /* Called by dbiter.c when an iterator is freed. */
+int lsm_iter_refresh(lsm_iter *it) {
+  lsm_db *db = lsm_db_iter_db(it);
+  int rc = catch_up(db), same;
+  if (rc) return rc;
+  pthread_mutex_lock(&db->mu);
+  same = lsm_db_iter_rebase(it, db->mem, db->imm, db->vset.current, db->last_seq);
+  pthread_mutex_unlock(&db->mu);
+  return same ? LSM_OK : LSM_BUSY;
+}
+
 void lsm_db_iter_release(lsm_db *db, lsm_mem *mem, lsm_mem *imm, lsm_version *v) {
   read_view rv;
   rv.mem = mem;

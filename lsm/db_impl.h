@@ -255,8 +255,15 @@ int lsm_compact_pick_file(const lsm_version *v, int level);
 
 /* dbiter.c: the public iterator over an internal merging iterator. */
 lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq,
-                          int has_overlay, uint64_t overlay_ops, lsm_mem *mem,
-                          lsm_mem *imm, lsm_version *v);
+                          int at_snapshot, int has_overlay, uint64_t overlay_ops,
+                          lsm_mem *mem, lsm_mem *imm, lsm_version *v);
+/* lsm_iter_refresh (db.c) calls it with the mutex held and the latest
+** view: 1 and the iterator moved to seq (not positioned) if its sources
+** are mem, imm and v and it has neither overlay, snapshot nor error; 0
+** otherwise.  lsm_db_iter_db: the iterator's database. */
+int lsm_db_iter_rebase(lsm_iter *it, lsm_mem *mem, lsm_mem *imm, lsm_version *v,
+                       uint64_t seq);
+lsm_db *lsm_db_iter_db(const lsm_iter *it);
 /* db.c: drop the references an iterator held (takes the mutex). */
 void lsm_db_iter_release(lsm_db *db, lsm_mem *mem, lsm_mem *imm, lsm_version *v);
 

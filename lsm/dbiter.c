@@ -37,6 +37,7 @@ struct lsm_iter {
   lsm_it *it;              /* merging iterator over internal keys */
   uint64_t seq;
   int has_overlay;
+  int at_snapshot;         /* made at a snapshot: never refreshed */
   uint64_t overlay_limit;  /* overlay entries with seq >= this are unseen */
   lsm_mem *mem, *imm;      /* references released on free */
   lsm_version *v;
@@ -49,9 +50,9 @@ struct lsm_iter {
   lsm_buffer errmsg;       /* lsm_iter_errmsg() when no source words it */
 };
 
-lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq, int has_overlay,
-                          uint64_t overlay_ops, lsm_mem *mem, lsm_mem *imm,
-                          lsm_version *v) {
+lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq, int at_snapshot,
+                          int has_overlay, uint64_t overlay_ops, lsm_mem *mem,
+                          lsm_mem *imm, lsm_version *v) {
   lsm_iter *it = calloc(1, sizeof *it);
   if (it == NULL) {
     lsm_it_free(merged);
@@ -61,6 +62,7 @@ lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq, int has_over
   it->db = db;
   it->it = merged;
   it->seq = seq;
+  it->at_snapshot = at_snapshot;
   it->has_overlay = has_overlay;
   it->overlay_limit = LSM_SEQ_OVERLAY + overlay_ops;
   it->mem = mem;
@@ -68,6 +70,28 @@ lsm_iter *lsm_db_iter_new(lsm_db *db, lsm_it *merged, uint64_t seq, int has_over
   it->v = v;
   it->direction = FORWARD;
   return it;
+}
+
+lsm_db *lsm_db_iter_db(const lsm_iter *it) {
+  return it->db;
+}
+
+int lsm_db_iter_rebase(lsm_iter *it, lsm_mem *mem, lsm_mem *imm, lsm_version *v,
+                       uint64_t seq) {
+  if (it->rc || lsm_it_status(it->it) || it->has_overlay || it->at_snapshot ||
+      it->mem != mem || it->imm != imm || it->v != v || seq < it->seq) {
+    return 0;
+  }
+  /* The same sources (held by this iterator, so not other objects at the
+  ** same addresses): entries committed since are in them, and the new
+  ** sequence number makes them visible.  The next move positions every
+  ** source afresh. */
+  it->seq = seq;
+  it->direction = FORWARD;
+  it->valid = 0;
+  it->saved_key.len = 0;
+  it->saved_value.len = 0;
+  return 1;
 }
 
 void lsm_iter_free(lsm_iter *it) {
@@ -84,6 +108,16 @@ void lsm_iter_free(lsm_iter *it) {
 static int visible(const lsm_iter *it, uint64_t seq) {
   if (seq < LSM_SEQ_OVERLAY) return seq <= it->seq;
   return it->has_overlay && seq < it->overlay_limit;
+}
+
+/* lsm_buffer_set for the per-entry copies (the key to skip moving forward,
+** key and value moving backward): a plain memcpy once the buffer has grown
+** to the sizes the scan meets. */
+static int save(lsm_buffer *b, const void *p, size_t n) {
+  if (n > b->cap) return lsm_buffer_set(b, p, n);
+  if (n) memcpy(b->data, p, n);
+  b->len = n;
+  return LSM_OK;
 }
 
 static lsm_slice saved(const lsm_buffer *b) {
@@ -117,7 +151,7 @@ static void find_next_user_entry(lsm_iter *it, int skipping) {
     if (!parse_current(it, &k)) return;
     if (visible(it, k.seq)) {
       if (k.kind == LSM_KIND_DELETE) {
-        if (lsm_buffer_set(&it->saved_key, k.ukey.p, k.ukey.n)) {
+        if (save(&it->saved_key, k.ukey.p, k.ukey.n)) {
           it->rc = LSM_NOMEM;
           it->valid = 0;
           return;
@@ -152,8 +186,8 @@ static void find_prev_user_entry(lsm_iter *it) {
         it->saved_value.len = 0;
       } else {
         lsm_slice v = lsm_it_value(it->it);
-        if (lsm_buffer_set(&it->saved_key, k.ukey.p, k.ukey.n) ||
-            lsm_buffer_set(&it->saved_value, v.p, v.n)) {
+        if (save(&it->saved_key, k.ukey.p, k.ukey.n) ||
+            save(&it->saved_value, v.p, v.n)) {
           it->rc = LSM_NOMEM;
           it->valid = 0;
           return;
@@ -235,7 +269,7 @@ int lsm_iter_next(lsm_iter *it) {
     }
   } else {
     lsm_slice uk = lsm_ikey_user(lsm_it_key(it->it));
-    if (lsm_buffer_set(&it->saved_key, uk.p, uk.n)) return it->rc = LSM_NOMEM;
+    if (save(&it->saved_key, uk.p, uk.n)) return it->rc = LSM_NOMEM;
     lsm_it_next(it->it);
   }
   /* Skip the rest of the current key's versions. */
@@ -248,7 +282,7 @@ int lsm_iter_prev(lsm_iter *it) {
   if (it->direction == FORWARD) {
     /* Invariant (1) -> (2): back up before every entry of the current key. */
     lsm_slice uk = lsm_ikey_user(lsm_it_key(it->it));
-    if (lsm_buffer_set(&it->saved_key, uk.p, uk.n)) return it->rc = LSM_NOMEM;
+    if (save(&it->saved_key, uk.p, uk.n)) return it->rc = LSM_NOMEM;
     for (;;) {
       lsm_it_prev(it->it);
       if (!lsm_it_valid(it->it)) {

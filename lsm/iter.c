@@ -24,11 +24,17 @@
 **      (key, index): smallest first moving forward, largest first moving
 **      backward; equal keys (never produced by well-formed sources) go to
 **      the lower index forward and the higher one backward.
+**  (5) runner is the smallest rank among the valid losers on the winner's
+**      path to the root (UINT64_MAX if none): the runner-up's rank, since
+**      every other child lost to one of those.
 ** A step moves only the current child and replays its path to the root:
 ** exactly log2(K) matches, each a comparison of two cached numbers (the
 ** first 8 bytes of the user keys, see rank) made without branches, so the
 ** data-dependent outcome costs no mispredicted jump; only equal numbers
-** (or two exhausted children) take the slow comparison.
+** (or two exhausted children) take the slow comparison.  When the moved
+** child's new rank is still below runner it wins every match on its path
+** again, so the tree stays as it is and the replay is skipped: in a scan
+** most consecutive entries come from the largest sorted run.
 */
 #include "iter.h"
 
@@ -78,6 +84,7 @@ typedef struct merge_it {
   unsigned char *out;      /* [k] 1: invalid child, or no child */
   int *tree;               /* [k] invariant (4) */
   int *scratch;            /* [2k] winners, while building */
+  uint64_t runner;         /* invariant (5) */
   int direction;
   int rc;                  /* first error of a child, sticky */
   lsm_it *err_child;       /* the child that reported rc (its errmsg) */
@@ -136,6 +143,17 @@ static void settle(merge_it *m, int i) {
   }
 }
 
+/* Invariant (5), from the tree. */
+static void note_runner(merge_it *m) {
+  uint64_t r = UINT64_MAX;
+  int node;
+  for (node = (m->tree[0] + m->k) >> 1; node >= 1; node >>= 1) {
+    int loser = m->tree[node];
+    if (!m->out[loser] && m->rank[loser] < r) r = m->rank[loser];
+  }
+  m->runner = r;
+}
+
 /* After every child was repositioned: play the whole tournament. */
 static void rebuild(merge_it *m, int direction) {
   int *win = m->scratch, i, node;
@@ -149,12 +167,14 @@ static void rebuild(merge_it *m, int direction) {
     m->tree[node] = a_wins ? b : a;
   }
   m->tree[0] = m->k > 1 ? win[1] : 0;
+  note_runner(m);
 }
 
 /* The current child moved: replay its matches up to the root. */
 static void replay_current(merge_it *m) {
   int winner = m->tree[0], node;
   settle(m, winner);
+  if (!m->out[winner] && m->rank[winner] < m->runner) return;   /* (5) */
   for (node = (winner + m->k) >> 1; node >= 1; node >>= 1) {
     int loser = m->tree[node];
     int swap = before(m, loser, winner);
@@ -162,6 +182,7 @@ static void replay_current(merge_it *m) {
     winner = swap ? loser : winner;
   }
   m->tree[0] = winner;
+  note_runner(m);
 }
 
 static int merge_valid(lsm_it *it) {
@@ -297,6 +318,7 @@ lsm_it *lsm_it_new_merging(lsm_it **children, int n) {
   m->scratch = (int *)((char *)m + scratch_off);
   for (i = 0; i < k; i++) m->out[i] = 1;
   m->tree[0] = 0;
+  m->runner = UINT64_MAX;
   m->direction = FORWARD;
   m->rc = LSM_OK;
   m->err_child = NULL;

@@ -341,6 +341,16 @@ typedef struct lsm_iter lsm_iter;
 int lsm_iter_new(lsm_db *db, const lsm_snapshot *snap, lsm_batch *overlay,
                  lsm_iter **out);
 void lsm_iter_free(lsm_iter *it);
+/* Move the view of an iterator made with neither snap nor overlay to the
+** latest commit, as a new iterator would see it (not positioned), without
+** building it again.  That is possible while the iterator's sources are
+** still the database's: no memtable switched, no flush or compaction
+** finished since it was made (or last refreshed), and it met no error.
+** Returns LSM_OK then; LSM_BUSY when not (the iterator is unchanged: free
+** it and make a new one); or an error reading the other processes'
+** commits.  Cheap: a reader that runs many short scans keeps one iterator
+** (and the blocks its tables hold) instead of building one per scan. */
+int lsm_iter_refresh(lsm_iter *it);
 int lsm_iter_first(lsm_iter *it);
 int lsm_iter_last(lsm_iter *it);
 /* Position at the first key >= key. */

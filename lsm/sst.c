@@ -1055,15 +1055,15 @@ static void si_seek_le(lsm_it *base, lsm_slice target) {
 static void si_next(lsm_it *base) {
   sst_iter *it = (sst_iter *)base;
   if (!si_valid(base)) return;
-  lsm_it_next(&it->data.base);
-  skip_forward(it);
+  lsm_block_iter_next(&it->data);
+  if (!lsm_block_iter_valid(&it->data)) skip_forward(it);
 }
 
 static void si_prev(lsm_it *base) {
   sst_iter *it = (sst_iter *)base;
   if (!si_valid(base)) return;
-  lsm_it_prev(&it->data.base);
-  skip_backward(it);
+  lsm_block_iter_prev(&it->data);
+  if (!lsm_block_iter_valid(&it->data)) skip_backward(it);
 }
 
 static lsm_slice si_key(lsm_it *base) {
@@ -1101,6 +1101,28 @@ static void si_free(lsm_it *base) {
   free(it->ra);
   free(it);
 }
+
+void lsm_sst_iter_retarget(lsm_it *base, lsm_sst *t) {
+  sst_iter *it = (sst_iter *)base;
+  if (it->status) return;     /* callers check; never on an error */
+  drop_block(it);
+  lsm_block_iter_reset(&it->index, t->index, 1, NULL, NULL);
+  lsm_sst_ref(t);
+  lsm_sst_unref(it->t);
+  it->t = t;
+  it->err.len = 0;
+  it->streak = 0;
+  it->streak_dir = 0;
+  it->ra_off = 0;
+  it->ra_len = 0;            /* the buffer held the other file's bytes */
+}
+
+/* The level iterator's direct entry points (sst.h). */
+int lsm_sst_iter_valid(lsm_it *it) { return si_valid(it); }
+void lsm_sst_iter_next(lsm_it *it) { si_next(it); }
+void lsm_sst_iter_prev(lsm_it *it) { si_prev(it); }
+lsm_slice lsm_sst_iter_key(lsm_it *it) { return si_key(it); }
+lsm_slice lsm_sst_iter_value(lsm_it *it) { return si_value(it); }
 
 static const lsm_it_methods sst_iter_methods = {
   si_valid, si_first, si_last, si_seek, si_seek_le, si_next, si_prev,

@@ -105,6 +105,18 @@ lsm_it *lsm_sst_iter_new(lsm_sst *t);
 /* The same; fill_cache == 0 reads blocks missing from the block cache
 ** without inserting them (compaction inputs, read once). */
 lsm_it *lsm_sst_iter_new_ex(lsm_sst *t, int fill_cache);
+/* Point such an iterator, whose status is LSM_OK, at table t instead (it
+** then references t, not its old table): not positioned, its buffers
+** kept.  The level iterator moves from file to file so. */
+void lsm_sst_iter_retarget(lsm_it *it, lsm_sst *t);
+/* What valid/next/prev/key/value of such an iterator do, as direct calls
+** (the level iterator's children are always table iterators, and it steps
+** one on every entry).  Only for iterators made by the two above. */
+int lsm_sst_iter_valid(lsm_it *it);
+void lsm_sst_iter_next(lsm_it *it);
+void lsm_sst_iter_prev(lsm_it *it);
+lsm_slice lsm_sst_iter_key(lsm_it *it);
+lsm_slice lsm_sst_iter_value(lsm_it *it);
 
 /* Verify every block checksum, key order within and across blocks, that
 ** each index entry is its block's last key, and that every key passes the

@@ -735,7 +735,8 @@ int lsm_version_overlapping(const lsm_version *v, int level, lsm_slice lo,
 
 /* Iterates the files of one sorted level as one sequence: a binary search
 ** over the files' largest keys picks the file, and a table iterator over
-** that file runs until it is exhausted, then the next file is opened. */
+** that file runs until it is exhausted, then the next file is opened.  The
+** per-entry calls into the table iterator are direct (lsm_sst_iter_*). */
 typedef struct level_it {
   lsm_it base;
   lsm_version *v;
@@ -751,6 +752,13 @@ static int lvl_n(level_it *l) { return l->v->n_files[l->level]; }
 
 static void set_file(level_it *l, int file) {
   if (l->file == file && l->table_it) return;
+  if (l->table_it && file >= 0 && file < lvl_n(l) && lsm_it_status(l->table_it) == LSM_OK) {
+    /* Another file of the level: the same table iterator, re-pointed (a
+    ** seek that changes files costs no allocation). */
+    lsm_sst_iter_retarget(l->table_it, lvl_files(l)[file]->table);
+    l->file = file;
+    return;
+  }
   if (l->table_it) {
     int rc = lsm_it_status(l->table_it);
     if (rc && !l->rc) l->rc = rc;
@@ -775,12 +783,12 @@ static void set_file(level_it *l, int file) {
 
 static int level_valid(lsm_it *it) {
   level_it *l = (level_it *)it;
-  return l->rc == LSM_OK && l->table_it && lsm_it_valid(l->table_it);
+  return l->rc == LSM_OK && l->table_it && lsm_sst_iter_valid(l->table_it);
 }
 
 /* Move to following files while the current one is exhausted. */
 static void skip_forward(level_it *l) {
-  while (l->rc == LSM_OK && l->table_it && !lsm_it_valid(l->table_it)) {
+  while (l->rc == LSM_OK && l->table_it && !lsm_sst_iter_valid(l->table_it)) {
     int rc = lsm_it_status(l->table_it);
     if (rc) {
       l->rc = rc;
@@ -796,7 +804,7 @@ static void skip_forward(level_it *l) {
 }
 
 static void skip_backward(level_it *l) {
-  while (l->rc == LSM_OK && l->table_it && !lsm_it_valid(l->table_it)) {
+  while (l->rc == LSM_OK && l->table_it && !lsm_sst_iter_valid(l->table_it)) {
     int rc = lsm_it_status(l->table_it);
     if (rc) {
       l->rc = rc;
@@ -859,22 +867,22 @@ static void level_seek_le(lsm_it *it, lsm_slice target) {
 
 static void level_next(lsm_it *it) {
   level_it *l = (level_it *)it;
-  lsm_it_next(l->table_it);
+  lsm_sst_iter_next(l->table_it);
   skip_forward(l);
 }
 
 static void level_prev(lsm_it *it) {
   level_it *l = (level_it *)it;
-  lsm_it_prev(l->table_it);
+  lsm_sst_iter_prev(l->table_it);
   skip_backward(l);
 }
 
 static lsm_slice level_key(lsm_it *it) {
-  return lsm_it_key(((level_it *)it)->table_it);
+  return lsm_sst_iter_key(((level_it *)it)->table_it);
 }
 
 static lsm_slice level_value(lsm_it *it) {
-  return lsm_it_value(((level_it *)it)->table_it);
+  return lsm_sst_iter_value(((level_it *)it)->table_it);
 }
 
 static int level_status(lsm_it *it) {

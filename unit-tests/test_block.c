@@ -151,6 +151,49 @@ START_TEST(block_round_trip_forward_and_backward) {
 }
 END_TEST
 
+/* last (which records the last restart group for the backward steps that
+** follow) then steps both ways, for groups of every size, including one
+** too large to record; seek_le past the end takes the same path. */
+START_TEST(block_last_then_steps_both_ways_inside_the_recorded_group) {
+  static const int intervals[] = {1, 2, 3, 16, 300};
+  size_t n, len, k;
+  entry *e = make_entries(300, 1, &n);
+  for (k = 0; k < sizeof intervals / sizeof intervals[0]; k++) {
+    unsigned char *blk = build_block(e, n, intervals[k], &len);
+    lsm_it *it = lsm_block_iter_new(lsm_slice_make(blk, len), free, blk);
+    lsm_buffer past = {0};
+    ck_assert_ptr_nonnull(it);
+    lsm_it_last(it);
+    assert_at(it, &e[n - 1]);
+    lsm_it_prev(it);
+    lsm_it_prev(it);
+    assert_at(it, &e[n - 3]);
+    lsm_it_next(it);
+    assert_at(it, &e[n - 2]);
+    lsm_it_next(it);
+    assert_at(it, &e[n - 1]);
+    lsm_it_prev(it);
+    assert_at(it, &e[n - 2]);
+    lsm_it_next(it);
+    lsm_it_next(it);
+    ck_assert(!lsm_it_valid(it));
+    make_ikey(&past, 2 * 300, 1);               /* after every key */
+    lsm_it_seek_le(it, buf_slice(&past));
+    assert_at(it, &e[n - 1]);
+    lsm_it_prev(it);
+    assert_at(it, &e[n - 2]);
+    lsm_it_first(it);
+    lsm_it_last(it);
+    lsm_it_prev(it);
+    assert_at(it, &e[n - 2]);
+    ck_assert_int_eq(lsm_it_status(it), LSM_OK);
+    lsm_buffer_free(&past);
+    lsm_it_free(it);
+  }
+  free_entries(e, n);
+}
+END_TEST
+
 START_TEST(block_seek_and_seek_le_at_and_between_every_key) {
   size_t n, len, i;
   lsm_buffer t = {0};
@@ -538,6 +581,7 @@ static Suite *block_suite(void) {
   tcase_add_test(tc, block_single_entry_with_large_key_and_value);
   tcase_add_test(tc, block_builder_rejects_out_of_order_and_short_keys);
   tcase_add_test(tc, block_builder_reset_builds_a_fresh_block);
+  tcase_add_test(tc, block_last_then_steps_both_ways_inside_the_recorded_group);
   tcase_add_test(tc, block_corrupt_restart_array_is_detected);
   tcase_add_test(tc, block_corrupt_restart_array_iterator_is_empty_and_sticky);
   tcase_add_test(tc, block_corrupt_entry_lengths_are_detected);

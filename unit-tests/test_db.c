@@ -375,6 +375,87 @@ START_TEST(db_iterator_keeps_its_view_while_files_change) {
 }
 END_TEST
 
+/* lsm_iter_refresh: an iterator moved to the latest commit sees what was
+** committed since, as a new one would, while its sources stay; once a flush
+** replaced them (or for a snapshot or overlay iterator) it says LSM_BUSY
+** and keeps its old view. */
+static const char *value_at(lsm_iter *it, const char *key, char *out) {
+  size_t kl, vl;
+  const char *k, *v;
+  lsm_iter_seek(it, key, strlen(key));
+  if (!lsm_iter_valid(it)) return NULL;
+  k = lsm_iter_key(it, &kl);
+  if (kl != strlen(key) || memcmp(k, key, kl) != 0) return NULL;
+  v = lsm_iter_value(it, &vl);
+  memcpy(out, v, vl);
+  out[vl] = 0;
+  return out;
+}
+
+START_TEST(db_refreshed_iterator_sees_new_commits_until_its_sources_change) {
+  lsm_db *db = open_db("refresh", NULL);
+  lsm_iter *it, *at_snap, *with_overlay;
+  lsm_snapshot *snap;
+  lsm_batch *b;
+  char key[32], v[64];
+  size_t kl;
+  const char *k;
+  int i;
+  for (i = 0; i < 100; i++) {
+    model_key(i, key);
+    put(db, key, "v1");
+  }
+  ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
+  ck_assert_int_eq(lsm_snapshot_new(db, &snap), LSM_OK);
+  ck_assert_int_eq(lsm_iter_new(db, snap, NULL, &at_snap), LSM_OK);
+  ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
+  ck_assert_int_eq(lsm_batch_put(b, "x", 1, "y", 1), LSM_OK);
+  ck_assert_int_eq(lsm_iter_new(db, NULL, b, &with_overlay), LSM_OK);
+  /* Leave it moving backward, in the middle. */
+  ck_assert_ptr_nonnull(value_at(it, "key000050", v));
+  lsm_iter_prev(it);
+  ck_assert(lsm_iter_valid(it));
+  put(db, "key000050", "v2");
+  del(db, "key000051");
+  put(db, "key000050a", "new");
+  ck_assert_str_eq(value_at(it, "key000050", v), "v1");     /* not yet */
+  ck_assert_int_eq(lsm_iter_refresh(it), LSM_OK);
+  ck_assert(!lsm_iter_valid(it));
+  ck_assert_str_eq(value_at(it, "key000050", v), "v2");
+  lsm_iter_next(it);
+  k = lsm_iter_key(it, &kl);
+  ck_assert(kl == 10 && memcmp(k, "key000050a", 10) == 0);
+  lsm_iter_next(it);
+  k = lsm_iter_key(it, &kl);
+  ck_assert(kl == 9 && memcmp(k, "key000052", 9) == 0);   /* 051 deleted */
+  lsm_iter_prev(it);
+  k = lsm_iter_key(it, &kl);
+  ck_assert(kl == 10 && memcmp(k, "key000050a", 10) == 0);
+  lsm_iter_last(it);
+  k = lsm_iter_key(it, &kl);
+  ck_assert(kl == 9 && memcmp(k, "key000099", 9) == 0);
+  /* Refreshing twice with nothing new changes nothing. */
+  ck_assert_int_eq(lsm_iter_refresh(it), LSM_OK);
+  ck_assert_str_eq(value_at(it, "key000050", v), "v2");
+  /* Snapshot and overlay iterators are never refreshed. */
+  ck_assert_int_eq(lsm_iter_refresh(at_snap), LSM_BUSY);
+  ck_assert_int_eq(lsm_iter_refresh(with_overlay), LSM_BUSY);
+  ck_assert_str_eq(value_at(at_snap, "key000050", v), "v1");
+  /* A flush replaces the memtable: the old view stays, refresh refuses. */
+  put(db, "key000050", "v3");
+  ck_assert_int_eq(lsm_flush(db), LSM_OK);
+  ck_assert_int_eq(lsm_iter_refresh(it), LSM_BUSY);
+  ck_assert_str_eq(value_at(it, "key000050", v), "v2");
+  ck_assert_int_eq(lsm_iter_status(it), LSM_OK);
+  lsm_iter_free(it);
+  lsm_iter_free(at_snap);
+  lsm_iter_free(with_overlay);
+  lsm_batch_free(b);
+  lsm_snapshot_free(db, snap);
+  lsm_close(db);
+}
+END_TEST
+
 START_TEST(db_overlay_batch_reads_its_own_writes) {
   lsm_db *db = open_db("overlay", NULL);
   lsm_batch *b;
@@ -928,6 +1009,7 @@ static Suite *db_suite(void) {
   tcase_add_test(tc, db_put_get_delete_and_reopen);
   tcase_add_test(tc, db_second_open_joins_the_first);
   tcase_add_test(tc, db_batch_is_atomic_and_last_op_wins);
+  tcase_add_test(tc, db_refreshed_iterator_sees_new_commits_until_its_sources_change);
   tcase_add_test(tc, db_snapshot_sees_the_past_across_flush_and_compaction);
   tcase_add_test(tc, db_iterator_keeps_its_view_while_files_change);
   tcase_add_test(tc, db_overlay_batch_reads_its_own_writes);

@@ -42,9 +42,12 @@ static uint64_t rnd(void) {
 
 /* Internal key of universe entry e: user key "u%03d" (e / N_SEQ), sequence
 ** number N_SEQ - e % N_SEQ, so increasing e is increasing internal order. */
+static int long_keys;   /* user keys "shared-prefix-u%03d": 8-byte ranks tie */
+static int sticky;      /* entries come in runs from one child */
+
 static void universe_key(lsm_buffer *b, int e) {
-  char tmp[16];
-  int n = snprintf(tmp, sizeof tmp, "u%03d", e / N_SEQ);
+  char tmp[32];
+  int n = snprintf(tmp, sizeof tmp, long_keys ? "shared-prefix-u%03d" : "u%03d", e / N_SEQ);
   b->len = 0;
   ck_assert_int_eq(lsm_ikey_append(b, lsm_slice_make(tmp, (size_t)n),
                                    (uint64_t)(N_SEQ - e % N_SEQ), LSM_KIND_PUT),
@@ -73,10 +76,11 @@ static lsm_it *make_world(world *w) {
   w->n_children = (int)(rnd() % (MAX_CHILDREN + 1));
   w->n_sorted = 0;
   for (c = 0; c < w->n_children; c++) lsm_block_builder_init(&w->builders[c], 1 + (int)(rnd() % 4));
+  c = 0;
   for (e = 0; e < N_USER * N_SEQ; e++) {
     w->owner[e] = -1;
     if (w->n_children == 0 || rnd() % 3 == 0) continue;
-    c = (int)(rnd() % (uint64_t)w->n_children);
+    if (!sticky || e == 0 || rnd() % 8 == 0) c = (int)(rnd() % (uint64_t)w->n_children);
     w->owner[e] = c;
     w->sorted[w->n_sorted++] = e;
     {
@@ -136,10 +140,9 @@ static int lower_bound(const world *w, int e) {
   return i;
 }
 
-START_TEST(merge_random_walks_match_a_sorted_reference) {
+static void random_walks(int rounds) {
   int round;
-  rng_state = test_seed();
-  for (round = 0; round < 300; round++) {
+  for (round = 0; round < rounds; round++) {
     world w;
     lsm_it *m = make_world(&w);
     lsm_buffer target = {0};
@@ -182,6 +185,28 @@ START_TEST(merge_random_walks_match_a_sorted_reference) {
     lsm_buffer_free(&target);
     free_world(&w, m);
   }
+}
+
+START_TEST(merge_random_walks_match_a_sorted_reference) {
+  rng_state = test_seed();
+  long_keys = sticky = 0;
+  random_walks(300);
+}
+END_TEST
+
+/* Runs of entries from one child take the merge's shortcut (the moved
+** child still ranks below the runner-up); long keys sharing their first 8
+** bytes make every rank tie, which must not. */
+START_TEST(merge_random_walks_with_runs_from_one_child_and_shared_prefixes) {
+  rng_state = test_seed() + 2;
+  sticky = 1;
+  long_keys = 0;
+  random_walks(200);
+  long_keys = 1;
+  random_walks(200);
+  sticky = 0;
+  random_walks(100);
+  long_keys = sticky = 0;
 }
 END_TEST
 
@@ -232,6 +257,7 @@ static Suite *iter_suite(void) {
   Suite *s = suite_create("iter");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, merge_random_walks_match_a_sorted_reference);
+  tcase_add_test(tc, merge_random_walks_with_runs_from_one_child_and_shared_prefixes);
   tcase_add_test(tc, merge_full_scans_both_ways_visit_every_entry_once);
   tcase_add_test(tc, merge_reports_a_child_error_and_a_merge_of_nothing_is_empty);
   suite_add_tcase(s, tc);
