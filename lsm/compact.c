@@ -77,6 +77,7 @@ static void remove_outputs(lsm_db *db, lsm_version_edit *edit) {
     lsm_file_meta *m = edit->added[i].meta;
     char *path;
     if (m->refs > 0) continue;   /* a moved file, still live */
+    lsm_tcache_evict(db->vset.tables, m->number);
     path = lsm_file_path(db->dir, m->number, "sst");
     if (path) db->env->remove(db->env, path);
     free(path);
@@ -132,6 +133,7 @@ static int open_output(output_state *o) {
 static int finish_output(output_state *o) {
   lsm_sst_info info;
   lsm_file_meta *m;
+  lsm_sst *t = NULL;
   char *path;
   int rc;
   memset(&info, 0, sizeof info);
@@ -155,8 +157,11 @@ static int finish_output(output_state *o) {
   memset(&info.smallest, 0, sizeof info.smallest);
   memset(&info.largest, 0, sizeof info.largest);
   o->db->maint_msg.len = 0;
-  rc = lsm_sst_open(o->db->env, path, m->size, &m->table, &o->db->maint_msg);
-  if (rc == LSM_OK) lsm_sst_set_cache(m->table, o->db->vset.cache);
+  /* Open it through the table cache: reads its footer, index and filter
+  ** back (a table that cannot be opened is not installed), and leaves it
+  ** open for the reads that follow. */
+  rc = lsm_tcache_get(o->db->vset.tables, m->number, m->size, &t, &o->db->maint_msg);
+  lsm_sst_unref(t);
   if (rc) {
     o->db->env->remove(o->db->env, path);
     lsm_file_meta_free(m);
@@ -164,7 +169,10 @@ static int finish_output(output_state *o) {
   }
   o->bytes_written += m->size;
   rc = lsm_version_edit_add_file(o->edit, o->level, m);   /* m is private: refs 0 */
-  if (rc) o->db->env->remove(o->db->env, path);
+  if (rc) {
+    lsm_tcache_evict(o->db->vset.tables, o->number);
+    o->db->env->remove(o->db->env, path);
+  }
 done:
   lsm_buffer_free(&info.smallest);
   lsm_buffer_free(&info.largest);
@@ -460,7 +468,8 @@ static int merge_inputs(lsm_db *db, compaction *c, const merge_params *mp,
   if (children == NULL) return LSM_NOMEM;
   for (which = 0; which < 2; which++) {
     for (i = 0; i < c->n_inputs[which]; i++) {
-      children[k] = lsm_sst_iter_new_ex(c->inputs[which][i]->table, 0);
+      lsm_file_meta *m = c->inputs[which][i];
+      children[k] = lsm_tcache_iter_new(db->vset.tables, m->number, m->size, 0);
       if (children[k++] == NULL) rc = LSM_NOMEM;
     }
   }

@@ -117,7 +117,8 @@ void lsm_options_init(lsm_options *o) {
   o->l1_target_bytes = 10u << 20;
   o->level_multiplier = 10;
   o->target_file_size = 2u << 20;
-  o->cache_size = 8u << 20;
+  o->cache_size = 32u << 20;
+  o->max_open_files = 1000;
   o->l0_slowdown_trigger = 8;
   o->l0_stop_trigger = 12;
   o->create_if_missing = 1;
@@ -1111,7 +1112,8 @@ static int check_options(const lsm_options *o) {
          ** will release: level 0 scores >= 1 there. */
          o->l0_slowdown_trigger >= o->l0_compaction_trigger &&
          o->l0_stop_trigger >= o->l0_slowdown_trigger &&
-         o->level_multiplier >= 2 && o->l1_target_bytes > 0 && o->target_file_size > 0;
+         o->level_multiplier >= 2 && o->l1_target_bytes > 0 && o->target_file_size > 0 &&
+         o->max_open_files >= 1;
 }
 
 static int init_sync_objects(lsm_db *db) {
@@ -1215,13 +1217,15 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out) {
   lsm_vset_init(&db->vset, db->env, dir, db->opts.sync_mode != LSM_SYNC_OFF);
   *out = db;
   if (db->dir == NULL || db->vset.dir == NULL) return LSM_NOMEM;
+  if (!check_options(&db->opts)) {
+    return lsm_db_error(db, LSM_MISUSE, "lsm: invalid options for %s", dir);
+  }
   if (db->opts.cache_size > 0) {
     db->vset.cache = lsm_cache_new(db->opts.cache_size);
     if (db->vset.cache == NULL) return LSM_NOMEM;
   }
-  if (!check_options(&db->opts)) {
-    return lsm_db_error(db, LSM_MISUSE, "lsm: invalid options for %s", dir);
-  }
+  db->vset.tables = lsm_tcache_new(db->env, dir, db->vset.cache, db->opts.max_open_files);
+  if (db->vset.tables == NULL) return LSM_NOMEM;
   rc = open_shared_state(db, &first);
   if (rc == LSM_OK) rc = first ? open_first(db) : open_join(db);
   if (rc == LSM_OK && db->opts.background) rc = start_bg_thread(db);
@@ -1732,11 +1736,16 @@ static int table_lookup(lsm_db *db, lsm_file_meta *m, lsm_slice key, uint64_t se
                         lsm_buffer *val, int *found) {
   int kind = 0, negative = 0, rc;
   lsm_buffer err = {0};
-  int filtered = lsm_sst_has_filter(m->table);
-  rc = lsm_sst_get(m->table, key, seq, found, &kind, val, &negative, &err);
-  if (filtered) {
-    __atomic_add_fetch(&db->bloom_probes, 1, __ATOMIC_RELAXED);
-    if (negative) __atomic_add_fetch(&db->bloom_negatives, 1, __ATOMIC_RELAXED);
+  lsm_sst *t = NULL;
+  rc = lsm_tcache_get(db->vset.tables, m->number, m->size, &t, &err);
+  if (rc == LSM_OK) {
+    int filtered = lsm_sst_has_filter(t);
+    rc = lsm_sst_get(t, key, seq, found, &kind, val, &negative, &err);
+    if (filtered) {
+      __atomic_add_fetch(&db->bloom_probes, 1, __ATOMIC_RELAXED);
+      if (negative) __atomic_add_fetch(&db->bloom_negatives, 1, __ATOMIC_RELAXED);
+    }
+    lsm_sst_unref(t);
   }
   if (rc) {
     pthread_mutex_lock(&db->mu);
@@ -1853,11 +1862,13 @@ int lsm_iter_new(lsm_db *db, const lsm_snapshot *snap, lsm_batch *overlay,
   if ((children[n++] = lsm_mem_iter_new(rv.mem)) == NULL) goto nomem;
   if (rv.imm && (children[n++] = lsm_mem_iter_new(rv.imm)) == NULL) goto nomem;
   for (i = 0; i < rv.v->n_files[0]; i++) {
-    if ((children[n++] = lsm_sst_iter_new(rv.v->files[0][i]->table)) == NULL) goto nomem;
+    lsm_file_meta *m = rv.v->files[0][i];
+    children[n++] = lsm_tcache_iter_new(db->vset.tables, m->number, m->size, 1);
+    if (children[n - 1] == NULL) goto nomem;
   }
   for (level = 1; level < LSM_MAX_LEVELS; level++) {
     if (rv.v->n_files[level] == 0) continue;
-    if ((children[n++] = lsm_level_iter_new(rv.v, level)) == NULL) goto nomem;
+    if ((children[n++] = lsm_level_iter_new(rv.v, level, db->vset.tables)) == NULL) goto nomem;
   }
   merged = lsm_it_new_merging(children, n);   /* frees children on failure */
   children = NULL;
@@ -1981,7 +1992,10 @@ int lsm_check(lsm_db *db) {
   for (level = 0; level < LSM_MAX_LEVELS && rc == LSM_OK; level++) {
     lsm_file_meta **files = rv.v->files[level];
     for (i = 0; i < rv.v->n_files[level] && rc == LSM_OK; i++) {
-      rc = lsm_sst_check(files[i]->table, &err);
+      lsm_sst *t = NULL;
+      rc = lsm_tcache_get(db->vset.tables, files[i]->number, files[i]->size, &t, &err);
+      if (rc == LSM_OK) rc = lsm_sst_check(t, &err);
+      lsm_sst_unref(t);
       if (rc == LSM_OK && level > 0 && i > 0) {
         /* Invariant (3) of version.h: disjoint, sorted user-key ranges. */
         lsm_slice prev = lsm_ikey_user(lsm_slice_make(files[i - 1]->largest.data, files[i - 1]->largest.len));
@@ -2055,6 +2069,13 @@ int lsm_get_stats(lsm_db *db, lsm_stats *out) {
     out->cache_hits = cs.hits;
     out->cache_misses = cs.misses;
     out->cache_bytes = cs.usage;
+  }
+  if (db->vset.tables) {
+    lsm_tcache_stats ts;
+    lsm_tcache_get_stats(db->vset.tables, &ts);
+    out->open_tables = ts.open;
+    out->open_table_bytes = ts.bytes;
+    out->table_opens = ts.opens;
   }
   return LSM_OK;
 }

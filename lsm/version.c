@@ -82,7 +82,6 @@ void lsm_file_meta_free(lsm_file_meta *m) {
   if (m == NULL) return;
   lsm_buffer_free(&m->smallest);
   lsm_buffer_free(&m->largest);
-  if (m->table) lsm_sst_unref(m->table);
   free(m);
 }
 
@@ -111,6 +110,7 @@ static void file_unref(lsm_vset *vs, lsm_file_meta *m) {
   /* Invariant (1): no version lists this file any more.  Closing: the file
   ** is still live on disk. */
   if (!vs->closing) lsm_vset_add_obsolete(vs, m->number, 0);
+  lsm_tcache_evict(vs->tables, m->number);
   lsm_file_meta_free(m);
 }
 
@@ -311,6 +311,8 @@ void lsm_vset_free(lsm_vset *vs) {
   if (vs->current) lsm_version_unref(vs, vs->current);
   vs->current = NULL;
   lsm_vset_forget_obsolete(vs);
+  lsm_tcache_free(vs->tables);
+  vs->tables = NULL;
   free(vs->dir);
   vs->dir = NULL;
 }
@@ -613,15 +615,20 @@ static lsm_file_meta *find_meta(const lsm_version *v, uint64_t number) {
   return NULL;
 }
 
-/* Open the table of every new meta of edit now, so that a missing or
-** damaged table fails here rather than at a later read.  A table `have`
-** already lists replaces the decoded meta (it is shared, not reopened).
-** A missing table is missing_rc. */
-static int open_tables(lsm_vset *vs, lsm_version_edit *edit, const lsm_version *have,
-                       int missing_rc, lsm_buffer *errmsg) {
+/* Check every new meta of edit against its file: it must exist and hold at
+** least the bytes the manifest says (three system calls; the table is
+** opened, and its footer, index and filter verified, at first use through
+** the table cache).  So a missing or truncated table fails the open, and a
+** catch-up that finds a table gone (the owner moved on) starts again.  A
+** table `have` already lists replaces the decoded meta (it is shared).  A
+** missing table is missing_rc. */
+static int check_tables(lsm_vset *vs, lsm_version_edit *edit, const lsm_version *have,
+                        int missing_rc, lsm_buffer *errmsg) {
   int i, rc = LSM_OK;
   for (i = 0; i < edit->n_added && rc == LSM_OK; i++) {
     lsm_file_meta *m = edit->added[i].meta, *old = find_meta(have, m->number);
+    lsm_file *f = NULL;
+    uint64_t size = 0;
     char *tpath;
     if (old) {
       lsm_file_meta_free(m);
@@ -630,11 +637,20 @@ static int open_tables(lsm_vset *vs, lsm_version_edit *edit, const lsm_version *
     }
     tpath = lsm_file_path(vs->dir, m->number, "sst");
     if (tpath == NULL) return LSM_NOMEM;
-    rc = lsm_sst_open(vs->env, tpath, m->size, &m->table, errmsg);
-    if (rc == LSM_OK) lsm_sst_set_cache(m->table, vs->cache);
-    if (rc == LSM_NOTFOUND) {
+    rc = vs->env->open_read(vs->env, tpath, &f);
+    if (rc == LSM_OK) {
+      rc = vs->env->size(vs->env, f, &size);
+      vs->env->close(vs->env, f);
+      if (rc) set_error(errmsg, "cannot read table file", tpath);
+    } else if (rc == LSM_NOTFOUND) {
       rc = missing_rc;
       set_error(errmsg, "missing table file", tpath);
+    } else {
+      set_error(errmsg, "cannot open table file", tpath);
+    }
+    if (rc == LSM_OK && size < m->size) {
+      rc = LSM_CORRUPT;
+      set_error(errmsg, "truncated table file", tpath);
     }
     free(tpath);
   }
@@ -655,7 +671,7 @@ int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg) {
   memset(&l, 0, sizeof l);
   lsm_version_edit_init(&l.edit);
   rc = read_manifest(vs, &l, errmsg);
-  if (rc == LSM_OK) rc = open_tables(vs, &l.edit, NULL, LSM_CORRUPT, errmsg);
+  if (rc == LSM_OK) rc = check_tables(vs, &l.edit, NULL, LSM_CORRUPT, errmsg);
   if (rc == LSM_OK) rc = version_apply_edit(NULL, &l.edit, &v);
   if (rc == LSM_OK) {
     take_counters(vs, &l);
@@ -674,7 +690,7 @@ int lsm_vset_reload_read(lsm_vset *vs, int force, lsm_vset_loaded *l, lsm_buffer
     l->same = 1;
     return LSM_OK;
   }
-  if (rc == LSM_OK) rc = open_tables(vs, &l->edit, vs->current, LSM_NOTFOUND, errmsg);
+  if (rc == LSM_OK) rc = check_tables(vs, &l->edit, vs->current, LSM_NOTFOUND, errmsg);
   return rc;
 }
 
@@ -739,6 +755,7 @@ int lsm_version_overlapping(const lsm_version *v, int level, lsm_slice lo,
 typedef struct level_it {
   lsm_it base;
   lsm_version *v;
+  lsm_tcache *tables;
   int level;
   int file;                /* index of the open file, -1 none */
   lsm_it *table_it;
@@ -766,7 +783,8 @@ static void set_file(level_it *l, int file) {
     l->file = -1;
     return;
   }
-  l->table_it = lsm_sst_iter_new(lvl_files(l)[file]->table);
+  l->table_it = lsm_tcache_iter_new(l->tables, lvl_files(l)[file]->number,
+                                    lvl_files(l)[file]->size, 1);
   if (l->table_it == NULL) {
     l->rc = LSM_NOMEM;
     l->file = -1;
@@ -901,11 +919,12 @@ static const lsm_it_methods level_methods = {
   level_prev,  level_key,   level_value, level_status, level_free, level_errmsg,
 };
 
-lsm_it *lsm_level_iter_new(lsm_version *v, int level) {
+lsm_it *lsm_level_iter_new(lsm_version *v, int level, lsm_tcache *tables) {
   level_it *l = calloc(1, sizeof *l);
   if (l == NULL) return NULL;
   l->base.m = &level_methods;
   l->v = v;
+  l->tables = tables;
   l->level = level;
   l->file = -1;
   return &l->base;
