@@ -157,10 +157,10 @@ static int finish_output(output_state *o) {
   memset(&info.smallest, 0, sizeof info.smallest);
   memset(&info.largest, 0, sizeof info.largest);
   o->db->maint_msg.len = 0;
-  /* Open it through the table cache: reads its footer, index and filter
-  ** back (a table that cannot be opened is not installed), and leaves it
-  ** open for the reads that follow. */
-  rc = lsm_tcache_get(o->db->vset.tables, m->number, m->size, &t, &o->db->maint_msg);
+  /* Read its footer, index and filter back: a table that cannot be opened
+  ** is not installed.  Closed again: readers open it through the table
+  ** cache, in their own threads (tcache.h, "Memory"). */
+  rc = lsm_sst_open(o->db->env, path, m->size, &t, &o->db->maint_msg);
   lsm_sst_unref(t);
   if (rc) {
     o->db->env->remove(o->db->env, path);
@@ -169,10 +169,7 @@ static int finish_output(output_state *o) {
   }
   o->bytes_written += m->size;
   rc = lsm_version_edit_add_file(o->edit, o->level, m);   /* m is private: refs 0 */
-  if (rc) {
-    lsm_tcache_evict(o->db->vset.tables, o->number);
-    o->db->env->remove(o->db->env, path);
-  }
+  if (rc) o->db->env->remove(o->db->env, path);
 done:
   lsm_buffer_free(&info.smallest);
   lsm_buffer_free(&info.largest);

@@ -177,8 +177,10 @@ static int open_table(lsm_tcache *tc, uint64_t number, uint64_t size, lsm_sst **
   return rc;
 }
 
-int lsm_tcache_get(lsm_tcache *tc, uint64_t number, uint64_t size, lsm_sst **out,
-                   lsm_buffer *errmsg) {
+/* lsm_tcache_get; with fill == 0 a table not in the set is opened for the
+** caller alone and closed when released. */
+static int get_table(lsm_tcache *tc, uint64_t number, uint64_t size, int fill, lsm_sst **out,
+                     lsm_buffer *errmsg) {
   lsm_sst *t, *other;
   tc_entry *e, *evicted = NULL;
   size_t freed = 0, charge;
@@ -192,7 +194,10 @@ int lsm_tcache_get(lsm_tcache *tc, uint64_t number, uint64_t size, lsm_sst **out
   }
   *out = NULL;
   rc = open_table(tc, number, size, &t, errmsg);
-  if (rc) return rc;
+  if (rc || !fill) {
+    if (rc == LSM_OK) *out = t;
+    return rc;
+  }
   charge = lsm_sst_memory(t);
   e = malloc(sizeof *e);   /* NULL: the table is used uncached */
 
@@ -233,6 +238,11 @@ int lsm_tcache_get(lsm_tcache *tc, uint64_t number, uint64_t size, lsm_sst **out
   }
   *out = t;
   return LSM_OK;
+}
+
+int lsm_tcache_get(lsm_tcache *tc, uint64_t number, uint64_t size, lsm_sst **out,
+                   lsm_buffer *errmsg) {
+  return get_table(tc, number, size, 1, out, errmsg);
 }
 
 void lsm_tcache_evict(lsm_tcache *tc, uint64_t number) {
@@ -312,7 +322,7 @@ lsm_it *lsm_tcache_iter_new(lsm_tcache *tc, uint64_t number, uint64_t size, int 
   error_it *e;
   lsm_it *it;
   lsm_buffer msg = {0};
-  int rc = lsm_tcache_get(tc, number, size, &t, &msg);
+  int rc = get_table(tc, number, size, fill_cache, &t, &msg);
   if (rc == LSM_OK) {
     it = lsm_sst_iter_new_ex(t, fill_cache);   /* takes its own reference */
     lsm_sst_unref(t);

@@ -22,6 +22,13 @@
 ** missing: the manifest names it), LSM_IOERR or LSM_NOMEM, with a message
 ** naming the file.  A failed open is not cached: the next use tries again.
 **
+** Memory: the table cache opens a table (allocates its index, filter and
+** summary) in the thread of the reader that first needs it.  The background
+** thread does not add tables (a compaction's inputs it opens only for
+** itself; its outputs it verifies and closes): with glibc's per-thread
+** malloc arenas, metadata allocated there could not reuse the memory the
+** readers' evicted data blocks free, and the process would hold both.
+**
 ** Thread-safety: one mutex guards the set and the LRU order; file I/O (the
 ** open) and closes happen without it.  Lock order: the db mutex, then this
 ** one, then the block cache's.  Two threads missing the same table may both
@@ -51,9 +58,11 @@ void lsm_tcache_free(lsm_tcache *tc);
 int lsm_tcache_get(lsm_tcache *tc, uint64_t number, uint64_t size, lsm_sst **out,
                    lsm_buffer *errmsg);
 
-/* An iterator over the table (lsm_sst_iter_new_ex).  If the table cannot be
-** opened, the iterator is invalid with the error as its status and the
-** message as its errmsg.  NULL only when out of memory. */
+/* An iterator over the table (lsm_sst_iter_new_ex).  fill_cache == 0
+** (compaction inputs, read once) adds neither the data blocks it reads to
+** the block cache nor the table, if it was not open, to the set.  If the
+** table cannot be opened, the iterator is invalid with the error as its
+** status and the message as its errmsg.  NULL only when out of memory. */
 lsm_it *lsm_tcache_iter_new(lsm_tcache *tc, uint64_t number, uint64_t size, int fill_cache);
 
 /* Forget table `number` (its file is obsolete, or being removed). */
