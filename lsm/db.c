@@ -1732,12 +1732,17 @@ static int mem_lookup(lsm_mem *m, lsm_slice key, uint64_t seq, lsm_buffer *val,
   return val ? lsm_buffer_set(val, v.p, v.n) : LSM_OK;
 }
 
-static int table_lookup(lsm_db *db, lsm_file_meta *m, lsm_slice key, uint64_t seq,
+/* Look key up in table m, open as t (referenced by the caller), or, when t
+** is NULL (not open yet), through the table cache. */
+static int table_lookup(lsm_db *db, lsm_file_meta *m, lsm_sst *t, lsm_slice key, uint64_t seq,
                         lsm_buffer *val, int *found) {
-  int kind = 0, negative = 0, rc;
+  int kind = 0, negative = 0, rc = LSM_OK;
   lsm_buffer err = {0};
-  lsm_sst *t = NULL;
-  rc = lsm_tcache_get(db->vset.tables, m->number, m->size, &t, &err);
+  lsm_sst *opened = NULL;
+  if (t == NULL) {
+    rc = lsm_tcache_get(db->vset.tables, m->number, m->size, &opened, &err);
+    t = opened;
+  }
   if (rc == LSM_OK) {
     int filtered = lsm_sst_has_filter(t);
     rc = lsm_sst_get(t, key, seq, found, &kind, val, &negative, &err);
@@ -1745,8 +1750,8 @@ static int table_lookup(lsm_db *db, lsm_file_meta *m, lsm_slice key, uint64_t se
       __atomic_add_fetch(&db->bloom_probes, 1, __ATOMIC_RELAXED);
       if (negative) __atomic_add_fetch(&db->bloom_negatives, 1, __ATOMIC_RELAXED);
     }
-    lsm_sst_unref(t);
   }
+  lsm_sst_unref(opened);
   if (rc) {
     pthread_mutex_lock(&db->mu);
     if (err.len) lsm_buffer_set(&db->errmsg, err.data, err.len);
@@ -1765,34 +1770,68 @@ static int in_range(const lsm_file_meta *m, lsm_slice key) {
          lsm_slice_cmp(key, lsm_ikey_user(lsm_slice_make(m->largest.data, m->largest.len))) <= 0;
 }
 
+/* The tables of v that may hold key, in the order to probe them: level 0
+** newest first (its files may overlap), then at most one per deeper level.
+** files has room for v->n_files[0] + LSM_MAX_LEVELS. */
+static int candidates(const lsm_version *v, lsm_slice k, lsm_file_meta **files) {
+  int n = 0, level, i;
+  for (i = 0; i < v->n_files[0]; i++) {
+    if (in_range(v->files[0][i], k)) files[n++] = v->files[0][i];
+  }
+  for (level = 1; level < LSM_MAX_LEVELS; level++) {
+    lsm_file_meta **lf = v->files[level];
+    int lo = 0, hi = v->n_files[level];
+    while (lo < hi) {
+      int mid = lo + (hi - lo) / 2;
+      lsm_slice largest = lsm_ikey_user(lsm_slice_make(lf[mid]->largest.data,
+                                                       lf[mid]->largest.len));
+      if (lsm_slice_cmp(largest, k) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < v->n_files[level] && in_range(lf[lo], k)) files[n++] = lf[lo];
+  }
+  return n;
+}
+
+/* Tables a lookup probes without allocating its lists. */
+#define GET_STACK_TABLES 32
+
 int lsm_get(lsm_db *db, const lsm_snapshot *snap, const void *key, size_t key_len,
             lsm_buffer *val) {
   read_view rv;
   lsm_slice k = lsm_slice_make(key, key_len);
-  int found = 0, rc, level, i;
+  lsm_file_meta *stack_files[GET_STACK_TABLES], **files = stack_files;
+  lsm_sst *stack_open[GET_STACK_TABLES], **open = stack_open;
+  uint64_t stack_numbers[GET_STACK_TABLES], *numbers = stack_numbers;
+  int found = 0, rc, n = 0, i;
   rc = view_acquire(db, snap, &rv);
   if (rc) return rc;
   rc = mem_lookup(rv.mem, k, rv.seq, val, &found);
   if (!found && rv.imm) rc = mem_lookup(rv.imm, k, rv.seq, val, &found);
-  /* Level 0 newest first: files may overlap. */
-  for (i = 0; !found && rc == LSM_OK && i < rv.v->n_files[0]; i++) {
-    lsm_file_meta *m = rv.v->files[0][i];
-    if (in_range(m, k)) rc = table_lookup(db, m, k, rv.seq, val, &found);
+  if (!found && rc == LSM_OK) {
+    size_t cap = (size_t)rv.v->n_files[0] + LSM_MAX_LEVELS;
+    if (cap > GET_STACK_TABLES) {
+      files = malloc(cap * sizeof(*files));
+      open = malloc(cap * sizeof(*open));
+      numbers = malloc(cap * sizeof(*numbers));
+      if (files == NULL || open == NULL || numbers == NULL) rc = LSM_NOMEM;
+    }
   }
-  /* Deeper levels: at most one file per level can hold the key. */
-  for (level = 1; !found && rc == LSM_OK && level < LSM_MAX_LEVELS; level++) {
-    int lo = 0, hi = rv.v->n_files[level];
-    lsm_file_meta **files = rv.v->files[level];
-    while (lo < hi) {
-      int mid = lo + (hi - lo) / 2;
-      lsm_slice largest = lsm_ikey_user(lsm_slice_make(files[mid]->largest.data,
-                                                       files[mid]->largest.len));
-      if (lsm_slice_cmp(largest, k) < 0) lo = mid + 1;
-      else hi = mid;
+  if (!found && rc == LSM_OK) {
+    /* One trip to the table cache for every table open already (a table
+    ** not open yet is opened when its turn comes). */
+    n = candidates(rv.v, k, files);
+    for (i = 0; i < n; i++) numbers[i] = files[i]->number;
+    lsm_tcache_lookup_many(db->vset.tables, numbers, n, open);
+    for (i = 0; !found && rc == LSM_OK && i < n; i++) {
+      rc = table_lookup(db, files[i], open[i], k, rv.seq, val, &found);
     }
-    if (lo < rv.v->n_files[level] && in_range(files[lo], k)) {
-      rc = table_lookup(db, files[lo], k, rv.seq, val, &found);
-    }
+    for (i = 0; i < n; i++) lsm_sst_unref(open[i]);
+  }
+  if (files != stack_files) {
+    free(files);
+    free(open);
+    free(numbers);
   }
   view_release(db, &rv);
   if (rc == LSM_OK && !found) rc = LSM_NOTFOUND;

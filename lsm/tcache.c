@@ -4,13 +4,14 @@
 ** A chained hash table keyed by file number indexes the open tables; a
 ** circular doubly linked list orders them, least recently used first.
 ** Every entry holds one reference on its table.  A hit moves the entry to
-** the most recent end and takes a reference for the caller: one mutex
-** round trip, the "one extra cache lookup" a table probe costs.
+** the most recent end and takes a reference for the caller: a hash probe
+** per table, and one mutex round trip per call (lsm_get looks up every
+** table it may probe in one call, lsm_tcache_lookup_many).
 **
 ** Invariants (mu held):
 **  (1) n_open = entries in the table = entries on the LRU list.
-**  (2) bytes = sum of the entries' charges, and exactly that much is
-**      reserved in the block cache (when there is one).
+**  (2) bytes = sum of the entries' charges; the block cache's reservation
+**      follows it, adjusted right after each change (outside mu).
 **  (3) After an insert, n_open <= max_open, and bytes <= the block cache's
 **      capacity unless a single table is bigger than it.
 */
@@ -243,6 +244,13 @@ static int get_table(lsm_tcache *tc, uint64_t number, uint64_t size, int fill, l
 int lsm_tcache_get(lsm_tcache *tc, uint64_t number, uint64_t size, lsm_sst **out,
                    lsm_buffer *errmsg) {
   return get_table(tc, number, size, 1, out, errmsg);
+}
+
+void lsm_tcache_lookup_many(lsm_tcache *tc, const uint64_t *numbers, int n, lsm_sst **out) {
+  int i;
+  pthread_mutex_lock(&tc->mu);
+  for (i = 0; i < n; i++) out[i] = lookup_locked(tc, numbers[i]);
+  pthread_mutex_unlock(&tc->mu);
 }
 
 void lsm_tcache_evict(lsm_tcache *tc, uint64_t number) {

@@ -58,6 +58,11 @@ void lsm_tcache_free(lsm_tcache *tc);
 int lsm_tcache_get(lsm_tcache *tc, uint64_t number, uint64_t size, lsm_sst **out,
                    lsm_buffer *errmsg);
 
+/* For each of numbers[0..n-1], out[i] = the table, referenced, if the set
+** has it open, else NULL (opening nothing): one trip through the mutex for
+** the several tables a point lookup may probe. */
+void lsm_tcache_lookup_many(lsm_tcache *tc, const uint64_t *numbers, int n, lsm_sst **out);
+
 /* An iterator over the table (lsm_sst_iter_new_ex).  fill_cache == 0
 ** (compaction inputs, read once) adds neither the data blocks it reads to
 ** the block cache nor the table, if it was not open, to the set.  If the

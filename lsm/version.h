@@ -33,8 +33,9 @@
 ** Thread-safety: the lsm_vset is protected by the owning db's mutex; every
 ** function here except the iterators and lsm_vset_write must be called with
 ** it held.  Version and file-meta reference counts are plain ints guarded
-** by that mutex (the tables they point to count their own references
-** atomically).
+** by that mutex.  Versions hold no open tables: readers get them from the
+** table cache (vs->tables, its own mutex, taken after this one), which
+** file_unref tells when a file leaves the last version.
 */
 #ifndef LSM_VERSION_H
 #define LSM_VERSION_H
