@@ -822,6 +822,8 @@ static void map_options(lsm_vtab *tab) {
   if (tab->def.bloom_bits >= 0) tab->opts.bloom_bits = tab->def.bloom_bits;
   if (tab->def.block_size >= 0)
     tab->opts.block_size = (size_t)tab->def.block_size;
+  if (tab->def.cache_size >= 0)
+    tab->opts.cache_size = (size_t)tab->def.cache_size;
   if (tab->def.sync_mode >= 0) tab->opts.sync_mode = tab->def.sync_mode;
   if (tab->def.background >= 0) tab->opts.background = tab->def.background;
 }

@@ -722,7 +722,7 @@ static void usage(void) {
     "  --batch N         rows per transaction / write batch (default 1000)\n"
     "  --sync MODE       off | normal | full (default normal)\n"
     "  --memtable-mb M   memtable / write buffer (default 4)\n"
-    "  --cache-mb M      block cache; native page cache = memtable + cache (default 8)\n"
+    "  --cache-mb M      block cache; native page cache = memtable + cache (default 32)\n"
     "  --bloom-bits B    bloom filter bits per key (default 10)\n"
     "  --ext PATH        the extension, for vtab (default ./lsm_vtab.so)\n"
     "  --vtab-opts S     extra CREATE options for vtab, e.g. \"block_size=8192\"\n"
@@ -770,7 +770,7 @@ static const bench_target *find_target(const char *name) {
 static int parse_args(bench *b, int argc, char **argv) {
   int i, num = 0;
   const char *bad_arg = "";
-  uint64_t v, memtable_mb = 4, cache_mb = 8;
+  uint64_t v, memtable_mb = 4, cache_mb = 32;
   b->cfg.n = 1000000;
   b->cfg.key_size = 16;
   b->cfg.value_size = 100;

@@ -49,7 +49,7 @@ bin=""
 keep=0
 verbose=0
 memtable_mb=4
-cache_mb=8
+cache_mb=32
 suite=""
 extra=""
 

@@ -332,12 +332,12 @@ static int ci_str(const char *a, const char *b) {
   return ci_equal(a, strlen(a), b, strlen(b));
 }
 
-enum { OPT_DIR, OPT_MEMTABLE, OPT_BLOOM, OPT_BLOCK, OPT_SYNC, OPT_BACKGROUND };
+enum { OPT_DIR, OPT_MEMTABLE, OPT_BLOOM, OPT_BLOCK, OPT_SYNC, OPT_BACKGROUND, OPT_CACHE };
 
 static void parse_option(parser *ps, const char *name, size_t name_len,
                          const char *value_text) {
   static const char *const names[] = {
-    "dir", "memtable_size", "bloom_bits", "block_size", "sync", "background"
+    "dir", "memtable_size", "bloom_bits", "block_size", "sync", "background", "cache_size"
   };
   lsmx_table_def *def = ps->def;
   char *opt = NULL, *val = NULL;
@@ -383,6 +383,12 @@ static void parse_option(parser *ps, const char *name, size_t name_len,
         size = lsmx_parse_size(val);
         if (size < 256 || size > ((int64_t)64 << 20)) bad = 1;
         else def->block_size = size;
+        break;
+      case OPT_CACHE:
+        /* 0 turns the block cache off. */
+        size = lsmx_parse_size(val);
+        if (size < 0 || size > ((int64_t)1 << 40)) bad = 1;
+        else def->cache_size = size;
         break;
       case OPT_BLOOM:
         /* A plain count: no K/M/G suffix. */
@@ -748,6 +754,7 @@ int lsmx_args_parse(int argc, const char *const *argv, lsmx_table_def *def,
   def->memtable_size = -1;
   def->bloom_bits = -1;
   def->block_size = -1;
+  def->cache_size = -1;
   def->sync_mode = -1;
   def->background = -1;
   *errmsg = NULL;
@@ -795,6 +802,7 @@ void lsmx_table_def_free(lsmx_table_def *def) {
   def->memtable_size = -1;
   def->bloom_bits = -1;
   def->block_size = -1;
+  def->cache_size = -1;
   def->sync_mode = -1;
   def->background = -1;
 }

@@ -10,6 +10,9 @@
 **   bloom_bits=N          0..64
 **   sync=off|normal|full  quoted or bare
 **   block_size=N          like memtable_size, 256 .. 64M
+**   cache_size=N          like memtable_size, 0 .. 1T: the block cache's
+**                         budget (data blocks plus the open tables' index
+**                         blocks and bloom filters); 0 turns it off
 **   background=on|off     flushes and compactions on the engine's thread
 **                         (on, the default) or inline in the commit that
 **                         fills the memtable (off); also 1|0
@@ -44,6 +47,7 @@ typedef struct lsmx_table_def {
   int64_t memtable_size;   /* -1 = default */
   int bloom_bits;          /* -1 = default */
   int64_t block_size;      /* -1 = default */
+  int64_t cache_size;      /* -1 = default */
   int sync_mode;           /* -1 = default, else LSM_SYNC_* */
   int background;          /* -1 = default, else 0 or 1 */
 } lsmx_table_def;

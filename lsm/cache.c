@@ -10,6 +10,7 @@
 */
 #include "cache.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -38,6 +39,7 @@ struct lsm_cache {
   lsm_cache_handle *spares[MAX_SPARES];
   int n_spares;
   size_t capacity, usage, n_entries;
+  size_t reserved;             /* bytes charged by lsm_cache_reserve */
   uint64_t next_id;
   uint64_t hits, misses;
   lsm_cache_handle **buckets;
@@ -293,12 +295,35 @@ void lsm_cache_release_handle(void *h) {
   lsm_cache_release(e->cache, e);
 }
 
+void lsm_cache_reserve(lsm_cache *c, size_t n) {
+  pthread_mutex_lock(&c->mu);
+  c->reserved += n;
+  c->usage += n;
+  while (c->usage > c->capacity && c->lru.lru_next != &c->lru) {
+    remove_from_table(c, c->lru.lru_next);
+  }
+  pthread_mutex_unlock(&c->mu);
+}
+
+void lsm_cache_unreserve(lsm_cache *c, size_t n) {
+  pthread_mutex_lock(&c->mu);
+  assert(n <= c->reserved);
+  c->reserved -= n;
+  c->usage -= n;
+  pthread_mutex_unlock(&c->mu);
+}
+
+size_t lsm_cache_capacity(const lsm_cache *c) {
+  return c->capacity;   /* fixed at lsm_cache_new */
+}
+
 void lsm_cache_get_stats(lsm_cache *c, lsm_cache_stats *out) {
   pthread_mutex_lock(&c->mu);
   out->hits = c->hits;
   out->misses = c->misses;
   out->usage = c->usage;
   out->capacity = c->capacity;
+  out->reserved = c->reserved;
   out->entries = c->n_entries;
   pthread_mutex_unlock(&c->mu);
 }

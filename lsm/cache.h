@@ -8,11 +8,19 @@
 ** entry is charged its size; when the total charge exceeds the capacity the
 ** least recently used entries that no handle references are evicted.
 **
+** Memory held elsewhere can be charged to the same budget: the table cache
+** (tcache.h) reserves the bytes of each open table's index and filter, so
+** that one capacity bounds data blocks and table metadata together.  A
+** reservation is never evicted by the cache; it makes data blocks go
+** first (the table cache gives tables up only when their metadata alone
+** exceeds the capacity).
+**
 ** Invariants:
 **  (1) An entry referenced by a handle is never freed; it is freed when it
 **      has been evicted (or replaced) and its last handle is released.
 **  (2) usage = sum of the charges of the entries in the table (referenced or
-**      not); only unreferenced ones sit on the LRU list.
+**      not) plus the bytes reserved (lsm_cache_reserve); only unreferenced
+**      entries sit on the LRU list.
 **  (3) The cache owns an entry's data from a successful insert on; it frees
 **      it with free() (lsm_cache_insert) or with the entry, whose allocation
 **      it shares (lsm_cache_insert_buffer).
@@ -63,9 +71,16 @@ void lsm_cache_release(lsm_cache *c, lsm_cache_handle *h);
 /* The same, shaped as a release callback: h is an lsm_cache_handle *. */
 void lsm_cache_release_handle(void *h);
 
+/* Charge n more bytes to the capacity (evicting unreferenced entries while
+** over it), or give n reserved bytes back. */
+void lsm_cache_reserve(lsm_cache *c, size_t n);
+void lsm_cache_unreserve(lsm_cache *c, size_t n);
+size_t lsm_cache_capacity(const lsm_cache *c);
+
 typedef struct lsm_cache_stats {
   uint64_t hits, misses;
   size_t usage, capacity;
+  size_t reserved;           /* part of usage: lsm_cache_reserve */
   size_t entries;
 } lsm_cache_stats;
 

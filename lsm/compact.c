@@ -78,6 +78,7 @@ static void remove_outputs(lsm_db *db, lsm_version_edit *edit) {
     lsm_file_meta *m = edit->added[i].meta;
     char *path;
     if (m->refs > 0) continue;   /* a moved file, still live */
+    lsm_tcache_evict(db->vset.tables, m->number);
     path = lsm_file_path(db->dir, m->number, "sst");
     if (path) db->env->remove(db->env, path);
     free(path);
@@ -133,6 +134,7 @@ static int open_output(output_state *o) {
 static int finish_output(output_state *o) {
   lsm_sst_info info;
   lsm_file_meta *m;
+  lsm_sst *t = NULL;
   char *path;
   int rc;
   memset(&info, 0, sizeof info);
@@ -156,8 +158,11 @@ static int finish_output(output_state *o) {
   memset(&info.smallest, 0, sizeof info.smallest);
   memset(&info.largest, 0, sizeof info.largest);
   o->db->maint_msg.len = 0;
-  rc = lsm_sst_open(o->db->env, path, m->size, &m->table, &o->db->maint_msg);
-  if (rc == LSM_OK) lsm_sst_set_cache(m->table, o->db->vset.cache);
+  /* Read its footer, index and filter back: a table that cannot be opened
+  ** is not installed.  Closed again: readers open it through the table
+  ** cache, in their own threads (tcache.h, "Memory"). */
+  rc = lsm_sst_open(o->db->env, path, m->size, &t, &o->db->maint_msg);
+  lsm_sst_unref(t);
   if (rc) {
     o->db->env->remove(o->db->env, path);
     lsm_file_meta_free(m);
@@ -481,7 +486,8 @@ static int merge_inputs(lsm_db *db, compaction *c, const merge_params *mp,
   if (children == NULL) return LSM_NOMEM;
   for (which = 0; which < 2; which++) {
     for (i = 0; i < c->n_inputs[which]; i++) {
-      children[k] = lsm_sst_iter_new_ex(c->inputs[which][i]->table, 0);
+      lsm_file_meta *m = c->inputs[which][i];
+      children[k] = lsm_tcache_iter_new(db->vset.tables, m->number, m->size, 0);
       if (children[k++] == NULL) rc = LSM_NOMEM;
     }
   }

@@ -122,7 +122,8 @@ void lsm_options_init(lsm_options *o) {
   o->l1_target_bytes = 10u << 20;
   o->level_multiplier = 10;
   o->target_file_size = 8u << 20;
-  o->cache_size = 8u << 20;
+  o->cache_size = 32u << 20;
+  o->max_open_files = 1000;
   o->l0_slowdown_trigger = 8;
   o->l0_stop_trigger = 12;
   o->create_if_missing = 1;
@@ -1219,7 +1220,8 @@ static int check_options(const lsm_options *o) {
          ** will release: level 0 scores >= 1 there. */
          o->l0_slowdown_trigger >= o->l0_compaction_trigger &&
          o->l0_stop_trigger >= o->l0_slowdown_trigger &&
-         o->level_multiplier >= 2 && o->l1_target_bytes > 0 && o->target_file_size > 0;
+         o->level_multiplier >= 2 && o->l1_target_bytes > 0 && o->target_file_size > 0 &&
+         o->max_open_files >= 1;
 }
 
 static int init_sync_objects(lsm_db *db) {
@@ -1323,13 +1325,15 @@ int lsm_open(const char *dir, const lsm_options *opts, lsm_db **out) {
   lsm_vset_init(&db->vset, db->env, dir, db->opts.sync_mode != LSM_SYNC_OFF);
   *out = db;
   if (db->dir == NULL || db->vset.dir == NULL) return LSM_NOMEM;
+  if (!check_options(&db->opts)) {
+    return lsm_db_error(db, LSM_MISUSE, "lsm: invalid options for %s", dir);
+  }
   if (db->opts.cache_size > 0) {
     db->vset.cache = lsm_cache_new(db->opts.cache_size);
     if (db->vset.cache == NULL) return LSM_NOMEM;
   }
-  if (!check_options(&db->opts)) {
-    return lsm_db_error(db, LSM_MISUSE, "lsm: invalid options for %s", dir);
-  }
+  db->vset.tables = lsm_tcache_new(db->env, dir, db->vset.cache, db->opts.max_open_files);
+  if (db->vset.tables == NULL) return LSM_NOMEM;
   rc = open_shared_state(db, &first);
   if (rc == LSM_OK) rc = first ? open_first(db) : open_join(db);
   if (rc == LSM_OK && db->opts.background) rc = start_bg_thread(db);
@@ -1875,17 +1879,26 @@ static int mem_lookup(lsm_mem *m, lsm_slice key, uint64_t hash, uint64_t seq,
   return val ? lsm_buffer_set(val, v.p, v.n) : LSM_OK;
 }
 
-static int table_lookup(lsm_db *db, lsm_file_meta *m, lsm_slice key, uint64_t hash,
-                        uint64_t seq, lsm_buffer *val, int *found) {
-  int kind = 0, negative = 0, rc;
+/* Look key up in table m, open as t (referenced by the caller), or, when t
+** is NULL (not open yet), through the table cache. */
+static int table_lookup(lsm_db *db, lsm_file_meta *m, lsm_sst *t, lsm_slice key,
+                        uint64_t hash, uint64_t seq, lsm_buffer *val, int *found) {
+  int kind = 0, negative = 0, rc = LSM_OK;
   lsm_buffer err = {0};
-  int filtered = lsm_sst_has_filter(m->table);
-  rc = lsm_sst_get_hashed(m->table, key, hash, seq, found, &kind, val, &negative,
-                          &err);
-  if (filtered) {
-    __atomic_add_fetch(&db->bloom_probes, 1, __ATOMIC_RELAXED);
-    if (negative) __atomic_add_fetch(&db->bloom_negatives, 1, __ATOMIC_RELAXED);
+  lsm_sst *opened = NULL;
+  if (t == NULL) {
+    rc = lsm_tcache_get(db->vset.tables, m->number, m->size, &opened, &err);
+    t = opened;
   }
+  if (rc == LSM_OK) {
+    int filtered = lsm_sst_has_filter(t);
+    rc = lsm_sst_get_hashed(t, key, hash, seq, found, &kind, val, &negative, &err);
+    if (filtered) {
+      __atomic_add_fetch(&db->bloom_probes, 1, __ATOMIC_RELAXED);
+      if (negative) __atomic_add_fetch(&db->bloom_negatives, 1, __ATOMIC_RELAXED);
+    }
+  }
+  lsm_sst_unref(opened);
   if (rc) {
     pthread_mutex_lock(&db->mu);
     if (err.len) lsm_buffer_set(&db->errmsg, err.data, err.len);
@@ -1904,37 +1917,71 @@ static int in_range(const lsm_file_meta *m, lsm_slice key) {
          lsm_slice_cmp(key, lsm_ikey_user(lsm_slice_make(m->largest.data, m->largest.len))) <= 0;
 }
 
+/* The tables of v that may hold key, in the order to probe them: level 0
+** newest first (its files may overlap), then at most one per deeper level.
+** files has room for v->n_files[0] + LSM_MAX_LEVELS. */
+static int candidates(const lsm_version *v, lsm_slice k, lsm_file_meta **files) {
+  int n = 0, level, i;
+  for (i = 0; i < v->n_files[0]; i++) {
+    if (in_range(v->files[0][i], k)) files[n++] = v->files[0][i];
+  }
+  for (level = 1; level < LSM_MAX_LEVELS; level++) {
+    lsm_file_meta **lf = v->files[level];
+    int lo = 0, hi = v->n_files[level];
+    while (lo < hi) {
+      int mid = lo + (hi - lo) / 2;
+      lsm_slice largest = lsm_ikey_user(lsm_slice_make(lf[mid]->largest.data,
+                                                       lf[mid]->largest.len));
+      if (lsm_slice_cmp(largest, k) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < v->n_files[level] && in_range(lf[lo], k)) files[n++] = lf[lo];
+  }
+  return n;
+}
+
+/* Tables a lookup probes without allocating its lists. */
+#define GET_STACK_TABLES 32
+
 /* The key's hash (lsm_bloom_hash) is computed once and serves the memtable
 ** filters and the filter of every table probed. */
 int lsm_get(lsm_db *db, const lsm_snapshot *snap, const void *key, size_t key_len,
             lsm_buffer *val) {
   read_view rv;
   lsm_slice k = lsm_slice_make(key, key_len);
+  lsm_file_meta *stack_files[GET_STACK_TABLES], **files = stack_files;
+  lsm_sst *stack_open[GET_STACK_TABLES], **open = stack_open;
+  uint64_t stack_numbers[GET_STACK_TABLES], *numbers = stack_numbers;
   uint64_t hash = lsm_bloom_hash(k);
-  int found = 0, rc, level, i;
+  int found = 0, rc, n = 0, i;
   rc = view_acquire(db, snap, &rv);
   if (rc) return rc;
   rc = mem_lookup(rv.mem, k, hash, rv.seq, val, &found);
   if (!found && rv.imm) rc = mem_lookup(rv.imm, k, hash, rv.seq, val, &found);
-  /* Level 0 newest first: files may overlap. */
-  for (i = 0; !found && rc == LSM_OK && i < rv.v->n_files[0]; i++) {
-    lsm_file_meta *m = rv.v->files[0][i];
-    if (in_range(m, k)) rc = table_lookup(db, m, k, hash, rv.seq, val, &found);
+  if (!found && rc == LSM_OK) {
+    size_t cap = (size_t)rv.v->n_files[0] + LSM_MAX_LEVELS;
+    if (cap > GET_STACK_TABLES) {
+      files = malloc(cap * sizeof(*files));
+      open = malloc(cap * sizeof(*open));
+      numbers = malloc(cap * sizeof(*numbers));
+      if (files == NULL || open == NULL || numbers == NULL) rc = LSM_NOMEM;
+    }
   }
-  /* Deeper levels: at most one file per level can hold the key. */
-  for (level = 1; !found && rc == LSM_OK && level < LSM_MAX_LEVELS; level++) {
-    int lo = 0, hi = rv.v->n_files[level];
-    lsm_file_meta **files = rv.v->files[level];
-    while (lo < hi) {
-      int mid = lo + (hi - lo) / 2;
-      lsm_slice largest = lsm_ikey_user(lsm_slice_make(files[mid]->largest.data,
-                                                       files[mid]->largest.len));
-      if (lsm_slice_cmp(largest, k) < 0) lo = mid + 1;
-      else hi = mid;
+  if (!found && rc == LSM_OK) {
+    /* One trip to the table cache for every table open already (a table
+    ** not open yet is opened when its turn comes). */
+    n = candidates(rv.v, k, files);
+    for (i = 0; i < n; i++) numbers[i] = files[i]->number;
+    lsm_tcache_lookup_many(db->vset.tables, numbers, n, open);
+    for (i = 0; !found && rc == LSM_OK && i < n; i++) {
+      rc = table_lookup(db, files[i], open[i], k, hash, rv.seq, val, &found);
     }
-    if (lo < rv.v->n_files[level] && in_range(files[lo], k)) {
-      rc = table_lookup(db, files[lo], k, hash, rv.seq, val, &found);
-    }
+    for (i = 0; i < n; i++) lsm_sst_unref(open[i]);
+  }
+  if (files != stack_files) {
+    free(files);
+    free(open);
+    free(numbers);
   }
   view_release(db, &rv);
   if (rc == LSM_OK && !found) rc = LSM_NOTFOUND;
@@ -2004,11 +2051,13 @@ int lsm_iter_new(lsm_db *db, const lsm_snapshot *snap, lsm_batch *overlay,
   if ((children[n++] = lsm_mem_iter_new(rv.mem)) == NULL) goto nomem;
   if (rv.imm && (children[n++] = lsm_mem_iter_new(rv.imm)) == NULL) goto nomem;
   for (i = 0; i < rv.v->n_files[0]; i++) {
-    if ((children[n++] = lsm_sst_iter_new(rv.v->files[0][i]->table)) == NULL) goto nomem;
+    lsm_file_meta *m = rv.v->files[0][i];
+    children[n++] = lsm_tcache_iter_new(db->vset.tables, m->number, m->size, 1);
+    if (children[n - 1] == NULL) goto nomem;
   }
   for (level = 1; level < LSM_MAX_LEVELS; level++) {
     if (rv.v->n_files[level] == 0) continue;
-    if ((children[n++] = lsm_level_iter_new(rv.v, level)) == NULL) goto nomem;
+    if ((children[n++] = lsm_level_iter_new(rv.v, level, db->vset.tables)) == NULL) goto nomem;
   }
   merged = lsm_it_new_merging(children, n);   /* frees children on failure */
   children = NULL;
@@ -2142,7 +2191,10 @@ int lsm_check(lsm_db *db) {
   for (level = 0; level < LSM_MAX_LEVELS && rc == LSM_OK; level++) {
     lsm_file_meta **files = rv.v->files[level];
     for (i = 0; i < rv.v->n_files[level] && rc == LSM_OK; i++) {
-      rc = lsm_sst_check(files[i]->table, &err);
+      lsm_sst *t = NULL;
+      rc = lsm_tcache_get(db->vset.tables, files[i]->number, files[i]->size, &t, &err);
+      if (rc == LSM_OK) rc = lsm_sst_check(t, &err);
+      lsm_sst_unref(t);
       if (rc == LSM_OK && level > 0 && i > 0) {
         /* Invariant (3) of version.h: disjoint, sorted user-key ranges. */
         lsm_slice prev = lsm_ikey_user(lsm_slice_make(files[i - 1]->largest.data, files[i - 1]->largest.len));
@@ -2216,6 +2268,13 @@ int lsm_get_stats(lsm_db *db, lsm_stats *out) {
     out->cache_hits = cs.hits;
     out->cache_misses = cs.misses;
     out->cache_bytes = cs.usage;
+  }
+  if (db->vset.tables) {
+    lsm_tcache_stats ts;
+    lsm_tcache_get_stats(db->vset.tables, &ts);
+    out->open_tables = ts.open;
+    out->open_table_bytes = ts.bytes;
+    out->table_opens = ts.opens;
   }
   return LSM_OK;
 }

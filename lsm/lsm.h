@@ -15,6 +15,11 @@
 **   lsm_get()      reads one key: memtable, immutable memtable, level 0 newest
 **                  first, then deeper levels by key range; a table's bloom
 **                  filter is consulted before any of its data blocks.
+**                  Tables are opened at first use and kept open by a
+**                  bounded table cache (max_open_files, and cache_size for
+**                  their index blocks and filters), so a missing or damaged
+**                  table may be reported by the read that first needs it
+**                  rather than by lsm_open.
 **   lsm_iter_*()   a merged, snapshot-consistent view over every source.
 **
 ** Ownership: objects returned through an `**out` argument by a `_new` or
@@ -192,8 +197,19 @@ typedef struct lsm_options {
   uint64_t l1_target_bytes;  /* target size of level 1; 10 MiB */
   int level_multiplier;      /* each deeper level is this much larger; 10 */
   uint64_t target_file_size; /* compaction output file size; 8 MiB */
-  size_t cache_size;         /* block cache of data blocks, bytes; 8 MiB;
-                                0 disables it */
+  size_t cache_size;         /* the read cache's memory budget, bytes;
+                                32 MiB.  It bounds data blocks together
+                                with the index blocks and bloom filters of
+                                the open tables (which are charged to it,
+                                and evicted only after every data block;
+                                a 10M-row store of 16-byte keys needs about
+                                21 MiB of them).  0 disables the block
+                                cache: then only max_open_files bounds the
+                                tables' index blocks and filters */
+  int max_open_files;        /* tables kept open (file descriptor, index
+                                block, filter) by the table cache; least
+                                recently used ones are closed beyond it;
+                                1000; at least 1 */
   int create_if_missing;     /* create the directory if needed; 1 */
   int background;            /* 1: flushes and compactions run on the
                                 db's background thread (the default);
@@ -416,7 +432,13 @@ typedef struct lsm_stats {
   uint64_t last_seq;         /* sequence number of the newest commit */
   uint64_t cache_hits;       /* data blocks found in the block cache */
   uint64_t cache_misses;     /* ... and read from disk */
-  uint64_t cache_bytes;      /* bytes held by the block cache */
+  uint64_t cache_bytes;      /* bytes charged to the block cache: data
+                                blocks plus the open tables' metadata */
+  uint64_t open_tables;      /* tables the table cache holds open */
+  uint64_t open_table_bytes; /* their index blocks, filters and index
+                                summaries (part of cache_bytes) */
+  uint64_t table_opens;      /* tables opened so far (misses of the table
+                                cache) */
   /* Write stalls (background mode): */
   uint64_t slowdown_count;   /* writes that slept: level 0 at the slowdown
                                 trigger */

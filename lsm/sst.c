@@ -725,6 +725,11 @@ void lsm_sst_unref(lsm_sst *t) {
     table_free(t);
 }
 
+size_t lsm_sst_memory(const lsm_sst *t) {
+  return sizeof(*t) + strlen(t->name) + 1 + t->index.n + t->filter.n +
+         2 * LSM_BLOCK_TRAILER_SIZE + (size_t)t->n_blocks * sizeof(uint32_t);
+}
+
 int lsm_sst_has_filter(lsm_sst *t) {
   return t->filter.n > 0;
 }

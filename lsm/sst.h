@@ -25,7 +25,8 @@
 ** on every read: through the block cache for lookups and seeks, from a
 ** 64 KiB read-ahead buffer of the iterator's own (not filling the cache)
 ** once an iterator loads adjacent blocks, as scans and compactions do.
-** A table is reference counted: versions and iterators hold references.
+** A table is reference counted: the table cache (tcache.h), lookups and
+** iterators hold references; the last one closes the file.
 */
 #ifndef LSM_SST_H
 #define LSM_SST_H
@@ -77,6 +78,8 @@ int lsm_sst_open(lsm_env *env, const char *path, uint64_t file_size,
 /* Read data blocks through cache (before the table is shared; the cache
 ** must outlive the table). */
 void lsm_sst_set_cache(lsm_sst *t, lsm_cache *cache);
+/* Bytes the open table holds in memory: index, filter, index summary. */
+size_t lsm_sst_memory(const lsm_sst *t);
 void lsm_sst_ref(lsm_sst *t);
 void lsm_sst_unref(lsm_sst *t);
 

@@ -82,7 +82,6 @@ void lsm_file_meta_free(lsm_file_meta *m) {
   if (m == NULL) return;
   lsm_buffer_free(&m->smallest);
   lsm_buffer_free(&m->largest);
-  if (m->table) lsm_sst_unref(m->table);
   free(m);
 }
 
@@ -111,6 +110,7 @@ static void file_unref(lsm_vset *vs, lsm_file_meta *m) {
   /* Invariant (1): no version lists this file any more.  Closing: the file
   ** is still live on disk. */
   if (!vs->closing) lsm_vset_add_obsolete(vs, m->number, 0);
+  lsm_tcache_evict(vs->tables, m->number);
   lsm_file_meta_free(m);
 }
 
@@ -311,6 +311,8 @@ void lsm_vset_free(lsm_vset *vs) {
   if (vs->current) lsm_version_unref(vs, vs->current);
   vs->current = NULL;
   lsm_vset_forget_obsolete(vs);
+  lsm_tcache_free(vs->tables);
+  vs->tables = NULL;
   free(vs->dir);
   vs->dir = NULL;
 }
@@ -613,15 +615,20 @@ static lsm_file_meta *find_meta(const lsm_version *v, uint64_t number) {
   return NULL;
 }
 
-/* Open the table of every new meta of edit now, so that a missing or
-** damaged table fails here rather than at a later read.  A table `have`
-** already lists replaces the decoded meta (it is shared, not reopened).
-** A missing table is missing_rc. */
-static int open_tables(lsm_vset *vs, lsm_version_edit *edit, const lsm_version *have,
-                       int missing_rc, lsm_buffer *errmsg) {
+/* Check every new meta of edit against its file: it must exist and hold at
+** least the bytes the manifest says (three system calls; the table is
+** opened, and its footer, index and filter verified, at first use through
+** the table cache).  So a missing or truncated table fails the open, and a
+** catch-up that finds a table gone (the owner moved on) starts again.  A
+** table `have` already lists replaces the decoded meta (it is shared).  A
+** missing table is missing_rc. */
+static int check_tables(lsm_vset *vs, lsm_version_edit *edit, const lsm_version *have,
+                        int missing_rc, lsm_buffer *errmsg) {
   int i, rc = LSM_OK;
   for (i = 0; i < edit->n_added && rc == LSM_OK; i++) {
     lsm_file_meta *m = edit->added[i].meta, *old = find_meta(have, m->number);
+    lsm_file *f = NULL;
+    uint64_t size = 0;
     char *tpath;
     if (old) {
       lsm_file_meta_free(m);
@@ -630,11 +637,20 @@ static int open_tables(lsm_vset *vs, lsm_version_edit *edit, const lsm_version *
     }
     tpath = lsm_file_path(vs->dir, m->number, "sst");
     if (tpath == NULL) return LSM_NOMEM;
-    rc = lsm_sst_open(vs->env, tpath, m->size, &m->table, errmsg);
-    if (rc == LSM_OK) lsm_sst_set_cache(m->table, vs->cache);
-    if (rc == LSM_NOTFOUND) {
+    rc = vs->env->open_read(vs->env, tpath, &f);
+    if (rc == LSM_OK) {
+      rc = vs->env->size(vs->env, f, &size);
+      vs->env->close(vs->env, f);
+      if (rc) set_error(errmsg, "cannot read table file", tpath);
+    } else if (rc == LSM_NOTFOUND) {
       rc = missing_rc;
       set_error(errmsg, "missing table file", tpath);
+    } else {
+      set_error(errmsg, "cannot open table file", tpath);
+    }
+    if (rc == LSM_OK && size < m->size) {
+      rc = LSM_CORRUPT;
+      set_error(errmsg, "truncated table file", tpath);
     }
     free(tpath);
   }
@@ -655,7 +671,7 @@ int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg) {
   memset(&l, 0, sizeof l);
   lsm_version_edit_init(&l.edit);
   rc = read_manifest(vs, &l, errmsg);
-  if (rc == LSM_OK) rc = open_tables(vs, &l.edit, NULL, LSM_CORRUPT, errmsg);
+  if (rc == LSM_OK) rc = check_tables(vs, &l.edit, NULL, LSM_CORRUPT, errmsg);
   if (rc == LSM_OK) rc = version_apply_edit(NULL, &l.edit, &v);
   if (rc == LSM_OK) {
     take_counters(vs, &l);
@@ -674,7 +690,7 @@ int lsm_vset_reload_read(lsm_vset *vs, int force, lsm_vset_loaded *l, lsm_buffer
     l->same = 1;
     return LSM_OK;
   }
-  if (rc == LSM_OK) rc = open_tables(vs, &l->edit, vs->current, LSM_NOTFOUND, errmsg);
+  if (rc == LSM_OK) rc = check_tables(vs, &l->edit, vs->current, LSM_NOTFOUND, errmsg);
   return rc;
 }
 
@@ -740,6 +756,7 @@ int lsm_version_overlapping(const lsm_version *v, int level, lsm_slice lo,
 typedef struct level_it {
   lsm_it base;
   lsm_version *v;
+  lsm_tcache *tables;
   int level;
   int file;                /* index of the open file, -1 none */
   lsm_it *table_it;
@@ -750,17 +767,43 @@ typedef struct level_it {
 static lsm_file_meta **lvl_files(level_it *l) { return l->v->files[l->level]; }
 static int lvl_n(level_it *l) { return l->v->n_files[l->level]; }
 
+/* Records a failed table open as the level's error (its message NUL-ended). */
+static void set_open_error(level_it *l, int rc, lsm_buffer *msg) {
+  if (!l->rc) l->rc = rc;
+  if (l->err.len == 0 && msg->len && lsm_buffer_set(&l->err, msg->data, msg->len) == LSM_OK &&
+      l->err.data[l->err.len - 1] != '\0') {
+    lsm_buffer_append(&l->err, "", 1);    /* best effort */
+  }
+}
+
+/* Position on file `file` of the level (-1 or past the end: none).  The
+** table comes from the table cache; a table that cannot be opened stops the
+** level with its error, so the table iterator, when there is one, is always
+** a table's (the per-entry calls into it are direct). */
 static void set_file(level_it *l, int file) {
+  lsm_sst *t = NULL;
+  lsm_buffer msg = {0};
+  int rc;
   if (l->file == file && l->table_it) return;
-  if (l->table_it && file >= 0 && file < lvl_n(l) && lsm_it_status(l->table_it) == LSM_OK) {
+  if (file >= 0 && file < lvl_n(l)) {
+    rc = lsm_tcache_get(l->tables, lvl_files(l)[file]->number, lvl_files(l)[file]->size, &t,
+                        &msg);
+    if (rc) {
+      set_open_error(l, rc, &msg);
+      lsm_buffer_free(&msg);
+      file = -1;
+    }
+  }
+  if (t && l->table_it && lsm_it_status(l->table_it) == LSM_OK) {
     /* Another file of the level: the same table iterator, re-pointed (a
     ** seek that changes files costs no allocation). */
-    lsm_sst_iter_retarget(l->table_it, lvl_files(l)[file]->table);
+    lsm_sst_iter_retarget(l->table_it, t);
+    lsm_sst_unref(t);
     l->file = file;
     return;
   }
   if (l->table_it) {
-    int rc = lsm_it_status(l->table_it);
+    rc = lsm_it_status(l->table_it);
     if (rc && !l->rc) l->rc = rc;
     if (rc && l->err.len == 0) {
       const char *m = lsm_it_errmsg(l->table_it);
@@ -769,16 +812,15 @@ static void set_file(level_it *l, int file) {
     lsm_it_free(l->table_it);
     l->table_it = NULL;
   }
-  l->file = file;
-  if (file < 0 || file >= lvl_n(l)) {
-    l->file = -1;
+  l->file = -1;
+  if (t == NULL) return;
+  l->table_it = lsm_sst_iter_new_ex(t, 1);   /* takes its own reference */
+  lsm_sst_unref(t);
+  if (l->table_it == NULL) {
+    if (!l->rc) l->rc = LSM_NOMEM;
     return;
   }
-  l->table_it = lsm_sst_iter_new(lvl_files(l)[file]->table);
-  if (l->table_it == NULL) {
-    l->rc = LSM_NOMEM;
-    l->file = -1;
-  }
+  l->file = file;
 }
 
 static int level_valid(lsm_it *it) {
@@ -909,11 +951,12 @@ static const lsm_it_methods level_methods = {
   level_prev,  level_key,   level_value, level_status, level_free, level_errmsg,
 };
 
-lsm_it *lsm_level_iter_new(lsm_version *v, int level) {
+lsm_it *lsm_level_iter_new(lsm_version *v, int level, lsm_tcache *tables) {
   level_it *l = calloc(1, sizeof *l);
   if (l == NULL) return NULL;
   l->base.m = &level_methods;
   l->v = v;
+  l->tables = tables;
   l->level = level;
   l->file = -1;
   return &l->base;

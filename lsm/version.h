@@ -33,8 +33,9 @@
 ** Thread-safety: the lsm_vset is protected by the owning db's mutex; every
 ** function here except the iterators and lsm_vset_write must be called with
 ** it held.  Version and file-meta reference counts are plain ints guarded
-** by that mutex (the tables they point to count their own references
-** atomically).
+** by that mutex.  Versions hold no open tables: readers get them from the
+** table cache (vs->tables, its own mutex, taken after this one), which
+** file_unref tells when a file leaves the last version.
 */
 #ifndef LSM_VERSION_H
 #define LSM_VERSION_H
@@ -42,8 +43,11 @@
 #include "dbformat.h"
 #include "iter.h"
 #include "sst.h"
+#include "tcache.h"
 
-/* One live table file. Shared by every version that lists it. */
+/* One live table file. Shared by every version that lists it.  Only what
+** the manifest says: readers get the open table from the table cache
+** (vset.tables) by number. */
 typedef struct lsm_file_meta {
   int refs;                  /* versions listing this file */
   uint64_t number;           /* file name is %06llu.sst */
@@ -52,7 +56,6 @@ typedef struct lsm_file_meta {
   uint64_t tombstones;
   lsm_buffer smallest;       /* internal keys */
   lsm_buffer largest;
-  lsm_sst *table;            /* open reader (one reference) */
 } lsm_file_meta;
 
 typedef struct lsm_version lsm_version;
@@ -82,6 +85,9 @@ typedef struct lsm_vset {
   char *dir;
   int sync;                  /* fsync manifest and directory */
   lsm_cache *cache;          /* block cache given to every table opened */
+  lsm_tcache *tables;        /* open tables (owned: lsm_vset_free frees
+                                it); a table is evicted from it when no
+                                version lists it any more */
   lsm_version *current;
   uint64_t next_file_number;
   uint64_t last_seq;         /* as of the last manifest write */
@@ -117,9 +123,10 @@ char *lsm_file_path(const char *dir, uint64_t number, const char *ext);
 void lsm_vset_init(lsm_vset *vs, lsm_env *env, const char *dir, int sync);
 void lsm_vset_free(lsm_vset *vs);
 
-/* Read <dir>/MANIFEST into vs (opening every table it names).  LSM_NOTFOUND
-** if there is no manifest; LSM_CORRUPT (with errmsg) if it is damaged or a
-** table it names is missing or unreadable. */
+/* Read <dir>/MANIFEST into vs.  Tables are not opened (the table cache
+** opens them at first use), but each must exist with at least the size the
+** manifest gives it.  LSM_NOTFOUND if there is no manifest; LSM_CORRUPT
+** (with errmsg) if it is damaged or a table it names is missing or short. */
 int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg);
 
 /* Another instance's owner may have installed a newer manifest.
@@ -128,9 +135,9 @@ int lsm_vset_recover(lsm_vset *vs, lsm_buffer *errmsg);
 **                            token) reads <dir>/MANIFEST into *l; if its
 **                            generation is vs->generation and !force,
 **                            l->same = 1.
-**                            Otherwise it opens the tables the current
-**                            version does not have (those it has are
-**                            shared, not reopened).  LSM_NOTFOUND (errmsg
+**                            Otherwise it checks that the tables the
+**                            current version does not have exist (those
+**                            it has are shared).  LSM_NOTFOUND (errmsg
 **                            set) when the manifest or a table it names has
 **                            vanished (the owner moved on: read again);
 **                            LSM_CORRUPT for a damaged manifest.
@@ -230,8 +237,8 @@ int lsm_version_overlapping(const lsm_version *v, int level, lsm_slice lo,
                             lsm_slice hi, lsm_file_meta ***out, int *n_out);
 
 /* Iterator over the files of one level >= 1 in order, opening one table
-** iterator at a time.  Borrows v: the caller holds a reference on v for
-** the iterator's whole life.  NULL on NOMEM. */
-lsm_it *lsm_level_iter_new(lsm_version *v, int level);
+** iterator at a time through tables.  Borrows v and tables: the caller
+** holds a reference on v for the iterator's whole life.  NULL on NOMEM. */
+lsm_it *lsm_level_iter_new(lsm_version *v, int level, lsm_tcache *tables);
 
 #endif /* LSM_VERSION_H */

@@ -102,6 +102,7 @@ START_TEST(args_plain_columns_get_defaults) {
   ck_assert_int_eq(def.memtable_size, -1);
   ck_assert_int_eq(def.bloom_bits, -1);
   ck_assert_int_eq(def.block_size, -1);
+  ck_assert_int_eq(def.cache_size, -1);
   ck_assert_int_eq(def.sync_mode, -1);
   ck_assert_int_eq(def.background, -1);
   lsmx_table_def_free(&def);
@@ -369,6 +370,12 @@ START_TEST(args_options_are_parsed) {
   parse_ok(&def, "k", "background=0", NULL);
   ck_assert_int_eq(def.background, 0);
   lsmx_table_def_free(&def);
+  parse_ok(&def, "k", "cache_size='64M'", NULL);
+  ck_assert_int_eq(def.cache_size, 64 << 20);
+  lsmx_table_def_free(&def);
+  parse_ok(&def, "k", "CACHE_SIZE=0", NULL);   /* no block cache */
+  ck_assert_int_eq(def.cache_size, 0);
+  lsmx_table_def_free(&def);
 }
 END_TEST
 
@@ -387,6 +394,8 @@ START_TEST(args_bad_options_name_the_argument) {
   parse_err("lsm: bad value for block_size: '255'", "k", "block_size=255", NULL);
   parse_err("lsm: bad value for block_size: '65M'", "k", "block_size='65M'",
             NULL);
+  parse_err("lsm: bad value for cache_size: '8Q'", "k", "cache_size='8Q'", NULL);
+  parse_err("lsm: bad value for cache_size: '2048G'", "k", "cache_size='2048G'", NULL);
   parse_err("lsm: bad value for sync: 'fast'", "k", "sync=fast", NULL);
   parse_err("lsm: bad value for background: 'maybe'", "k", "background=maybe", NULL);
   parse_err("lsm: bad value for dir: ''", "k", "dir=''", NULL);
