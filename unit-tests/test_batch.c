@@ -18,28 +18,10 @@
 #include "batch.h"
 #include "dbformat.h"
 #include "memtable.h"
+#include "rand_support.h"
 
 /* ------------------------------------------------------------------ */
 /* Helpers. */
-
-static uint64_t test_seed(const char *test) {
-  const char *env = getenv("LSM_TEST_SEED");
-  uint64_t seed = env ? strtoull(env, NULL, 0)
-                      : ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
-  printf("%s: seed=%llu (set LSM_TEST_SEED to replay)\n", test,
-         (unsigned long long)seed);
-  fflush(stdout);
-  return seed ? seed : 1;
-}
-
-static uint64_t rnd(uint64_t *s) {
-  uint64_t x = *s;  /* xorshift64* */
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  *s = x;
-  return x * 0x2545f4914f6cdd1dull;
-}
 
 static lsm_slice S(const char *s) { return lsm_slice_make(s, strlen(s)); }
 
@@ -457,7 +439,7 @@ END_TEST
 /* Keys sharing their first 8 bytes (sorted on the rest), keys that are
 ** prefixes of others, and bytes >= 0x80 (unsigned order). */
 START_TEST(batch_encode_sorts_keys_with_common_prefixes) {
-  uint64_t s = test_seed("batch_encode_sorts_keys_with_common_prefixes");
+  uint64_t s = lsm_test_seed("batch_encode_sorts_keys_with_common_prefixes");
   lsm_batch *b;
   lsm_buffer out = {0};
   const unsigned char *p, *end;
@@ -466,15 +448,15 @@ START_TEST(batch_encode_sorts_keys_with_common_prefixes) {
   int round;
   ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
   for (round = 0; round < 20; round++) {
-    int ops = 1 + (int)(rnd(&s) % 3000);
+    int ops = 1 + (int)(lsm_test_next(&s) % 3000);
     lsm_batch_clear(b);
     for (i = 0; i < (uint32_t)ops; i++) {
       unsigned char key[20];
-      size_t len = (size_t)(rnd(&s) % 13), j;
+      size_t len = (size_t)(lsm_test_next(&s) % 13), j;
       for (j = 0; j < len; j++) {
         /* Mostly the same leading bytes. */
-        key[j] = j < 9 && rnd(&s) % 8 ? (unsigned char)(0x7e + j % 4)
-                                      : (unsigned char)rnd(&s);
+        key[j] = j < 9 && lsm_test_next(&s) % 8 ? (unsigned char)(0x7e + j % 4)
+                                      : (unsigned char)lsm_test_next(&s);
       }
       REQUIRE(lsm_batch_put(b, key, len, "v", 1) == LSM_OK);
     }
@@ -689,7 +671,7 @@ START_TEST(batch_replay_rejects_malformed_payloads) {
 END_TEST
 
 START_TEST(batch_replay_of_garbled_payloads_is_all_or_nothing) {
-  uint64_t s = test_seed("batch_replay_of_garbled_payloads_is_all_or_nothing");
+  uint64_t s = lsm_test_seed("batch_replay_of_garbled_payloads_is_all_or_nothing");
   lsm_buffer pl = {0}, bad = {0};
   int round, corrupt = 0;
   sample_payload(&pl);
@@ -697,17 +679,17 @@ START_TEST(batch_replay_of_garbled_payloads_is_all_or_nothing) {
     lsm_mem *m;
     uint64_t base;
     uint32_t n;
-    int flips = 1 + (int)(rnd(&s) % 3), f, rc;
+    int flips = 1 + (int)(lsm_test_next(&s) % 3), f, rc;
     ck_assert_int_eq(lsm_buffer_set(&bad, pl.data, pl.len), LSM_OK);
     /* Garble the body (the header's seq_base is not checksummed here and
     ** any value in range is legitimate), sometimes cut or extend it. */
     for (f = 0; f < flips; f++) {
-      size_t at = 8 + (size_t)(rnd(&s) % (bad.len - 8));
-      bad.data[at] = (unsigned char)rnd(&s);
+      size_t at = 8 + (size_t)(lsm_test_next(&s) % (bad.len - 8));
+      bad.data[at] = (unsigned char)lsm_test_next(&s);
     }
-    if (rnd(&s) % 4 == 0) bad.len -= (size_t)(rnd(&s) % bad.len);
-    if (rnd(&s) % 8 == 0) {
-      unsigned char extra = (unsigned char)rnd(&s);
+    if (lsm_test_next(&s) % 4 == 0) bad.len -= (size_t)(lsm_test_next(&s) % bad.len);
+    if (lsm_test_next(&s) % 8 == 0) {
+      unsigned char extra = (unsigned char)lsm_test_next(&s);
       ck_assert_int_eq(lsm_buffer_append(&bad, &extra, 1), LSM_OK);
     }
     ck_assert_int_eq(lsm_mem_new(&m), LSM_OK);
@@ -828,7 +810,7 @@ static void check_roundtrip(lsm_batch *b, const model *md, uint64_t base) {
 
 START_TEST(batch_random_ops_match_model) {
   enum { STEPS = 4000, MAX_MARKS = 8 };
-  uint64_t s = test_seed("batch_random_ops_match_model");
+  uint64_t s = lsm_test_seed("batch_random_ops_match_model");
   lsm_batch *b;
   model md;
   model saved[MAX_MARKS];
@@ -838,13 +820,13 @@ START_TEST(batch_random_ops_match_model) {
   memset(&md, 0, sizeof(md));
   ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
   for (step = 0; step < STEPS; step++) {
-    unsigned r = (unsigned)(rnd(&s) % 100);
-    int k = (int)(rnd(&s) % NKEYS);
+    unsigned r = (unsigned)(lsm_test_next(&s) % 100);
+    int k = (int)(lsm_test_next(&s) % NKEYS);
     const char *key = model_key(k);
     if (r < 45) {
       snprintf(md.val[k], VAL_MAX, "v%d-%u", step,
-               (unsigned)(rnd(&s) % 1000));
-      if (rnd(&s) % 10 == 0) md.val[k][0] = '\0';  /* empty values too */
+               (unsigned)(lsm_test_next(&s) % 1000));
+      if (lsm_test_next(&s) % 10 == 0) md.val[k][0] = '\0';  /* empty values too */
       ck_assert_int_eq(lsm_batch_put(b, key, strlen(key), md.val[k],
                                      strlen(md.val[k])),
                        LSM_OK);
@@ -866,7 +848,7 @@ START_TEST(batch_random_ops_match_model) {
       if (n_marks > 0) {
         /* Roll back to a random savepoint; the ones inside it are gone,
         ** it stays usable (as with SQL savepoints). */
-        int j = (int)(rnd(&s) % (uint64_t)n_marks);
+        int j = (int)(lsm_test_next(&s) % (uint64_t)n_marks);
         ck_assert_int_eq(lsm_batch_rollback_to(b, marks[j]), LSM_OK);
         md = saved[j];
         n_marks = j + 1;
@@ -876,7 +858,7 @@ START_TEST(batch_random_ops_match_model) {
       memset(&md, 0, sizeof(md));
       n_marks = 0;
     } else if (r < 95) {
-      check_roundtrip(b, &md, 1 + rnd(&s) % 1000000);
+      check_roundtrip(b, &md, 1 + lsm_test_next(&s) % 1000000);
     } else {
       /* Release the innermost savepoint without rolling back. */
       if (n_marks > 0) n_marks--;
@@ -981,7 +963,7 @@ static void check_keys(lsm_batch *b, const uint32_t *st, int n_keys) {
 ** the middle of clusters.  Each round starts from a cleared batch. */
 START_TEST(batch_many_keys_with_rollbacks_match_model) {
   enum { KEYS = 3000, ROUNDS = 80, MAX_MARKS = 6 };
-  uint64_t s = test_seed("batch_many_keys_with_rollbacks_match_model");
+  uint64_t s = lsm_test_seed("batch_many_keys_with_rollbacks_match_model");
   static uint32_t st[KEYS], saved[MAX_MARKS][KEYS];
   static uint64_t saved_mark[MAX_MARKS];
   int round;
@@ -990,18 +972,18 @@ START_TEST(batch_many_keys_with_rollbacks_match_model) {
 
   ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
   for (round = 0; round < ROUNDS; round++) {
-    int n_keys = 1 + (int)(rnd(&s) % KEYS);
-    int steps = (int)(rnd(&s) % 4000), step, n_marks = 0;
+    int n_keys = 1 + (int)(lsm_test_next(&s) % KEYS);
+    int steps = (int)(lsm_test_next(&s) % 4000), step, n_marks = 0;
     lsm_batch_clear(b);
     memset(st, 0, sizeof(st));
     for (step = 0; step < steps; step++) {
-      unsigned r = (unsigned)(rnd(&s) % 1000);
+      unsigned r = (unsigned)(lsm_test_next(&s) % 1000);
       /* Skewed key choice: repeats are common. */
-      int k = (int)(rnd(&s) % (uint64_t)(rnd(&s) % 2 && n_keys > 50 ? 50
+      int k = (int)(lsm_test_next(&s) % (uint64_t)(lsm_test_next(&s) % 2 && n_keys > 50 ? 50
                                                                     : n_keys));
       snprintf(key, sizeof key, "key%d", k);
       if (r < 600) {
-        uint32_t v = (uint32_t)(rnd(&s) % 100000);
+        uint32_t v = (uint32_t)(lsm_test_next(&s) % 100000);
         snprintf(val, sizeof val, "v%u", (unsigned)v);
         REQUIRE(lsm_batch_put(b, key, strlen(key), val, strlen(val)) == LSM_OK);
         st[k] = 2 + v;
@@ -1015,12 +997,12 @@ START_TEST(batch_many_keys_with_rollbacks_match_model) {
           n_marks++;
         }
       } else if (n_marks > 0) {
-        int j = (int)(rnd(&s) % (uint64_t)n_marks);
+        int j = (int)(lsm_test_next(&s) % (uint64_t)n_marks);
         ck_assert_int_eq(lsm_batch_rollback_to(b, saved_mark[j]), LSM_OK);
         ck_assert_uint_eq(lsm_batch_mark(b), saved_mark[j]);
         memcpy(st, saved[j], sizeof(st));
         n_marks = j + 1;
-        if (rnd(&s) % 8 == 0) check_keys(b, st, n_keys);
+        if (lsm_test_next(&s) % 8 == 0) check_keys(b, st, n_keys);
       }
     }
     check_keys(b, st, n_keys);
@@ -1284,7 +1266,7 @@ START_TEST(batch_million_ops_fill_encode_get_iterate) {
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (i = 0; i < N; i++) {
     if (i == N / 2) memcpy(last_half, last, sizeof(last));
-    k = (uint32_t)(rnd(&s) % KEYSPACE);
+    k = (uint32_t)(lsm_test_next(&s) % KEYSPACE);
     hex8(key, k);
     dec7(v, i);
     REQUIRE(lsm_batch_put(b, key, 8, v, 7) == LSM_OK);

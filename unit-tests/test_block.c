@@ -13,25 +13,13 @@
 
 #include "block.h"
 #include "dbformat.h"
+#include "rand_support.h"
 
 /* ---- helpers ---- */
 
 static uint64_t rng_state;
 
-static uint64_t test_seed(void) {
-  const char *s = getenv("LSM_TEST_SEED");
-  uint64_t seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
-  printf("test_block: seed %" PRIu64 " (set LSM_TEST_SEED to replay)\n", seed);
-  return seed ? seed : 1;
-}
-
-static uint64_t rnd(void) {
-  /* xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 2685821657736338717ULL;
-}
+static uint64_t rnd(void) { return lsm_test_next(&rng_state); }
 
 /* Internal key "k%06d" with sequence number seq, kind PUT. */
 static void make_ikey(lsm_buffer *b, int i, uint64_t seq) {
@@ -468,7 +456,7 @@ START_TEST(block_random_damage_never_reads_out_of_bounds) {
   size_t n, len, round;
   entry *e = make_entries(200, 2, &n);
   unsigned char *blk = build_block(e, n, 8, &len);
-  rng_state = test_seed();
+  rng_state = lsm_test_seed("test_block");
   for (round = 0; round < 2000; round++) {
     unsigned char *bad = malloc(len);
     lsm_it *it;
@@ -501,7 +489,7 @@ START_TEST(block_embedded_iterator_reused_across_blocks_walks_both_ways) {
   static const int intervals[] = {1, 3, 16, 300, 2};
   lsm_block_iter it;
   size_t k;
-  rng_state = test_seed();
+  rng_state = lsm_test_seed("test_block");
   lsm_block_iter_init(&it);
   for (k = 0; k < sizeof intervals / sizeof intervals[0]; k++) {
     size_t n = 400 + rnd() % 300, len, i;

@@ -17,27 +17,15 @@
 #include <unistd.h>
 
 #include "db_impl.h"
+#include "rand_support.h"
 
 /* ---------------------------------------------------------------- helpers */
 
 static uint64_t rng_state;
 
-static uint64_t rnd(void) {
-  /* xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 2685821657736338717ULL;
-}
+static uint64_t rnd(void) { return lsm_test_next(&rng_state); }
 
-static void seed_rng(const char *test) {
-  const char *env = getenv("LSM_TEST_SEED");
-  uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
-  if (seed == 0) seed = 1;
-  rng_state = seed;
-  printf("%s: seed %llu (LSM_TEST_SEED to replay)\n", test, (unsigned long long)seed);
-  fflush(stdout);
-}
+static void seed_rng(const char *test) { rng_state = lsm_test_seed(test); }
 
 /* A file meta covering user keys [lo, hi] of the given size. */
 static lsm_file_meta *meta(const char *lo, const char *hi, uint64_t size) {

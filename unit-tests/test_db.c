@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "lsm.h"
+#include "rand_support.h"
 #include "coding.h"   /* lsm_buffer_append, to NUL-terminate values */
 #include "workload.h" /* lsm_test_manifest_tables */
 
@@ -27,22 +28,9 @@
 
 static uint64_t rng_state;
 
-static uint64_t rnd(void) {
-  /* xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 2685821657736338717ULL;
-}
+static uint64_t rnd(void) { return lsm_test_next(&rng_state); }
 
-static void seed_rng(const char *test) {
-  const char *env = getenv("LSM_TEST_SEED");
-  uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
-  if (seed == 0) seed = 1;
-  rng_state = seed;
-  printf("%s: seed %llu (LSM_TEST_SEED to replay)\n", test, (unsigned long long)seed);
-  fflush(stdout);
-}
+static void seed_rng(const char *test) { rng_state = lsm_test_seed(test); }
 
 /* Options that make a few thousand rows cross many files and levels. */
 static void small_options(lsm_options *o) {

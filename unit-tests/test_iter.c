@@ -18,6 +18,7 @@
 #include "block.h"
 #include "dbformat.h"
 #include "iter.h"
+#include "rand_support.h"
 
 #define N_USER 60          /* user keys in the universe */
 #define N_SEQ 4            /* sequence numbers per user key */
@@ -25,20 +26,7 @@
 
 static uint64_t rng_state;
 
-static uint64_t test_seed(void) {
-  const char *s = getenv("LSM_TEST_SEED");
-  uint64_t seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
-  printf("test_iter: seed %" PRIu64 " (set LSM_TEST_SEED to replay)\n", seed);
-  return seed ? seed : 1;
-}
-
-static uint64_t rnd(void) {
-  /* xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 2685821657736338717ULL;
-}
+static uint64_t rnd(void) { return lsm_test_next(&rng_state); }
 
 /* Internal key of universe entry e: user key "u%03d" (e / N_SEQ), sequence
 ** number N_SEQ - e % N_SEQ, so increasing e is increasing internal order. */
@@ -188,7 +176,7 @@ static void random_walks(int rounds) {
 }
 
 START_TEST(merge_random_walks_match_a_sorted_reference) {
-  rng_state = test_seed();
+  rng_state = lsm_test_seed("test_iter");
   long_keys = sticky = 0;
   random_walks(300);
 }
@@ -198,7 +186,7 @@ END_TEST
 ** child still ranks below the runner-up); long keys sharing their first 8
 ** bytes make every rank tie, which must not. */
 START_TEST(merge_random_walks_with_runs_from_one_child_and_shared_prefixes) {
-  rng_state = test_seed() + 2;
+  rng_state = lsm_test_seed("test_iter") + 2;
   sticky = 1;
   long_keys = 0;
   random_walks(200);
@@ -212,7 +200,7 @@ END_TEST
 
 START_TEST(merge_full_scans_both_ways_visit_every_entry_once) {
   int round;
-  rng_state = test_seed() + 1;
+  rng_state = lsm_test_seed("test_iter") + 1;
   for (round = 0; round < 100; round++) {
     world w;
     lsm_it *m = make_world(&w);

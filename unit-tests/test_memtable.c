@@ -18,29 +18,10 @@
 #include "arena.h"
 #include "dbformat.h"
 #include "memtable.h"
+#include "rand_support.h"
 
 /* ------------------------------------------------------------------ */
 /* Helpers. */
-
-static uint64_t test_seed(const char *test) {
-  const char *env = getenv("LSM_TEST_SEED");
-  uint64_t seed = env ? strtoull(env, NULL, 0)
-                      : ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
-  printf("%s: seed=%llu (set LSM_TEST_SEED to replay)\n", test,
-         (unsigned long long)seed);
-  fflush(stdout);
-  return seed ? seed : 1;
-}
-
-static uint64_t rnd(uint64_t *s) {
-  /* xorshift64* */
-  uint64_t x = *s;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  *s = x;
-  return x * 0x2545f4914f6cdd1dull;
-}
 
 static lsm_slice S(const char *s) { return lsm_slice_make(s, strlen(s)); }
 
@@ -129,7 +110,7 @@ static int model_cmp(const void *a, const void *b) {
 
 START_TEST(mem_iterates_random_inserts_in_order_both_directions) {
   enum { N = 5000 };
-  uint64_t s = test_seed("mem_iterates_random_inserts_in_order");
+  uint64_t s = lsm_test_seed("mem_iterates_random_inserts_in_order");
   model_entry *model = calloc(N, sizeof(*model));
   lsm_mem *m;
   lsm_it *it;
@@ -142,9 +123,9 @@ START_TEST(mem_iterates_random_inserts_in_order_both_directions) {
     /* Few distinct user keys (of varying length, some prefixes of others),
     ** each with several versions; seq = i keeps (ukey, seq) unique. */
     char uk[16];
-    int kind = rnd(&s) % 5 == 0 ? LSM_KIND_DELETE : LSM_KIND_PUT;
+    int kind = lsm_test_next(&s) % 5 == 0 ? LSM_KIND_DELETE : LSM_KIND_PUT;
     int len = snprintf(uk, sizeof(uk), "k%llu",
-                       (unsigned long long)(rnd(&s) % 700));
+                       (unsigned long long)(lsm_test_next(&s) % 700));
     lsm_slice ik = ikey(&kb, lsm_slice_make(uk, (size_t)len), (uint64_t)i + 1,
                         kind);
     memcpy(model[i].ikey, ik.p, ik.n);
@@ -207,7 +188,7 @@ END_TEST
 ** to every entry and lookups all agree with a sorted model. */
 START_TEST(mem_sorted_runs_of_inserts_keep_every_level_ordered) {
   enum { RUNS = 40, RUN = 300, N = RUNS * RUN };
-  uint64_t s = test_seed("mem_sorted_runs_of_inserts_keep_every_level_ordered");
+  uint64_t s = lsm_test_seed("mem_sorted_runs_of_inserts_keep_every_level_ordered");
   model_entry *model = calloc(N, sizeof(*model));
   char (*run)[16] = calloc(RUN, 16);
   lsm_mem *m;
@@ -219,7 +200,7 @@ START_TEST(mem_sorted_runs_of_inserts_keep_every_level_ordered) {
   ck_assert_int_eq(lsm_mem_new(&m), LSM_OK);
   for (r = 0; r < RUNS; r++) {
     for (i = 0; i < RUN; i++) {
-      snprintf(run[i], 16, "k%llu", (unsigned long long)(rnd(&s) % 5000));
+      snprintf(run[i], 16, "k%llu", (unsigned long long)(lsm_test_next(&s) % 5000));
     }
     qsort(run, RUN, 16, (int (*)(const void *, const void *))strcmp);
     for (i = 0; i < RUN; i++) {
@@ -606,7 +587,7 @@ static void *reader_main(void *p) {
 
 START_TEST(mem_readers_see_consistent_list_during_writes) {
   enum { READERS = 3, N = 30000 };
-  uint64_t s = test_seed("mem_readers_see_consistent_list_during_writes");
+  uint64_t s = lsm_test_seed("mem_readers_see_consistent_list_during_writes");
   lsm_mem *m;
   pthread_t th[READERS];
   reader_arg ra[READERS];
@@ -623,7 +604,7 @@ START_TEST(mem_readers_see_consistent_list_during_writes) {
   }
   for (i = 0; i < N; i++) {
     int len = snprintf(key, sizeof(key), "%016llx",
-                       (unsigned long long)rnd(&s));
+                       (unsigned long long)lsm_test_next(&s));
     lsm_slice k = lsm_slice_make(key, (size_t)len);
     ck_assert_int_eq(lsm_mem_add(m, (uint64_t)i + 1, LSM_KIND_PUT, k, k),
                      LSM_OK);
@@ -644,7 +625,7 @@ END_TEST
 ** absent keys are not. */
 START_TEST(mem_get_finds_every_key_and_no_absent_one_past_the_filter_size) {
   enum { N = 200000 };
-  uint64_t s = test_seed("mem_get_finds_every_key_and_no_absent_one_past_the_filter_size");
+  uint64_t s = lsm_test_seed("mem_get_finds_every_key_and_no_absent_one_past_the_filter_size");
   uint64_t s0 = s;
   lsm_mem *m;
   lsm_slice v;
@@ -653,7 +634,7 @@ START_TEST(mem_get_finds_every_key_and_no_absent_one_past_the_filter_size) {
   ck_assert_int_eq(lsm_mem_new(&m), LSM_OK);
   ck_assert(!lsm_mem_get(m, S("nothing"), LSM_SEQ_MAX, &kind, &v));
   for (i = 0; i < N; i++) {
-    int len = snprintf(key, sizeof(key), "k%015llx", (unsigned long long)rnd(&s));
+    int len = snprintf(key, sizeof(key), "k%015llx", (unsigned long long)lsm_test_next(&s));
     lsm_slice k = lsm_slice_make(key, (size_t)len);
     ck_assert_int_eq(lsm_mem_add(m, (uint64_t)i + 1, LSM_KIND_PUT, k, k), LSM_OK);
     if (i == 999 || i == N - 1) {
@@ -661,7 +642,7 @@ START_TEST(mem_get_finds_every_key_and_no_absent_one_past_the_filter_size) {
       uint64_t r = s0;
       int j;
       for (j = 0; j <= i; j++) {
-        int n = snprintf(key, sizeof(key), "k%015llx", (unsigned long long)rnd(&r));
+        int n = snprintf(key, sizeof(key), "k%015llx", (unsigned long long)lsm_test_next(&r));
         ck_assert_msg(lsm_mem_get(m, lsm_slice_make(key, (size_t)n), LSM_SEQ_MAX, &kind, &v),
                       "key %d of %d not found", j, i + 1);
         ck_assert(slice_eq(v, lsm_slice_make(key, (size_t)n)));
@@ -697,7 +678,7 @@ static void *getter_main(void *p) {
     int n = __atomic_load_n(a->published, __ATOMIC_ACQUIRE), j, len, kind;
     lsm_slice v;
     if (n == 0) continue;
-    j = (int)(rnd(&r) % (uint64_t)n);
+    j = (int)(lsm_test_next(&r) % (uint64_t)n);
     len = getter_key(key, sizeof key, j);
     if (!lsm_mem_get(a->m, lsm_slice_make(key, (size_t)len), LSM_SEQ_MAX, &kind, &v)) a->missed++;
     a->gets++;

@@ -20,24 +20,15 @@
 #include "bloom.h"
 #include "legacy_bloom.h"
 #include "sst.h"
+#include "rand_support.h"
 
 /* ---------------------------------------------------------------- helpers */
 
 static uint64_t rng_state;
 
-static void seed_rng(const char *test) {
-  const char *s = getenv("LSM_TEST_SEED");
-  uint64_t seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-  printf("%s: seed %" PRIu64 " (set LSM_TEST_SEED to replay)\n", test, seed);
-  rng_state = seed ? seed : 1;
-}
+static uint64_t rnd(void) { return lsm_test_next(&rng_state); }
 
-static uint64_t rnd(void) {
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 2685821657736338717ULL;
-}
+static void seed_rng(const char *test) { rng_state = lsm_test_seed(test); }
 
 static lsm_slice bs(const lsm_buffer *b) { return lsm_slice_make(b->data, b->len); }
 
