@@ -139,6 +139,41 @@ START_TEST(cache_buffers_are_charged_rounded_evicted_and_recycled) {
 }
 END_TEST
 
+/* A miss on a full cache takes the memory of the entry it would evict on
+** insert (the oldest, when it fits: sizes within an eighth), instead of
+** allocating; an oldest entry that does not fit stays cached. */
+START_TEST(cache_full_miss_reuses_the_oldest_entrys_memory) {
+  lsm_cache *c = lsm_cache_new(4 * 4352);
+  lsm_cache_handle *h;
+  void *first = NULL, *buf;
+  lsm_cache_stats st;
+  int i;
+  for (i = 0; i < 4; i++) {
+    buf = lsm_cache_buffer_new(c, 4200);
+    ck_assert_ptr_nonnull(buf);
+    if (i == 0) first = buf;
+    lsm_cache_release(c, lsm_cache_insert_buffer(c, 1, (uint64_t)i, buf, 4200));
+  }
+  /* 4100 bytes fit entry 0's 4352-byte area: it is evicted and reused. */
+  buf = lsm_cache_buffer_new(c, 4100);
+  ck_assert_ptr_eq(buf, first);
+  ck_assert_ptr_null(lsm_cache_lookup(c, 1, 0));
+  lsm_cache_release(c, lsm_cache_insert_buffer(c, 1, 4, buf, 4100));
+  /* 1000 bytes would waste most of entry 1's area: it stays until the
+  ** insert needs the room. */
+  buf = lsm_cache_buffer_new(c, 1000);
+  ck_assert_ptr_nonnull(buf);
+  h = lsm_cache_lookup(c, 1, 1);
+  ck_assert_ptr_nonnull(h);
+  lsm_cache_release(c, h);
+  lsm_cache_buffer_free(c, buf);
+  lsm_cache_get_stats(c, &st);
+  ck_assert_uint_eq(st.entries, 4);
+  ck_assert_uint_le(st.usage, 4 * 4352);
+  lsm_cache_free(c);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("cache");
   TCase *tc = tcase_create("cache");
@@ -149,6 +184,7 @@ int main(void) {
   tcase_add_test(tc, cache_referenced_entry_survives_eviction_and_replacement);
   tcase_add_test(tc, cache_ids_are_distinct_and_table_grows);
   tcase_add_test(tc, cache_buffers_are_charged_rounded_evicted_and_recycled);
+  tcase_add_test(tc, cache_full_miss_reuses_the_oldest_entrys_memory);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
