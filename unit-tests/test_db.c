@@ -21,6 +21,7 @@
 
 #include "lsm.h"
 #include "rand_support.h"
+#include "db_test_support.h"
 #include "coding.h"   /* lsm_buffer_append, to NUL-terminate values */
 #include "workload.h" /* lsm_test_manifest_tables */
 
@@ -31,32 +32,6 @@ static uint64_t rng_state;
 static uint64_t rnd(void) { return lsm_test_next(&rng_state); }
 
 static void seed_rng(const char *test) { rng_state = lsm_test_seed(test); }
-
-/* Options that make a few thousand rows cross many files and levels. */
-static void small_options(lsm_options *o) {
-  lsm_options_init(o);
-  o->memtable_size = 8 * 1024;
-  o->block_size = 512;
-  o->target_file_size = 16 * 1024;
-  o->l1_target_bytes = 32 * 1024;
-  o->level_multiplier = 4;
-  o->l0_compaction_trigger = 3;
-}
-
-static lsm_db *open_db(const char *dir, const lsm_options *o) {
-  lsm_db *db = NULL;
-  int rc = lsm_open(dir, o, &db);
-  ck_assert_msg(rc == LSM_OK, "open %s: %d %s", dir, rc, db ? lsm_errmsg(db) : "");
-  return db;
-}
-
-static void put(lsm_db *db, const char *k, const char *v) {
-  lsm_batch *b;
-  ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
-  ck_assert_int_eq(lsm_batch_put(b, k, strlen(k), v, strlen(v)), LSM_OK);
-  ck_assert_int_eq(lsm_write(db, b, 0), LSM_OK);
-  lsm_batch_free(b);
-}
 
 static void del(lsm_db *db, const char *k) {
   lsm_batch *b;
@@ -206,24 +181,24 @@ static void check_seeks(lsm_db *db, const model *m, int rounds) {
 /* ---------------------------------------------------------------- tests */
 
 START_TEST(db_put_get_delete_and_reopen) {
-  lsm_db *db = open_db("basic", NULL);
+  lsm_db *db = lsm_test_open("basic", NULL);
   lsm_buffer buf = {0};
-  put(db, "user:1", "alice");
-  put(db, "user:2", "bob");
-  put(db, "user:1", "alice_updated");
+  lsm_test_put(db, "user:1", "alice");
+  lsm_test_put(db, "user:2", "bob");
+  lsm_test_put(db, "user:1", "alice_updated");
   del(db, "user:2");
   ck_assert_str_eq(get(db, NULL, "user:1", &buf), "alice_updated");
   ck_assert_ptr_null(get(db, NULL, "user:2", &buf));
   ck_assert_ptr_null(get(db, NULL, "user:3", &buf));
   ck_assert_int_eq(lsm_close(db), LSM_OK);
   /* Reopen: the commits come back from the log. */
-  db = open_db("basic", NULL);
+  db = lsm_test_open("basic", NULL);
   ck_assert_str_eq(get(db, NULL, "user:1", &buf), "alice_updated");
   ck_assert_ptr_null(get(db, NULL, "user:2", &buf));
   ck_assert_int_eq(lsm_flush(db), LSM_OK);
   ck_assert_int_eq(lsm_close(db), LSM_OK);
   /* And from a table after a flush. */
-  db = open_db("basic", NULL);
+  db = lsm_test_open("basic", NULL);
   ck_assert_str_eq(get(db, NULL, "user:1", &buf), "alice_updated");
   ck_assert_ptr_null(get(db, NULL, "user:2", &buf));
   ck_assert_int_eq(lsm_check(db), LSM_OK);
@@ -236,12 +211,12 @@ START_TEST(db_second_open_joins_the_first) {
   /* Two handles on one directory are two instances (as two processes
   ** would be): the second joins, and each sees the other's commits
   ** (test_multiproc.c tests the protocol itself). */
-  lsm_db *db = open_db("join", NULL), *db2 = NULL;
+  lsm_db *db = lsm_test_open("join", NULL), *db2 = NULL;
   lsm_buffer buf = {0};
-  put(db, "a", "1");
-  db2 = open_db("join", NULL);
+  lsm_test_put(db, "a", "1");
+  db2 = lsm_test_open("join", NULL);
   ck_assert_str_eq(get(db2, NULL, "a", &buf), "1");
-  put(db2, "b", "2");
+  lsm_test_put(db2, "b", "2");
   ck_assert_str_eq(get(db, NULL, "b", &buf), "2");
   ck_assert_int_eq(lsm_close(db2), LSM_OK);
   ck_assert_int_eq(lsm_close(db), LSM_OK);
@@ -250,7 +225,7 @@ START_TEST(db_second_open_joins_the_first) {
 END_TEST
 
 START_TEST(db_batch_is_atomic_and_last_op_wins) {
-  lsm_db *db = open_db("batch", NULL);
+  lsm_db *db = lsm_test_open("batch", NULL);
   lsm_batch *b;
   lsm_buffer buf = {0};
   lsm_stats st;
@@ -280,16 +255,16 @@ START_TEST(db_snapshot_sees_the_past_across_flush_and_compaction) {
   lsm_iter *it;
   char key[32];
   int i, n;
-  small_options(&o);
-  db = open_db("snap", &o);
+  lsm_test_small_options(&o);
+  db = lsm_test_open("snap", &o);
   for (i = 0; i < 500; i++) {
     model_key(i, key);
-    put(db, key, "old");
+    lsm_test_put(db, key, "old");
   }
   ck_assert_int_eq(lsm_snapshot_new(db, &snap), LSM_OK);
   for (i = 0; i < 500; i++) {
     model_key(i, key);
-    if (i % 2) put(db, key, "new");
+    if (i % 2) lsm_test_put(db, key, "new");
     else del(db, key);
   }
   ck_assert_int_eq(lsm_compact(db), LSM_OK);
@@ -335,11 +310,11 @@ START_TEST(db_iterator_keeps_its_view_while_files_change) {
   lsm_iter *it;
   char key[32];
   int i, n = 0;
-  small_options(&o);
-  db = open_db("stable", &o);
+  lsm_test_small_options(&o);
+  db = lsm_test_open("stable", &o);
   for (i = 0; i < 300; i++) {
     model_key(i, key);
-    put(db, key, "v1");
+    lsm_test_put(db, key, "v1");
   }
   ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
   lsm_iter_first(it);
@@ -347,7 +322,7 @@ START_TEST(db_iterator_keeps_its_view_while_files_change) {
   for (i = 0; i < 300; i++) {
     model_key(i, key);
     if (i % 3 == 0) del(db, key);
-    else put(db, key, "v2");
+    else lsm_test_put(db, key, "v2");
   }
   ck_assert_int_eq(lsm_compact(db), LSM_OK);
   for (; lsm_iter_valid(it); lsm_iter_next(it)) {
@@ -381,7 +356,7 @@ static const char *value_at(lsm_iter *it, const char *key, char *out) {
 }
 
 START_TEST(db_refreshed_iterator_sees_new_commits_until_its_sources_change) {
-  lsm_db *db = open_db("refresh", NULL);
+  lsm_db *db = lsm_test_open("refresh", NULL);
   lsm_iter *it, *at_snap, *with_overlay;
   lsm_snapshot *snap;
   lsm_batch *b;
@@ -391,7 +366,7 @@ START_TEST(db_refreshed_iterator_sees_new_commits_until_its_sources_change) {
   int i;
   for (i = 0; i < 100; i++) {
     model_key(i, key);
-    put(db, key, "v1");
+    lsm_test_put(db, key, "v1");
   }
   ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
   ck_assert_int_eq(lsm_snapshot_new(db, &snap), LSM_OK);
@@ -403,9 +378,9 @@ START_TEST(db_refreshed_iterator_sees_new_commits_until_its_sources_change) {
   ck_assert_ptr_nonnull(value_at(it, "key000050", v));
   lsm_iter_prev(it);
   ck_assert(lsm_iter_valid(it));
-  put(db, "key000050", "v2");
+  lsm_test_put(db, "key000050", "v2");
   del(db, "key000051");
-  put(db, "key000050a", "new");
+  lsm_test_put(db, "key000050a", "new");
   ck_assert_str_eq(value_at(it, "key000050", v), "v1");     /* not yet */
   ck_assert_int_eq(lsm_iter_refresh(it), LSM_OK);
   ck_assert(!lsm_iter_valid(it));
@@ -430,7 +405,7 @@ START_TEST(db_refreshed_iterator_sees_new_commits_until_its_sources_change) {
   ck_assert_int_eq(lsm_iter_refresh(with_overlay), LSM_BUSY);
   ck_assert_str_eq(value_at(at_snap, "key000050", v), "v1");
   /* A flush replaces the memtable: the old view stays, refresh refuses. */
-  put(db, "key000050", "v3");
+  lsm_test_put(db, "key000050", "v3");
   ck_assert_int_eq(lsm_flush(db), LSM_OK);
   ck_assert_int_eq(lsm_iter_refresh(it), LSM_BUSY);
   ck_assert_str_eq(value_at(it, "key000050", v), "v2");
@@ -445,14 +420,14 @@ START_TEST(db_refreshed_iterator_sees_new_commits_until_its_sources_change) {
 END_TEST
 
 START_TEST(db_overlay_batch_reads_its_own_writes) {
-  lsm_db *db = open_db("overlay", NULL);
+  lsm_db *db = lsm_test_open("overlay", NULL);
   lsm_batch *b;
   lsm_iter *it;
   const char *expect[] = {"a=1", "b=batch", "d=4"};
   int n = 0;
-  put(db, "a", "1");
-  put(db, "b", "2");
-  put(db, "c", "3");
+  lsm_test_put(db, "a", "1");
+  lsm_test_put(db, "b", "2");
+  lsm_test_put(db, "c", "3");
   ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
   lsm_batch_put(b, "b", 1, "batch", 5);
   lsm_batch_delete(b, "c", 1);
@@ -486,11 +461,11 @@ START_TEST(db_overlay_batch_reads_its_own_writes) {
 END_TEST
 
 START_TEST(db_overlay_iterator_ignores_later_batch_writes) {
-  lsm_db *db = open_db("overlay2", NULL);
+  lsm_db *db = lsm_test_open("overlay2", NULL);
   lsm_batch *b;
   lsm_iter *it;
   int n = 0;
-  put(db, "a", "1");
+  lsm_test_put(db, "a", "1");
   ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
   lsm_batch_put(b, "b", 1, "2", 1);
   ck_assert_int_eq(lsm_iter_new(db, NULL, b, &it), LSM_OK);
@@ -529,8 +504,8 @@ START_TEST(db_model_random_ops_with_reopen) {
   int level, deep = 0;
   seed_rng("db_model_random_ops_with_reopen");
   memset(&m, 0, sizeof m);
-  small_options(&o);
-  db = open_db("model", &o);
+  lsm_test_small_options(&o);
+  db = lsm_test_open("model", &o);
   ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
   for (op = 0; op < ops; op++) {
     int i = (int)(rnd() % MODEL_KEYS);
@@ -553,7 +528,7 @@ START_TEST(db_model_random_ops_with_reopen) {
       ck_assert_int_eq(lsm_write(db, b, 0), LSM_OK);
       lsm_batch_clear(b);
       ck_assert_int_eq(lsm_close(db), LSM_OK);
-      db = open_db("model", &o);
+      db = lsm_test_open("model", &o);
       check_against_model(db, &m);
     }
   }
@@ -567,7 +542,7 @@ START_TEST(db_model_random_ops_with_reopen) {
   ck_assert_uint_gt(st.compactions, 0);
   ck_assert_int_eq(lsm_check(db), LSM_OK);
   ck_assert_int_eq(lsm_close(db), LSM_OK);
-  db = open_db("model", &o);
+  db = lsm_test_open("model", &o);
   check_against_model(db, &m);
   ck_assert_int_eq(lsm_compact(db), LSM_OK);
   check_against_model(db, &m);
@@ -584,11 +559,11 @@ START_TEST(db_bloom_filter_rules_out_missing_keys) {
   lsm_stats st;
   char key[32];
   int i;
-  small_options(&o);
-  db = open_db("bloom", &o);
+  lsm_test_small_options(&o);
+  db = lsm_test_open("bloom", &o);
   for (i = 0; i < 2000; i++) {
     model_key(i, key);
-    put(db, key, "x");
+    lsm_test_put(db, key, "x");
   }
   ck_assert_int_eq(lsm_flush(db), LSM_OK);
   for (i = 0; i < 2000; i++) {
@@ -611,11 +586,11 @@ START_TEST(db_block_cache_serves_repeated_reads) {
   lsm_stats st;
   char key[32];
   int i, round;
-  small_options(&o);
-  db = open_db("cache", &o);
+  lsm_test_small_options(&o);
+  db = lsm_test_open("cache", &o);
   for (i = 0; i < 200; i++) {
     model_key(i, key);
-    put(db, key, "cached-value");
+    lsm_test_put(db, key, "cached-value");
   }
   ck_assert_int_eq(lsm_compact(db), LSM_OK);
   for (round = 0; round < 2; round++) {
@@ -637,7 +612,7 @@ START_TEST(db_block_cache_serves_repeated_reads) {
 END_TEST
 
 START_TEST(db_large_values_cross_blocks) {
-  lsm_db *db = open_db("large", NULL);
+  lsm_db *db = lsm_test_open("large", NULL);
   size_t n = 3u << 20, i;
   char *big = malloc(n);
   lsm_batch *b;
@@ -648,7 +623,7 @@ START_TEST(db_large_values_cross_blocks) {
   ck_assert_int_eq(lsm_write(db, b, 0), LSM_OK);
   ck_assert_int_eq(lsm_flush(db), LSM_OK);
   lsm_close(db);
-  db = open_db("large", NULL);
+  db = lsm_test_open("large", NULL);
   ck_assert_int_eq(lsm_get(db, NULL, big, 1u << 20, &buf), LSM_OK);
   ck_assert_uint_eq(buf.len, n);
   ck_assert(memcmp(buf.data, big, n) == 0);
@@ -660,9 +635,9 @@ START_TEST(db_large_values_cross_blocks) {
 END_TEST
 
 START_TEST(db_destroy_removes_the_directory) {
-  lsm_db *db = open_db("doomed", NULL);
+  lsm_db *db = lsm_test_open("doomed", NULL);
   struct stat st;
-  put(db, "k", "v");
+  lsm_test_put(db, "k", "v");
   lsm_flush(db);
   ck_assert_int_eq(lsm_destroy("doomed", NULL), LSM_BUSY);   /* still open */
   lsm_close(db);
@@ -672,11 +647,11 @@ START_TEST(db_destroy_removes_the_directory) {
 END_TEST
 
 START_TEST(db_corrupt_log_middle_fails_open) {
-  lsm_db *db = open_db("badlog", NULL);
+  lsm_db *db = lsm_test_open("badlog", NULL);
   char path[64];
   FILE *f;
   int i;
-  for (i = 0; i < 20; i++) put(db, "key", "value-value-value");
+  for (i = 0; i < 20; i++) lsm_test_put(db, "key", "value-value-value");
   lsm_close(db);
   /* After close, the log is 000002.log (1 was the first manifest's). */
   {
@@ -710,19 +685,19 @@ START_TEST(db_manifest_recovery_restores_every_level) {
   lsm_buffer buf = {0};
   char key[32];
   int i, level;
-  small_options(&o);
+  lsm_test_small_options(&o);
   /* Inline maintenance: a background compaction finishing between the
   ** stats and the close would change the levels the reopen must match. */
   o.background = 0;
-  db = open_db("manifest", &o);
+  db = lsm_test_open("manifest", &o);
   for (i = 0; i < 3000; i++) {
     model_key(i, key);
-    put(db, key, "value-value-value");
+    lsm_test_put(db, key, "value-value-value");
   }
   ck_assert_int_eq(lsm_flush(db), LSM_OK);
   lsm_get_stats(db, &before);
   ck_assert_int_eq(lsm_close(db), LSM_OK);
-  db = open_db("manifest", &o);
+  db = lsm_test_open("manifest", &o);
   lsm_get_stats(db, &after);
   for (level = 0; level < LSM_MAX_LEVELS; level++) {
     ck_assert_int_eq(after.level[level].files, before.level[level].files);
@@ -765,8 +740,8 @@ START_TEST(db_damaged_manifest_fails_open_with_corrupt) {
     char dir[32];
     lsm_db *db;
     snprintf(dir, sizeof dir, "badmanifest%d", i);
-    db = open_db(dir, NULL);
-    put(db, "k", "v");
+    db = lsm_test_open(dir, NULL);
+    lsm_test_put(db, "k", "v");
     ck_assert_int_eq(lsm_flush(db), LSM_OK);
     lsm_close(db);
     if (offsets[i] >= 0) damage_manifest(dir, offsets[i], 0);
@@ -785,7 +760,7 @@ END_TEST
 ** so that a flush, and every few flushes a compaction, runs all the time
 ** and a kill often lands in one. */
 static void crash_options(lsm_options *o) {
-  small_options(o);
+  lsm_test_small_options(o);
   o->memtable_size = 4 * 1024;
   o->block_size = 256;
   o->target_file_size = 8 * 1024;
@@ -947,7 +922,7 @@ START_TEST(db_crash_kill9_loses_no_acknowledged_commit) {
     }
     /* Every acknowledged transaction is there, whole; none is partial. */
     crash_options(&o);
-    db = open_db(dir, &o);
+    db = lsm_test_open(dir, &o);
     ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
     {
       int cur = -1, count = 0;

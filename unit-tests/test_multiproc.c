@@ -40,27 +40,15 @@
 #include <unistd.h>
 
 #include "lsm.h"
+#include "db_test_support.h"
 #include "coding.h"   /* lsm_buffer_append */
 
 /* ---------------------------------------------------------------- helpers */
 
 static void small_options(lsm_options *o) {
-  lsm_options_init(o);
-  o->memtable_size = 8 * 1024;
-  o->block_size = 512;
-  o->target_file_size = 16 * 1024;
-  o->l1_target_bytes = 32 * 1024;
-  o->level_multiplier = 4;
-  o->l0_compaction_trigger = 3;
+  lsm_test_small_options(o);
   o->l0_slowdown_trigger = 6;
   o->l0_stop_trigger = 10;
-}
-
-static lsm_db *open_db(const char *dir, const lsm_options *o) {
-  lsm_db *db = NULL;
-  int rc = lsm_open(dir, o, &db);
-  ck_assert_msg(rc == LSM_OK, "open %s: %d %s", dir, rc, db ? lsm_errmsg(db) : "");
-  return db;
 }
 
 static int put_rc(lsm_db *db, const char *k, const char *v) {
@@ -71,11 +59,6 @@ static int put_rc(lsm_db *db, const char *k, const char *v) {
   rc = lsm_write(db, b, 0);
   lsm_batch_free(b);
   return rc;
-}
-
-static void put(lsm_db *db, const char *k, const char *v) {
-  int rc = put_rc(db, k, v);
-  ck_assert_msg(rc == LSM_OK, "put %s: %d %s", k, rc, lsm_errmsg(db));
 }
 
 /* Value of k as a NUL-terminated string in buf, or NULL if absent. */
@@ -178,19 +161,19 @@ static uint64_t writer_parked(const char *dir) {
 /* ---------------------------------------------------------------- two instances */
 
 START_TEST(instances_see_each_others_commits) {
-  lsm_db *a = open_db("mp_see", NULL), *b = open_db("mp_see", NULL);
+  lsm_db *a = lsm_test_open("mp_see", NULL), *b = lsm_test_open("mp_see", NULL);
   lsm_buffer buf = {0};
-  put(a, "k1", "from a");
+  lsm_test_put(a, "k1", "from a");
   ck_assert_str_eq(get(b, NULL, "k1", &buf), "from a");
-  put(b, "k2", "from b");
+  lsm_test_put(b, "k2", "from b");
   ck_assert_str_eq(get(a, NULL, "k2", &buf), "from b");
-  put(b, "k1", "b again");
+  lsm_test_put(b, "k1", "b again");
   ck_assert_str_eq(get(a, NULL, "k1", &buf), "b again");
   ck_assert_int_eq(count_keys(a, NULL), 2);
   ck_assert_int_eq(lsm_close(a), LSM_OK);
   ck_assert_int_eq(lsm_close(b), LSM_OK);
   /* Both commits survive a reopen by a sole instance. */
-  a = open_db("mp_see", NULL);
+  a = lsm_test_open("mp_see", NULL);
   ck_assert_str_eq(get(a, NULL, "k1", &buf), "b again");
   ck_assert_str_eq(get(a, NULL, "k2", &buf), "from b");
   ck_assert_int_eq(lsm_close(a), LSM_OK);
@@ -199,10 +182,10 @@ START_TEST(instances_see_each_others_commits) {
 END_TEST
 
 START_TEST(one_writer_at_a_time_across_instances) {
-  lsm_db *a = open_db("mp_writer", NULL), *b = open_db("mp_writer", NULL);
+  lsm_db *a = lsm_test_open("mp_writer", NULL), *b = lsm_test_open("mp_writer", NULL);
   lsm_buffer buf = {0};
   int rc;
-  put(a, "n", "1");
+  lsm_test_put(a, "n", "1");
   /* A holds the write lock for a read-modify-write transaction. */
   ck_assert_int_eq(lsm_write_begin(a), LSM_OK);
   ck_assert_int_eq(lsm_write_begin(a), LSM_OK);   /* held: no-op */
@@ -212,13 +195,13 @@ START_TEST(one_writer_at_a_time_across_instances) {
   ck_assert_int_eq(lsm_write_begin(b), LSM_BUSY);
   /* B still reads. */
   ck_assert_str_eq(get(b, NULL, "n", &buf), "1");
-  put(a, "n", "2");
-  put(a, "m", "2");
+  lsm_test_put(a, "n", "2");
+  lsm_test_put(a, "m", "2");
   ck_assert_int_eq(lsm_write_end(a), LSM_OK);
   /* Released: B writes, and its transaction starts from A's commits. */
   ck_assert_int_eq(lsm_write_begin(b), LSM_OK);
   ck_assert_str_eq(get(b, NULL, "n", &buf), "2");
-  put(b, "n", "3");
+  lsm_test_put(b, "n", "3");
   ck_assert_int_eq(put_rc(a, "n", "x"), LSM_BUSY);
   ck_assert_int_eq(lsm_write_end(b), LSM_OK);
   ck_assert_str_eq(get(a, NULL, "n", &buf), "3");
@@ -233,27 +216,27 @@ END_TEST
 ** both take it per transaction; once the second has closed, the first
 ** keeps it again. */
 START_TEST(a_sole_instance_keeps_writer_and_hands_it_to_a_newcomer) {
-  lsm_db *a = open_db("mp_keep", NULL), *b;
+  lsm_db *a = lsm_test_open("mp_keep", NULL), *b;
   lsm_buffer buf = {0};
   char k[32];
   int i;
   double deadline;
-  put(a, "k1", "a");
+  lsm_test_put(a, "k1", "a");
   ck_assert(writer_held("mp_keep"));
   ck_assert_uint_eq(writer_parked("mp_keep"), 1);
   /* Kept across write transactions too; in use (not parked) inside one. */
   ck_assert_int_eq(lsm_write_begin(a), LSM_OK);
   ck_assert_uint_eq(writer_parked("mp_keep"), 0);
-  put(a, "k2", "a");
+  lsm_test_put(a, "k2", "a");
   ck_assert_int_eq(lsm_write_end(a), LSM_OK);
   ck_assert(writer_held("mp_keep"));
   ck_assert_uint_eq(writer_parked("mp_keep"), 1);
   /* B arrives while A is idle: A lets go (its background thread), B's
   ** transaction waits for that instead of failing with LSM_BUSY. */
-  b = open_db("mp_keep", NULL);
+  b = lsm_test_open("mp_keep", NULL);
   ck_assert_int_eq(lsm_write_begin(b), LSM_OK);
   ck_assert_str_eq(get(b, NULL, "k2", &buf), "a");
-  put(b, "k3", "b");
+  lsm_test_put(b, "k3", "b");
   /* A writer in a transaction still means LSM_BUSY at once. */
   ck_assert_int_eq(put_rc(a, "k4", "a"), LSM_BUSY);
   ck_assert_int_eq(lsm_write_end(b), LSM_OK);
@@ -262,7 +245,7 @@ START_TEST(a_sole_instance_keeps_writer_and_hands_it_to_a_newcomer) {
   ck_assert_str_eq(get(a, NULL, "k3", &buf), "b");
   for (i = 0; i < 20; i++) {
     snprintf(k, sizeof k, "r%02d", i);
-    put(i % 2 ? a : b, k, i % 2 ? "a" : "b");
+    lsm_test_put(i % 2 ? a : b, k, i % 2 ? "a" : "b");
     ck_assert(!writer_held("mp_keep"));
     ck_assert_str_eq(get(i % 2 ? b : a, NULL, k, &buf), i % 2 ? "a" : "b");
   }
@@ -272,14 +255,14 @@ START_TEST(a_sole_instance_keeps_writer_and_hands_it_to_a_newcomer) {
   deadline = now_s() + 20;
   for (i = 0; !writer_held("mp_keep") && now_s() < deadline; i++) {
     snprintf(k, sizeof k, "s%05d", i);
-    put(a, k, "a");
+    lsm_test_put(a, k, "a");
     if (!writer_held("mp_keep")) sleep_ms(5);
   }
   ck_assert(writer_held("mp_keep"));
   ck_assert_uint_eq(writer_parked("mp_keep"), 1);
   ck_assert_int_eq(lsm_close(a), LSM_OK);
   ck_assert(!writer_held("mp_keep"));
-  a = open_db("mp_keep", NULL);
+  a = lsm_test_open("mp_keep", NULL);
   ck_assert_str_eq(get(a, NULL, "k1", &buf), "a");
   ck_assert_str_eq(get(a, NULL, "k3", &buf), "b");
   ck_assert_str_eq(get(a, NULL, "r19", &buf), "a");
@@ -293,26 +276,26 @@ END_TEST
 ** thread), and its next commit keeps it again; a keeper in the middle of
 ** many commits hands it to a newcomer at the end of one of them. */
 START_TEST(an_idle_keeper_lets_go_and_a_busy_one_hands_over_between_commits) {
-  lsm_db *a = open_db("mp_idle", NULL), *b;
+  lsm_db *a = lsm_test_open("mp_idle", NULL), *b;
   lsm_buffer buf = {0};
   char k[32];
   int i, rc;
   double deadline;
-  put(a, "k", "1");
+  lsm_test_put(a, "k", "1");
   ck_assert(writer_held("mp_idle"));
   deadline = now_s() + 20;
   while (writer_held("mp_idle") && now_s() < deadline) sleep_ms(20);
   ck_assert(!writer_held("mp_idle"));
   ck_assert_uint_eq(writer_parked("mp_idle"), 0);
-  put(a, "k", "2");
+  lsm_test_put(a, "k", "2");
   ck_assert(writer_held("mp_idle"));
   /* B opens; A goes on committing (no idle time) and still hands WRITER
   ** over: B's first write succeeds after at most a few LSM_BUSY, each
   ** meaning that A was inside a commit. */
-  b = open_db("mp_idle", NULL);
+  b = lsm_test_open("mp_idle", NULL);
   for (i = 0, rc = LSM_BUSY; rc == LSM_BUSY && i < 100000; i++) {
     snprintf(k, sizeof k, "a%06d", i);
-    put(a, k, "a");
+    lsm_test_put(a, k, "a");
     rc = put_rc(b, "from b", "b");
   }
   ck_assert_msg(rc == LSM_OK, "b: %d %s", rc, lsm_errmsg(b));
@@ -363,7 +346,7 @@ START_TEST(a_keeper_in_another_process_hands_writer_over) {
   ck_assert_int_eq(read(up[0], &m, 1), 1);
   ck_assert_int_eq(m, 'k');
   ck_assert(writer_held("mp_keep_fork"));
-  a = open_db("mp_keep_fork", NULL);
+  a = lsm_test_open("mp_keep_fork", NULL);
   ck_assert_int_eq(put_rc(a, "parent", "p"), LSM_OK);
   ck_assert_str_eq(get(a, NULL, "child", &buf), "1");
   ck_assert_int_eq(write(down[1], "g", 1), 1);
@@ -388,8 +371,8 @@ START_TEST(without_a_background_thread_writer_is_never_kept) {
   lsm_db *a;
   lsm_options_init(&o);
   o.background = 0;
-  a = open_db("mp_nobg", &o);
-  put(a, "k", "v");
+  a = lsm_test_open("mp_nobg", &o);
+  lsm_test_put(a, "k", "v");
   ck_assert(!writer_held("mp_nobg"));
   ck_assert_int_eq(lsm_write_begin(a), LSM_OK);
   ck_assert(writer_held("mp_nobg"));
@@ -410,12 +393,12 @@ START_TEST(a_non_owner_fills_logs_the_owner_flushes) {
   int i;
   double deadline;
   small_options(&o);
-  a = open_db("mp_rotate", &o);
-  b = open_db("mp_rotate", &o);
+  a = lsm_test_open("mp_rotate", &o);
+  b = lsm_test_open("mp_rotate", &o);
   for (i = 0; i < 3000; i++) {
     snprintf(k, sizeof k, "key%05d", i % 1500);
     snprintf(v, sizeof v, "value %d written by b", i);
-    put(b, k, v);
+    lsm_test_put(b, k, v);
   }
   ck_assert_int_eq(lsm_flush(b), LSM_OK);
   ck_assert_int_eq(lsm_get_stats(a, &st), LSM_OK);
@@ -455,11 +438,11 @@ START_TEST(the_owner_role_moves_when_its_holder_closes) {
   char k[32];
   int i;
   small_options(&o);
-  a = open_db("mp_owner", &o);
-  b = open_db("mp_owner", &o);
+  a = lsm_test_open("mp_owner", &o);
+  b = lsm_test_open("mp_owner", &o);
   for (i = 0; i < 500; i++) {
     snprintf(k, sizeof k, "a%04d", i);
-    put(a, k, "1");
+    lsm_test_put(a, k, "1");
   }
   /* B cannot compact: A maintains the directory. */
   ck_assert_int_eq(lsm_compact(b), LSM_BUSY);
@@ -467,7 +450,7 @@ START_TEST(the_owner_role_moves_when_its_holder_closes) {
   /* A is gone: B takes the role (at its next commit or call). */
   for (i = 0; i < 500; i++) {
     snprintf(k, sizeof k, "b%04d", i);
-    put(b, k, "2");
+    lsm_test_put(b, k, "2");
   }
   ck_assert_int_eq(lsm_compact(b), LSM_OK);
   ck_assert_int_eq(lsm_get_stats(b, &st), LSM_OK);
@@ -480,7 +463,7 @@ START_TEST(the_owner_role_moves_when_its_holder_closes) {
   /* Everything not in B's version is deleted: B owns the directory now. */
   ck_assert_int_eq(count_files("mp_owner", ".sst", NULL), live_tables(b));
   ck_assert_int_eq(lsm_close(b), LSM_OK);
-  a = open_db("mp_owner", &o);
+  a = lsm_test_open("mp_owner", &o);
   ck_assert_str_eq(get(a, NULL, "a0000", &buf), "1");
   ck_assert_str_eq(get(a, NULL, "b0499", &buf), "2");
   ck_assert_int_eq(count_keys(a, NULL), 1000);
@@ -520,12 +503,12 @@ static off_t file_size(const char *path) {
 }
 
 START_TEST(a_dead_writers_torn_tail_is_left_alone_and_the_next_commit_starts_a_log) {
-  lsm_db *a = open_db("mp_torn", NULL), *b = open_db("mp_torn", NULL);
+  lsm_db *a = lsm_test_open("mp_torn", NULL), *b = lsm_test_open("mp_torn", NULL);
   lsm_buffer buf = {0};
   char log[512];
   off_t torn_size;
   FILE *f;
-  put(a, "before", "1");
+  lsm_test_put(a, "before", "1");
   /* A writer that died in the middle of its append (the first bytes of a
   ** record header), without publishing a commit. */
   current_log("mp_torn", log, sizeof log);
@@ -537,14 +520,14 @@ START_TEST(a_dead_writers_torn_tail_is_left_alone_and_the_next_commit_starts_a_l
   /* Readers stop at the torn bytes ("not yet"). */
   ck_assert_str_eq(get(b, NULL, "before", &buf), "1");
   /* The next writer must not append after them: a new log. */
-  put(b, "after", "2");
+  lsm_test_put(b, "after", "2");
   ck_assert_int_eq(file_size(log), torn_size);
   ck_assert_str_eq(get(a, NULL, "after", &buf), "2");
-  put(a, "later", "3");
+  lsm_test_put(a, "later", "3");
   ck_assert_str_eq(get(b, NULL, "later", &buf), "3");
   ck_assert_int_eq(lsm_close(a), LSM_OK);
   ck_assert_int_eq(lsm_close(b), LSM_OK);
-  a = open_db("mp_torn", NULL);
+  a = lsm_test_open("mp_torn", NULL);
   ck_assert_str_eq(get(a, NULL, "before", &buf), "1");
   ck_assert_str_eq(get(a, NULL, "after", &buf), "2");
   ck_assert_str_eq(get(a, NULL, "later", &buf), "3");
@@ -567,18 +550,18 @@ START_TEST(readers_keep_their_view_while_another_instance_compacts) {
   int i, n;
   double deadline;
   small_options(&o);
-  a = open_db("mp_views", &o);
-  b = open_db("mp_views", &o);
+  a = lsm_test_open("mp_views", &o);
+  b = lsm_test_open("mp_views", &o);
   for (i = 0; i < 800; i++) {
     snprintf(k, sizeof k, "k%04d", i);
-    put(a, k, "old");
+    lsm_test_put(a, k, "old");
   }
   ck_assert_int_eq(lsm_compact(a), LSM_OK);
   ck_assert_int_eq(lsm_snapshot_new(b, &snap), LSM_OK);
   ck_assert_int_eq(lsm_iter_new(b, NULL, NULL, &it), LSM_OK);
   for (i = 0; i < 800; i++) {
     snprintf(k, sizeof k, "k%04d", i);
-    if (i % 2) put(a, k, "new");
+    if (i % 2) lsm_test_put(a, k, "new");
     else {
       lsm_batch *bt;
       ck_assert_int_eq(lsm_batch_new(&bt), LSM_OK);
@@ -624,8 +607,8 @@ START_TEST(readers_keep_their_view_while_another_instance_compacts) {
 END_TEST
 
 START_TEST(destroy_waits_for_every_instance_to_close) {
-  lsm_db *a = open_db("mp_destroy", NULL), *b = open_db("mp_destroy", NULL);
-  put(a, "k", "v");
+  lsm_db *a = lsm_test_open("mp_destroy", NULL), *b = lsm_test_open("mp_destroy", NULL);
+  lsm_test_put(a, "k", "v");
   ck_assert_int_eq(lsm_in_use("mp_destroy", NULL), LSM_BUSY);
   ck_assert_int_eq(lsm_destroy("mp_destroy", NULL), LSM_BUSY);
   ck_assert_int_eq(lsm_close(a), LSM_OK);
@@ -838,7 +821,7 @@ START_TEST(four_processes_read_and_write_one_killed_mid_run) {
   }
   /* A sole instance recovers every acknowledged commit, whole. */
   small_options(&o);
-  db = open_db("mp_four", &o);
+  db = lsm_test_open("mp_four", &o);
   for (w = 0; w < WORKERS; w++) {
     long v = read_range(db, bd, 0, w), acked = atomic_load(&bd->acked[w]);
     ck_assert_msg(bd->error[0][0] == 0, "%s", bd->error[0]);

@@ -42,16 +42,10 @@
 #include <unistd.h>
 
 #include "lsm.h"
+#include "db_test_support.h"
 #include "workload.h" /* lsm_test_manifest_tables */
 
 /* ---------------------------------------------------------------- helpers */
-
-static lsm_db *open_db(const char *dir, const lsm_options *o) {
-  lsm_db *db = NULL;
-  int rc = lsm_open(dir, o, &db);
-  ck_assert_msg(rc == LSM_OK, "open %s: %d %s", dir, rc, db ? lsm_errmsg(db) : "");
-  return db;
-}
 
 static void sleep_ms(int ms) {
   struct timespec ts;
@@ -555,7 +549,7 @@ START_TEST(threads_readers_see_whole_batches_and_counters_never_go_back) {
   int i, w;
   busy_options(&o);
   memset(&sh, 0, sizeof sh);
-  sh.db = open_db("four", &o);
+  sh.db = lsm_test_open("four", &o);
   for (i = 0; i < WRITERS + READERS; i++) {
     wk[i].sh = &sh;
     wk[i].id = i < WRITERS ? i : i - WRITERS;
@@ -580,7 +574,7 @@ START_TEST(threads_readers_see_whole_batches_and_counters_never_go_back) {
   ck_assert_uint_gt(st.compactions, 0);
   ck_assert_int_eq(lsm_close(sh.db), LSM_OK);
   /* Everything is there after a reopen, too. */
-  sh.db = open_db("four", &o);
+  sh.db = lsm_test_open("four", &o);
   for (w = 0; w < WRITERS; w++) ck_assert_int_eq(view_by_iter(sh.db, NULL, w), BATCHES);
   ck_assert_int_eq(lsm_check(sh.db), LSM_OK);
   ck_assert_int_eq(lsm_close(sh.db), LSM_OK);
@@ -633,7 +627,7 @@ START_TEST(threads_close_during_background_work_leaves_a_consistent_directory) {
   o.sync_mode = LSM_SYNC_OFF;
   ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
   for (round = 0; round < rounds; round++) {
-    lsm_db *db = open_db("closing", &o);
+    lsm_db *db = lsm_test_open("closing", &o);
     int i;
     for (i = 1; i <= 20000; i++) {
       w = total % CLOSE_RANGES;
@@ -645,7 +639,7 @@ START_TEST(threads_close_during_background_work_leaves_a_consistent_directory) {
     ck_assert_int_eq(lsm_close(db), LSM_OK);
     check_directory_consistent("closing");
     /* Reopen: every range shows its last batch, whole. */
-    db = open_db("closing", &o);
+    db = lsm_test_open("closing", &o);
     for (w = 0; w < CLOSE_RANGES; w++) ck_assert_int_eq(view_by_get(db, NULL, 10 + w), last[w]);
     ck_assert_msg(lsm_check(db) == LSM_OK, "lsm_check: %s", lsm_errmsg(db));
     ck_assert_int_eq(lsm_close(db), LSM_OK);
@@ -703,7 +697,7 @@ START_TEST(threads_writer_stops_while_the_previous_memtable_is_flushed) {
   gate_init(&g);
   stall_options(&o, &g);
   memset(&s, 0, sizeof s);
-  s.db = open_db("stop_imm", &o);
+  s.db = lsm_test_open("stop_imm", &o);
   s.w = 0;
   s.first = 1;
   s.n = 200;                 /* ~20 memtables */
@@ -745,7 +739,7 @@ START_TEST(threads_level0_triggers_slow_down_then_stop_writers) {
   o.l0_compaction_trigger = 10;
   o.l0_slowdown_trigger = 10;
   o.l0_stop_trigger = 10;
-  db = open_db("stop_l0", &o);
+  db = lsm_test_open("stop_l0", &o);
   ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
   for (t = 1; t <= 6; t++) {
     write_batch(db, b, 1, t);
@@ -760,7 +754,7 @@ START_TEST(threads_level0_triggers_slow_down_then_stop_writers) {
   o.l0_stop_trigger = 5;
   gate_set(&g, &g.hold_read0, 1);
   memset(&s, 0, sizeof s);
-  s.db = open_db("stop_l0", &o);
+  s.db = lsm_test_open("stop_l0", &o);
   gate_wait_held(&g);        /* the compaction of level 0 is at the gate */
   s.w = 0;
   s.first = 1;
@@ -805,7 +799,7 @@ START_TEST(threads_background_error_is_sticky_and_wakes_stopped_writers) {
   gate_init(&g);
   stall_options(&o, &g);
   memset(&s, 0, sizeof s);
-  s.db = open_db("bg_error", &o);
+  s.db = lsm_test_open("bg_error", &o);
   s.w = 0;
   s.first = 1;
   s.n = 200;
@@ -837,7 +831,7 @@ START_TEST(threads_background_error_is_sticky_and_wakes_stopped_writers) {
   ck_assert_int_eq(lsm_close(s.db), LSM_OK);
   /* A working disk again: everything acknowledged is there. */
   g.fail_create = 0;
-  s.db = open_db("bg_error", &o);
+  s.db = lsm_test_open("bg_error", &o);
   ck_assert_int_eq(view_by_get(s.db, NULL, 0), last_ok);
   ck_assert_int_eq(lsm_write(s.db, b, 0), LSM_OK);
   ck_assert_int_eq(lsm_check(s.db), LSM_OK);
