@@ -268,8 +268,8 @@ void *lsm_cache_buffer_new(lsm_cache *c, size_t size) {
   ** (measured: 74 MiB peak RSS with a 32 MiB cache once a second thread
   ** had read, 43 MiB with this). */
   oldest = c->lru.lru_next;
-  if (e == NULL && c->usage + cap > c->capacity && oldest != &c->lru && oldest->refs == 1 &&
-      fits(oldest, size, cap)) {
+  /* (An entry on the LRU list is referenced only by the table.) */
+  if (e == NULL && c->usage + cap > c->capacity && oldest != &c->lru && fits(oldest, size, cap)) {
     if (c->n_spares == MAX_SPARES) entry_free(c->spares[--c->n_spares]);
     remove_from_table(c, oldest);   /* its last reference: retired to the spares */
     e = take_spare(c, size, cap);
