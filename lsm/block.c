@@ -217,9 +217,10 @@ static int key_reserve(block_iter *it, size_t n, size_t keep) {
 /* Parse the entry header at off.  On success fills *shared, *unshared,
 ** *vlen and returns the offset of the key delta; returns 0 (never a valid
 ** delta offset: an entry header is at least 3 bytes) if the header or the
-** bytes it announces do not fit in the entry region. */
-static size_t decode_header(const block_iter *it, size_t off, uint64_t *shared,
-                            uint64_t *unshared, uint64_t *vlen) {
+** bytes it announces do not fit in the entry region.  Inlined: it runs
+** once per entry of every scan. */
+LSM_HOT_INLINE size_t decode_header(const block_iter *it, size_t off, uint64_t *shared,
+                                    uint64_t *unshared, uint64_t *vlen) {
   const unsigned char *p = it->data + off;
   const unsigned char *limit = it->data + it->data_end;
   if (limit - p >= 3 && (p[0] | p[1] | p[2]) < 0x80) {
@@ -239,6 +240,25 @@ static size_t decode_header(const block_iter *it, size_t off, uint64_t *shared,
   return (size_t)(p - it->data);
 }
 
+/* Make restart group i the current one (group_start, group_end cache its
+** bounds so that a step reads no restart offset). */
+static void set_group(block_iter *it, uint32_t i) {
+  it->restart_index = i;
+  it->group_start = restart_at(it, i);
+  it->group_end = i + 1 < it->n_restarts ? restart_at(it, i + 1) : it->data_end;
+}
+
+/* cur passed the end of its restart group: find the group holding it. */
+static void advance_group(block_iter *it) {
+  uint32_t i = it->restart_index;
+  while (i + 1 < it->n_restarts && restart_at(it, i + 1) <= it->cur) i++;
+  set_group(it, i);
+}
+
+/* Key bytes copied with one fixed-size move when the delta is short (most
+** keys): no call into memcpy for a handful of bytes. */
+#define SHORT_DELTA 32
+
 /* Decode the entry at it->next into the iterator, extending the key held in
 ** it->key (the previous entry's, or empty right after a restart).  Leaves
 ** the iterator invalid at the end of the block or on corruption. */
@@ -251,22 +271,27 @@ static void parse_next(block_iter *it) {
     it->valid = 0;  /* past the last entry */
     return;
   }
-  while (it->restart_index + 1 < it->n_restarts &&
-         restart_at(it, it->restart_index + 1) <= it->cur)
-    it->restart_index++;
+  if (it->cur >= it->group_end) advance_group(it);
   delta = decode_header(it, it->cur, &shared, &unshared, &vlen);
   if (delta == 0 || shared > it->key_len ||
       shared + unshared < LSM_TRAILER_SIZE ||
-      (shared != 0 && restart_at(it, it->restart_index) == it->cur)) {
+      (shared != 0 && it->group_start == it->cur)) {
     set_corrupt(it);
     return;
   }
-  if (!key_reserve(it, (size_t)(shared + unshared), (size_t)shared)) {
-    it->status = LSM_NOMEM;
-    it->valid = 0;
-    return;
+  if (unshared <= SHORT_DELTA && shared + SHORT_DELTA <= it->key_cap &&
+      delta + SHORT_DELTA <= it->data_end) {
+    /* Copies a few bytes past the delta, inside both buffers; key_len
+    ** below says which are the key's. */
+    memcpy(it->key + shared, it->data + delta, SHORT_DELTA);
+  } else {
+    if (!key_reserve(it, (size_t)(shared + unshared), (size_t)shared)) {
+      it->status = LSM_NOMEM;
+      it->valid = 0;
+      return;
+    }
+    memcpy(it->key + shared, it->data + delta, (size_t)unshared);
   }
-  memcpy(it->key + shared, it->data + delta, (size_t)unshared);
   it->key_len = (size_t)(shared + unshared);
   it->value = lsm_slice_make(it->data + delta + unshared, (size_t)vlen);
   it->next = delta + (size_t)unshared + (size_t)vlen;
@@ -275,7 +300,7 @@ static void parse_next(block_iter *it) {
 
 static void seek_to_restart(block_iter *it, uint32_t i) {
   it->key_len = 0;
-  it->restart_index = i;
+  set_group(it, i);
   it->next = restart_at(it, i);
   parse_next(it);
 }
@@ -406,7 +431,7 @@ static void prev_replay(block_iter *it, int i) {
   it->cur = e->cur;
   it->next = e->next;
   it->value = e->value;
-  it->restart_index = it->prev_group;
+  if (it->restart_index != it->prev_group) set_group(it, it->prev_group);
   it->prev_pos = i;
   it->valid = 1;
 }
@@ -497,11 +522,13 @@ static void bi_free(lsm_it *base) {
 static const lsm_it_methods embedded_methods = {
   bi_valid, bi_first, bi_last, bi_seek, bi_seek_le, bi_next, bi_prev,
   bi_key, bi_value, bi_status, bi_free_embedded, NULL,   /* the table iterator words errors */
+  NULL, NULL,
 };
 
 static const lsm_it_methods heap_methods = {
   bi_valid, bi_first, bi_last, bi_seek, bi_seek_le, bi_next, bi_prev,
   bi_key, bi_value, bi_status, bi_free, NULL,   /* the table iterator words errors */
+  NULL, NULL,
 };
 
 /* Check the restart array of contents; fills the iterator's geometry and
@@ -541,6 +568,7 @@ void lsm_block_iter_init(lsm_block_iter *it) {
   it->n_restarts = 0;
   it->cur = it->next = 0;
   it->restart_index = 0;
+  it->group_start = it->group_end = 0;   /* set by the first seek */
   it->key = it->key_space;
   it->key_len = 0;
   it->key_cap = sizeof it->key_space;
@@ -571,6 +599,7 @@ void lsm_block_iter_reset(lsm_block_iter *it, lsm_slice contents, int trusted,
   it->release_arg = release_arg;
   it->cur = it->next = 0;
   it->restart_index = 0;
+  it->group_start = it->group_end = 0;   /* set by the first seek */
   it->key_len = 0;
   it->valid = 0;
   it->status = LSM_OK;

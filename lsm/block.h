@@ -84,6 +84,8 @@ typedef struct lsm_block_iter {
   size_t cur;                 /* offset of the current entry */
   size_t next;                /* offset just past the current entry */
   uint32_t restart_index;     /* restart group holding cur */
+  size_t group_start;         /* its restart offset, and where the next */
+  size_t group_end;           /* group starts (data_end after the last) */
   unsigned char *key;         /* current key, rebuilt from the deltas */
   size_t key_len, key_cap;    /* key is key_space while key_cap fits it */
   lsm_slice value;            /* borrowed from data */

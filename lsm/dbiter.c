@@ -143,12 +143,23 @@ static int parse_current(lsm_iter *it, lsm_ikey *k) {
   return 1;
 }
 
-/* Forward from the merged position to the next visible put; entries of the
-** user key saved_key are hidden when skipping. */
-static void find_next_user_entry(lsm_iter *it, int skipping) {
+/* The merged iterator's validity, and its key in *key when valid. */
+static int merged_at(lsm_iter *it, lsm_slice *key) {
+  if (!lsm_it_valid(it->it)) return 0;
+  *key = lsm_it_key(it->it);
+  return 1;
+}
+
+/* Forward from the merged position (valid: at key) to the next visible
+** put; entries of the user key saved_key are hidden when skipping. */
+static void find_next_user_entry(lsm_iter *it, int skipping, int valid, lsm_slice key) {
   lsm_ikey k;
-  while (lsm_it_valid(it->it)) {
-    if (!parse_current(it, &k)) return;
+  while (valid) {
+    if (!lsm_ikey_parse(key, &k)) {
+      it->rc = LSM_CORRUPT;
+      it->valid = 0;
+      return;
+    }
     if (visible(it, k.seq)) {
       if (k.kind == LSM_KIND_DELETE) {
         if (save(&it->saved_key, k.ukey.p, k.ukey.n)) {
@@ -163,7 +174,7 @@ static void find_next_user_entry(lsm_iter *it, int skipping) {
         return;
       }
     }
-    lsm_it_next(it->it);
+    valid = lsm_it_next_key(it->it, &key);
   }
   it->saved_key.len = 0;
   it->valid = 0;
@@ -210,9 +221,10 @@ int lsm_iter_first(lsm_iter *it) {
   if (it->rc) return it->rc;
   it->direction = FORWARD;
   it->saved_value.len = 0;
+  lsm_slice key;
   lsm_it_first(it->it);
   it->valid = 0;
-  if (lsm_it_valid(it->it)) find_next_user_entry(it, 0);
+  if (merged_at(it, &key)) find_next_user_entry(it, 0, 1, key);
   return finish_move(it);
 }
 
@@ -229,6 +241,7 @@ int lsm_iter_seek(lsm_iter *it, const void *key, size_t key_len) {
   /* With an overlay, its sequence numbers are above it->seq: seek above
   ** every version of the key. */
   uint64_t seq = it->has_overlay ? LSM_SEQ_MAX : it->seq;
+  lsm_slice at;
   if (it->rc) return it->rc;
   it->direction = FORWARD;
   it->saved_value.len = 0;
@@ -238,7 +251,7 @@ int lsm_iter_seek(lsm_iter *it, const void *key, size_t key_len) {
   }
   lsm_it_seek(it->it, saved(&it->seek_key));
   it->valid = 0;
-  if (lsm_it_valid(it->it)) find_next_user_entry(it, 0);
+  if (merged_at(it, &at)) find_next_user_entry(it, 0, 1, at);
   return finish_move(it);
 }
 
@@ -256,24 +269,27 @@ int lsm_iter_seek_le(lsm_iter *it, const void *key, size_t key_len) {
 }
 
 int lsm_iter_next(lsm_iter *it) {
+  lsm_slice key;
+  int valid;
   if (it->rc || !it->valid) return it->rc;
   if (it->direction == REVERSE) {
     /* Invariant (2) -> (1): step onto the entries of the saved key. */
     it->direction = FORWARD;
     if (lsm_it_valid(it->it)) lsm_it_next(it->it);
     else lsm_it_first(it->it);
-    if (!lsm_it_valid(it->it)) {
+    if (!merged_at(it, &key)) {
       it->valid = 0;
       it->saved_key.len = 0;
       return finish_move(it);
     }
+    valid = 1;
   } else {
     lsm_slice uk = lsm_ikey_user(lsm_it_key(it->it));
     if (save(&it->saved_key, uk.p, uk.n)) return it->rc = LSM_NOMEM;
-    lsm_it_next(it->it);
+    valid = lsm_it_next_key(it->it, &key);
   }
   /* Skip the rest of the current key's versions. */
-  find_next_user_entry(it, 1);
+  find_next_user_entry(it, 1, valid, key);
   return finish_move(it);
 }
 

@@ -58,7 +58,7 @@ static void empty_free(lsm_it *it) { free(it); }
 
 static const lsm_it_methods empty_methods = {
   empty_valid, empty_move, empty_move, empty_seek, empty_seek, empty_move,
-  empty_move,  empty_slice, empty_slice, empty_status, empty_free, NULL,
+  empty_move,  empty_slice, empty_slice, empty_status, empty_free, NULL, NULL, NULL,
 };
 
 lsm_it *lsm_it_new_empty(int rc) {
@@ -123,24 +123,30 @@ static int before(const merge_it *m, int a, int b) {
   return (int)((oa < ob) | (same & (ra < rb)));
 }
 
+/* Child i is valid at key: invariant (3). */
+static inline void settle_key(merge_it *m, int i, lsm_slice key) {
+  uint64_t p = user_prefix(key);
+  m->keys[i] = key;
+  m->rank[i] = m->direction == FORWARD ? p : ~p;
+  m->out[i] = 0;
+}
+
+/* Child i became invalid: out, and its error, if any, kept. */
+static void settle_out(merge_it *m, int i) {
+  m->out[i] = 1;
+  if (m->rc == LSM_OK) {
+    m->rc = lsm_it_status(m->children[i]);
+    if (m->rc) m->err_child = m->children[i];
+  }
+}
+
 /* A child reports an error only by becoming invalid, so errors are looked
 ** for where a child may have become invalid: every child after a
 ** repositioning of all of them, the moved child after next/prev. */
 static void settle(merge_it *m, int i) {
   lsm_it *c = m->children[i];
-  if (lsm_it_valid(c)) {
-    uint64_t p;
-    m->keys[i] = lsm_it_key(c);
-    p = user_prefix(m->keys[i]);
-    m->rank[i] = m->direction == FORWARD ? p : ~p;
-    m->out[i] = 0;
-    return;
-  }
-  m->out[i] = 1;
-  if (m->rc == LSM_OK) {
-    m->rc = lsm_it_status(c);
-    if (m->rc) m->err_child = c;
-  }
+  if (lsm_it_valid(c)) settle_key(m, i, lsm_it_key(c));
+  else settle_out(m, i);
 }
 
 /* Invariant (5), from the tree. */
@@ -170,10 +176,10 @@ static void rebuild(merge_it *m, int direction) {
   note_runner(m);
 }
 
-/* The current child moved: replay its matches up to the root. */
+/* The current child moved and is settled: replay its matches up to the
+** root. */
 static void replay_current(merge_it *m) {
   int winner = m->tree[0], node;
-  settle(m, winner);
   if (!m->out[winner] && m->rank[winner] < m->runner) return;   /* (5) */
   for (node = (winner + m->k) >> 1; node >= 1; node >>= 1) {
     int loser = m->tree[node];
@@ -238,18 +244,42 @@ static void turn(merge_it *m, int direction) {
   rebuild(m, direction);
 }
 
+/* Step the current child with the fused step (iter.h) and settle it. */
+static void step_current(merge_it *m, int forward) {
+  int w = m->tree[0];
+  lsm_it *c = m->children[w];
+  lsm_slice key;
+  if (forward ? lsm_it_next_key(c, &key) : lsm_it_prev_key(c, &key)) settle_key(m, w, key);
+  else settle_out(m, w);
+  replay_current(m);
+}
+
 static void merge_next(lsm_it *it) {
   merge_it *m = (merge_it *)it;
   if (m->direction != FORWARD) turn(m, FORWARD);
-  lsm_it_next(m->children[m->tree[0]]);
-  replay_current(m);
+  step_current(m, 1);
 }
 
 static void merge_prev(lsm_it *it) {
   merge_it *m = (merge_it *)it;
   if (m->direction != REVERSE) turn(m, REVERSE);
-  lsm_it_prev(m->children[m->tree[0]]);
-  replay_current(m);
+  step_current(m, 0);
+}
+
+static int merge_next_key(lsm_it *it, lsm_slice *key) {
+  merge_it *m = (merge_it *)it;
+  merge_next(it);
+  if (m->out[m->tree[0]]) return 0;
+  *key = m->keys[m->tree[0]];
+  return 1;
+}
+
+static int merge_prev_key(lsm_it *it, lsm_slice *key) {
+  merge_it *m = (merge_it *)it;
+  merge_prev(it);
+  if (m->out[m->tree[0]]) return 0;
+  *key = m->keys[m->tree[0]];
+  return 1;
 }
 
 static lsm_slice merge_key(lsm_it *it) {
@@ -282,6 +312,7 @@ static const char *merge_errmsg(lsm_it *it) {
 static const lsm_it_methods merge_methods = {
   merge_valid, merge_first, merge_last,  merge_seek,   merge_seek_le, merge_next,
   merge_prev,  merge_key,   merge_value, merge_status, merge_free, merge_errmsg,
+  merge_next_key, merge_prev_key,
 };
 
 /* Round up to a multiple of the alignment of every array we carve. */

@@ -22,6 +22,10 @@
 **    error, or one without details such as LSM_NOMEM); the text belongs to
 **    the iterator and stays valid until it moves or is freed.  A source
 **    whose errors need no text may leave the method NULL.
+**  - next_key()/prev_key(), optional (NULL: composed from the others), are
+**    fused steps for the per-entry path of scans: next() (prev()), then
+**    return valid() and, when valid, store key() in *key.  One indirect
+**    call per entry instead of three.
 */
 #ifndef LSM_ITER_H
 #define LSM_ITER_H
@@ -43,6 +47,8 @@ typedef struct lsm_it_methods {
   int (*status)(lsm_it *it);
   void (*free)(lsm_it *it);
   const char *(*errmsg)(lsm_it *it);   /* may be NULL */
+  int (*next_key)(lsm_it *it, lsm_slice *key);   /* may be NULL */
+  int (*prev_key)(lsm_it *it, lsm_slice *key);   /* may be NULL */
 } lsm_it_methods;
 
 /* Every iterator implementation embeds this as its first member. */
@@ -63,6 +69,23 @@ static inline int lsm_it_status(lsm_it *it) { return it->m->status(it); }
 static inline void lsm_it_free(lsm_it *it) { if (it) it->m->free(it); }
 static inline const char *lsm_it_errmsg(lsm_it *it) {
   return it->m->errmsg ? it->m->errmsg(it) : NULL;
+}
+
+/* Fused steps (see the contract): valid() after the move, *key set when
+** valid. */
+static inline int lsm_it_next_key(lsm_it *it, lsm_slice *key) {
+  if (it->m->next_key) return it->m->next_key(it, key);
+  it->m->next(it);
+  if (!it->m->valid(it)) return 0;
+  *key = it->m->key(it);
+  return 1;
+}
+static inline int lsm_it_prev_key(lsm_it *it, lsm_slice *key) {
+  if (it->m->prev_key) return it->m->prev_key(it, key);
+  it->m->prev(it);
+  if (!it->m->valid(it)) return 0;
+  *key = it->m->key(it);
+  return 1;
 }
 
 /* An iterator over nothing that reports status rc (LSM_OK for empty). */

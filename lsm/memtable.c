@@ -442,6 +442,16 @@ static void mi_prev(lsm_it *it) {
   mi->node = find_before(mi->mem, &t, 0);
 }
 
+/* Fused step (iter.h). */
+static int mi_next_key(lsm_it *it, lsm_slice *key) {
+  mem_iter *mi = (mem_iter *)it;
+  assert(mi->node);
+  mi->node = node_next(mi->node, 0);
+  if (mi->node == NULL) return 0;
+  *key = node_key(mi->node);
+  return 1;
+}
+
 static lsm_slice mi_key(lsm_it *it) {
   mem_iter *mi = (mem_iter *)it;
   assert(mi->node);
@@ -467,7 +477,7 @@ static void mi_free(lsm_it *it) {
 
 static const lsm_it_methods mem_iter_methods = {
   mi_valid, mi_first, mi_last, mi_seek, mi_seek_le, mi_next, mi_prev,
-  mi_key, mi_value, mi_status, mi_free, NULL,
+  mi_key, mi_value, mi_status, mi_free, NULL, mi_next_key, NULL,
 };
 
 lsm_it *lsm_mem_iter_new(lsm_mem *m) {

@@ -1071,6 +1071,31 @@ static void si_prev(lsm_it *base) {
   if (!lsm_block_iter_valid(&it->data)) skip_backward(it);
 }
 
+/* Fused steps (iter.h): most steps stay inside the loaded block. */
+static int si_next_key(lsm_it *base, lsm_slice *key) {
+  sst_iter *it = (sst_iter *)base;
+  if (!si_valid(base)) return 0;
+  lsm_block_iter_next(&it->data);
+  if (!lsm_block_iter_valid(&it->data)) {
+    skip_forward(it);
+    if (!si_valid(base)) return 0;
+  }
+  *key = lsm_block_iter_key(&it->data);
+  return 1;
+}
+
+static int si_prev_key(lsm_it *base, lsm_slice *key) {
+  sst_iter *it = (sst_iter *)base;
+  if (!si_valid(base)) return 0;
+  lsm_block_iter_prev(&it->data);
+  if (!lsm_block_iter_valid(&it->data)) {
+    skip_backward(it);
+    if (!si_valid(base)) return 0;
+  }
+  *key = lsm_block_iter_key(&it->data);
+  return 1;
+}
+
 static lsm_slice si_key(lsm_it *base) {
   return lsm_block_iter_key(&((sst_iter *)base)->data);
 }
@@ -1127,11 +1152,13 @@ int lsm_sst_iter_valid(lsm_it *it) { return si_valid(it); }
 void lsm_sst_iter_next(lsm_it *it) { si_next(it); }
 void lsm_sst_iter_prev(lsm_it *it) { si_prev(it); }
 lsm_slice lsm_sst_iter_key(lsm_it *it) { return si_key(it); }
+int lsm_sst_iter_next_key(lsm_it *it, lsm_slice *key) { return si_next_key(it, key); }
+int lsm_sst_iter_prev_key(lsm_it *it, lsm_slice *key) { return si_prev_key(it, key); }
 lsm_slice lsm_sst_iter_value(lsm_it *it) { return si_value(it); }
 
 static const lsm_it_methods sst_iter_methods = {
   si_valid, si_first, si_last, si_seek, si_seek_le, si_next, si_prev,
-  si_key, si_value, si_status, si_free, si_errmsg,
+  si_key, si_value, si_status, si_free, si_errmsg, si_next_key, si_prev_key,
 };
 
 lsm_it *lsm_sst_iter_new(lsm_sst *t) {

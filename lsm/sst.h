@@ -120,6 +120,9 @@ void lsm_sst_iter_next(lsm_it *it);
 void lsm_sst_iter_prev(lsm_it *it);
 lsm_slice lsm_sst_iter_key(lsm_it *it);
 lsm_slice lsm_sst_iter_value(lsm_it *it);
+/* The fused steps of iter.h (next_key, prev_key), direct. */
+int lsm_sst_iter_next_key(lsm_it *it, lsm_slice *key);
+int lsm_sst_iter_prev_key(lsm_it *it, lsm_slice *key);
 
 /* Verify every block checksum, key order within and across blocks, that
 ** each index entry is its block's last key, and that every key passes the

@@ -322,7 +322,7 @@ static void ei_free(lsm_it *it) {
 
 static const lsm_it_methods error_methods = {
   ei_valid, ei_move, ei_move,  ei_seek,   ei_seek, ei_move,
-  ei_move,  ei_slice, ei_slice, ei_status, ei_free, ei_errmsg,
+  ei_move,  ei_slice, ei_slice, ei_status, ei_free, ei_errmsg, NULL, NULL,
 };
 
 lsm_it *lsm_tcache_iter_new(lsm_tcache *tc, uint64_t number, uint64_t size, int fill_cache) {

@@ -919,6 +919,25 @@ static void level_prev(lsm_it *it) {
   skip_backward(l);
 }
 
+/* Fused steps (iter.h): a step that stays in the file is one direct call. */
+static int level_next_key(lsm_it *it, lsm_slice *key) {
+  level_it *l = (level_it *)it;
+  if (lsm_sst_iter_next_key(l->table_it, key)) return 1;
+  skip_forward(l);
+  if (!level_valid(it)) return 0;
+  *key = lsm_sst_iter_key(l->table_it);
+  return 1;
+}
+
+static int level_prev_key(lsm_it *it, lsm_slice *key) {
+  level_it *l = (level_it *)it;
+  if (lsm_sst_iter_prev_key(l->table_it, key)) return 1;
+  skip_backward(l);
+  if (!level_valid(it)) return 0;
+  *key = lsm_sst_iter_key(l->table_it);
+  return 1;
+}
+
 static lsm_slice level_key(lsm_it *it) {
   return lsm_sst_iter_key(((level_it *)it)->table_it);
 }
@@ -949,6 +968,7 @@ static void level_free(lsm_it *it) {
 static const lsm_it_methods level_methods = {
   level_valid, level_first, level_last,  level_seek,   level_seek_le, level_next,
   level_prev,  level_key,   level_value, level_status, level_free, level_errmsg,
+  level_next_key, level_prev_key,
 };
 
 lsm_it *lsm_level_iter_new(lsm_version *v, int level, lsm_tcache *tables) {
