@@ -298,6 +298,36 @@ static void parse_next(block_iter *it) {
   it->valid = 1;
 }
 
+/* The step most entries take: the entry after the current one lies in the
+** current restart group, its three varints are single bytes and its key
+** delta is short.  Checks exactly what parse_next checks (the entry fits in
+** the entry region, shared <= the previous key's length, a key as long as
+** a trailer, shared == 0 at a restart point) and returns 0 without
+** touching the iterator when any of it does not hold, for parse_next to
+** take the entry (and report it).  Requires valid. */
+LSM_HOT_INLINE int next_fast(block_iter *it) {
+  size_t cur = it->next, room;
+  const unsigned char *p;
+  unsigned shared, unshared, vlen;
+  if (cur >= it->group_end || it->data_end - cur < 3 + SHORT_DELTA) return 0;
+  p = it->data + cur;
+  shared = p[0];
+  unshared = p[1];
+  vlen = p[2];
+  room = it->data_end - cur - 3;   /* >= SHORT_DELTA */
+  if ((shared | unshared | vlen) >= 0x80 || shared > it->key_len ||
+      shared + unshared < LSM_TRAILER_SIZE || unshared > SHORT_DELTA ||
+      shared + SHORT_DELTA > it->key_cap || (size_t)unshared + vlen > room ||
+      (shared != 0 && cur == it->group_start))
+    return 0;
+  memcpy(it->key + shared, p + 3, SHORT_DELTA);
+  it->cur = cur;
+  it->key_len = shared + unshared;
+  it->value = lsm_slice_make(p + 3 + unshared, vlen);
+  it->next = cur + 3 + unshared + vlen;
+  return 1;
+}
+
 static void seek_to_restart(block_iter *it, uint32_t i) {
   it->key_len = 0;
   set_group(it, i);
@@ -361,7 +391,7 @@ static void bi_last(lsm_it *base) {
   while (it->valid) {
     prev_record(it);
     if (it->next >= it->data_end) break;
-    parse_next(it);
+    if (!next_fast(it)) parse_next(it);
   }
   it->prev_pos = it->n_prev - 1;   /* -2 when not recorded: no replay */
 }
@@ -462,7 +492,7 @@ static void bi_prev(lsm_it *base) {
   while (it->valid) {
     prev_record(it);
     if (it->next >= original) break;
-    parse_next(it);
+    if (!next_fast(it)) parse_next(it);
   }
   it->prev_pos = it->n_prev - 1;   /* -2 when not recorded: no replay */
 }
@@ -485,7 +515,7 @@ static void bi_next(lsm_it *base) {
 void lsm_block_iter_next(lsm_block_iter *it) {
   assert(it->valid);
   if (!it->valid) return;
-  parse_next(it);
+  if (!next_fast(it)) parse_next(it);
 }
 
 void lsm_block_iter_prev(lsm_block_iter *it) {

@@ -245,7 +245,7 @@ static void turn(merge_it *m, int direction) {
 }
 
 /* Step the current child with the fused step (iter.h) and settle it. */
-static void step_current(merge_it *m, int forward) {
+LSM_HOT_INLINE void step_current(merge_it *m, int forward) {
   int w = m->tree[0];
   lsm_it *c = m->children[w];
   lsm_slice key;

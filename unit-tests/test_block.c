@@ -450,6 +450,111 @@ START_TEST(block_corrupt_entry_lengths_are_detected) {
 }
 END_TEST
 
+/* Offsets of the entries of a block whose headers are one-byte varints
+** (the blocks of make_entries); returns how many, at most max. */
+static size_t entry_offsets(const unsigned char *blk, size_t len, size_t *off, size_t max) {
+  uint32_t n_restarts = lsm_get_u32(blk + len - 4);
+  size_t end = len - 4 - 4 * (size_t)n_restarts, at = 0, n = 0;
+  while (at < end && n < max) {
+    ck_assert(blk[at] < 0x80 && blk[at + 1] < 0x80 && blk[at + 2] < 0x80);
+    off[n++] = at;
+    at += 3 + (size_t)blk[at + 1] + blk[at + 2];
+  }
+  ck_assert_uint_eq(at, end);
+  return n;
+}
+
+/* Damage to an entry inside a restart group (reached by a step from the
+** entry before it, the common short-entry path) is reported as it is at a
+** restart point. */
+START_TEST(block_corrupt_entry_inside_a_group_is_detected) {
+  size_t n, len, off[64], n_off, last_roomy, i;
+  entry *e = make_entries(20, 1, &n);
+  unsigned char *blk = build_block(e, n, 16, &len);
+  unsigned char *bad = malloc(len);
+  uint32_t n_restarts = lsm_get_u32(blk + len - 4);
+  size_t end = len - 4 - 4 * (size_t)n_restarts;
+  n_off = entry_offsets(blk, len, off, 64);
+  ck_assert_uint_eq(n_off, n);
+  ck_assert_int_eq(iter_status_of(blk, len), LSM_OK);
+  /* entry 1 shares "k00000" (6 bytes) with entry 0's 15-byte key */
+  ck_assert_uint_eq(blk[off[1]], 6);
+  memcpy(bad, blk, len);
+  bad[off[1]] = 16;               /* shares more than the previous key has */
+  ck_assert_int_eq(iter_status_of(bad, len), LSM_CORRUPT);
+  memcpy(bad, blk, len);
+  bad[off[1] + 1] = 1;            /* key shorter than a trailer */
+  ck_assert_int_eq(iter_status_of(bad, len), LSM_CORRUPT);
+  memcpy(bad, blk, len);
+  bad[off[1] + 2] = 0x81;         /* a two-byte value length: 0x81 0x..  */
+  ck_assert_int_eq(iter_status_of(bad, len), LSM_CORRUPT);
+  /* the last entry in a group with a long way to the region's end: its
+  ** value announced past the end */
+  last_roomy = 1;
+  for (i = 1; i < n_off; i++)
+    if (i % 16 != 0 && end - off[i] >= 40) last_roomy = i;
+  memcpy(bad, blk, len);
+  bad[off[last_roomy] + 2] = (unsigned char)(end - off[last_roomy] - 3 - bad[off[last_roomy] + 1] + 1);
+  ck_assert(bad[off[last_roomy] + 2] < 0x80);
+  ck_assert_int_eq(iter_status_of(bad, len), LSM_CORRUPT);
+  free(bad);
+  free(blk);
+  free_entries(e, n);
+}
+END_TEST
+
+/* Keys and values of every size class the steps tell apart (short and long
+** key deltas, one- and two-byte length varints, keys longer than the
+** iterator's inline key space, entries close to the end of the block)
+** read back the same both ways and after a change of direction. */
+START_TEST(block_entries_of_mixed_sizes_round_trip) {
+  static const int intervals[] = {1, 4, 16};
+  size_t n = 300, i, k, len;
+  entry *e = calloc(n, sizeof(*e));
+  ck_assert_ptr_nonnull(e);
+  rng_state = lsm_test_seed("test_block");
+  for (i = 0; i < n; i++) {
+    /* a shared 3-byte stem, the index, then 0..150 filler bytes */
+    char key[256], val[400];
+    size_t extra = (size_t)(rnd() % 4 == 0 ? rnd() % 151 : rnd() % 12);
+    size_t vlen = (size_t)(rnd() % 3 == 0 ? 120 + rnd() % 200 : rnd() % 40);
+    int kn = snprintf(key, sizeof key, "key%06zu", i);
+    memset(key + kn, 'a' + (int)(i % 26), extra);
+    memset(val, 'v', vlen);
+    if (vlen) val[0] = (char)i;
+    ck_assert_int_eq(lsm_ikey_append(&e[i].key, lsm_slice_make(key, (size_t)kn + extra), 7,
+                                     LSM_KIND_PUT), LSM_OK);
+    ck_assert_int_eq(lsm_buffer_set(&e[i].val, val, vlen), LSM_OK);
+  }
+  for (k = 0; k < sizeof intervals / sizeof intervals[0]; k++) {
+    unsigned char *blk = build_block(e, n, intervals[k], &len);
+    lsm_it *it = lsm_block_iter_new(lsm_slice_make(blk, len), free, blk);
+    ck_assert_ptr_nonnull(it);
+    lsm_it_first(it);
+    for (i = 0; i < n; i++) {
+      assert_at(it, &e[i]);
+      lsm_it_next(it);
+    }
+    ck_assert(!lsm_it_valid(it));
+    lsm_it_last(it);
+    for (i = n; i-- > 0;) {
+      assert_at(it, &e[i]);
+      lsm_it_prev(it);
+    }
+    ck_assert(!lsm_it_valid(it));
+    lsm_it_seek(it, buf_slice(&e[n / 2].key));
+    lsm_it_prev(it);
+    assert_at(it, &e[n / 2 - 1]);
+    lsm_it_next(it);
+    lsm_it_next(it);
+    assert_at(it, &e[n / 2 + 1]);
+    ck_assert_int_eq(lsm_it_status(it), LSM_OK);
+    lsm_it_free(it);
+  }
+  free_entries(e, n);
+}
+END_TEST
+
 /* Random byte damage anywhere in a block must give either valid entries or
 ** LSM_CORRUPT, never an out-of-bounds read (ASan watches). */
 START_TEST(block_random_damage_never_reads_out_of_bounds) {
@@ -573,6 +678,8 @@ static Suite *block_suite(void) {
   tcase_add_test(tc, block_corrupt_restart_array_is_detected);
   tcase_add_test(tc, block_corrupt_restart_array_iterator_is_empty_and_sticky);
   tcase_add_test(tc, block_corrupt_entry_lengths_are_detected);
+  tcase_add_test(tc, block_corrupt_entry_inside_a_group_is_detected);
+  tcase_add_test(tc, block_entries_of_mixed_sizes_round_trip);
   tcase_add_test(tc, block_random_damage_never_reads_out_of_bounds);
   tcase_add_test(tc, block_embedded_iterator_reused_across_blocks_walks_both_ways);
   tcase_add_test(tc, block_handle_round_trip_and_truncation);
