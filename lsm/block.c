@@ -420,6 +420,20 @@ static void bi_seek(lsm_it *base, lsm_slice target) {
   while (it->valid && lsm_ikey_cmp(cur_key(it), target) < 0) parse_next(it);
 }
 
+/* Copy an internal key (>= 8 bytes): keys up to 32 bytes with two
+** overlapping fixed-size moves, no call. */
+LSM_HOT_INLINE void copy_key(unsigned char *dst, const unsigned char *src, size_t n) {
+  if (n >= 16 && n <= 32) {
+    memcpy(dst, src, 16);
+    memcpy(dst + n - 16, src + n - 16, 16);
+  } else if (n >= 8 && n < 16) {
+    memcpy(dst, src, 8);
+    memcpy(dst + n - 8, src + n - 8, 8);
+  } else {
+    memcpy(dst, src, n);
+  }
+}
+
 /* Record the current entry as the next one of the backward record; stops
 ** recording (n_prev = -1) when the record would outgrow its bounds. */
 static void prev_record(block_iter *it) {
@@ -440,10 +454,12 @@ static void prev_record(block_iter *it) {
     it->prev = p;
     it->cap_prev = cap;
   }
-  if (lsm_buffer_append(&it->prev_keys, it->key, it->key_len)) {
+  if (lsm_buffer_reserve(&it->prev_keys, it->key_len)) {
     it->n_prev = -1;
     return;
   }
+  copy_key(it->prev_keys.data + it->prev_keys.len, it->key, it->key_len);
+  it->prev_keys.len += it->key_len;
   e = &it->prev[it->n_prev++];
   e->cur = it->cur;
   e->next = it->next;
@@ -456,7 +472,7 @@ static void prev_record(block_iter *it) {
 static void prev_replay(block_iter *it, int i) {
   const lsm_block_prev_entry *e = &it->prev[i];
   /* key_cap >= every recorded key: each was the current key once. */
-  memcpy(it->key, it->prev_keys.data + e->key_off, e->key_len);
+  copy_key(it->key, it->prev_keys.data + e->key_off, e->key_len);
   it->key_len = e->key_len;
   it->cur = e->cur;
   it->next = e->next;

@@ -48,6 +48,8 @@ struct lsm_iter {
                               the merged iterator's key) */
   lsm_buffer saved_key;    /* REVERSE: current key; FORWARD: key to skip */
   lsm_buffer saved_value;  /* REVERSE: current value */
+  int merged_valid;        /* REVERSE and valid: the merged iterator's */
+  lsm_slice merged_key;    /* validity and key (invariant 2's position) */
   lsm_buffer seek_key;
   lsm_buffer errmsg;       /* lsm_iter_errmsg() when no source words it */
 };
@@ -146,15 +148,6 @@ static int finish_move(lsm_iter *it) {
   return rc;
 }
 
-static int parse_current(lsm_iter *it, lsm_ikey *k) {
-  if (!lsm_ikey_parse(lsm_it_key(it->it), k)) {
-    it->rc = LSM_CORRUPT;
-    it->valid = 0;
-    return 0;
-  }
-  return 1;
-}
-
 /* The merged iterator's validity, and its key in *key when valid. */
 static int merged_at(lsm_iter *it, lsm_slice *key) {
   if (!lsm_it_valid(it->it)) return 0;
@@ -193,13 +186,18 @@ static void find_next_user_entry(lsm_iter *it, int skipping, int valid, lsm_slic
   it->valid = 0;
 }
 
-/* Backward from the merged position: collect the newest visible entry of
-** the previous user key (invariant 2). */
-static void find_prev_user_entry(lsm_iter *it) {
+/* Backward from the merged position (valid: at key): collect the newest
+** visible entry of the previous user key (invariant 2).  Where the merged
+** iterator stops is kept in merged_valid/merged_key for the next step. */
+static void find_prev_user_entry(lsm_iter *it, int valid, lsm_slice key) {
   int kind = LSM_KIND_DELETE;
   lsm_ikey k;
-  while (lsm_it_valid(it->it)) {
-    if (!parse_current(it, &k)) return;
+  while (valid) {
+    if (!lsm_ikey_parse(key, &k)) {
+      it->rc = LSM_CORRUPT;
+      it->valid = 0;
+      return;
+    }
     if (visible(it, k.seq)) {
       if (kind != LSM_KIND_DELETE && lsm_slice_cmp(k.ukey, saved(&it->saved_key)) < 0) {
         break;   /* passed every entry of the saved key */
@@ -218,8 +216,10 @@ static void find_prev_user_entry(lsm_iter *it) {
         }
       }
     }
-    lsm_it_prev(it->it);
+    valid = lsm_it_prev_key(it->it, &key);
   }
+  it->merged_valid = valid;
+  it->merged_key = key;
   if (kind == LSM_KIND_DELETE) {
     it->valid = 0;
     it->saved_key.len = 0;
@@ -242,11 +242,14 @@ int lsm_iter_first(lsm_iter *it) {
 }
 
 int lsm_iter_last(lsm_iter *it) {
+  lsm_slice key;
+  int valid;
   if (it->rc) return it->rc;
   it->direction = REVERSE;
   it->saved_value.len = 0;
   lsm_it_last(it->it);
-  find_prev_user_entry(it);
+  valid = merged_at(it, &key);
+  find_prev_user_entry(it, valid, key);
   return finish_move(it);
 }
 
@@ -269,6 +272,8 @@ int lsm_iter_seek(lsm_iter *it, const void *key, size_t key_len) {
 }
 
 int lsm_iter_seek_le(lsm_iter *it, const void *key, size_t key_len) {
+  lsm_slice at;
+  int valid;
   if (it->rc) return it->rc;
   it->direction = REVERSE;
   it->seek_key.len = 0;
@@ -277,7 +282,8 @@ int lsm_iter_seek_le(lsm_iter *it, const void *key, size_t key_len) {
     return it->rc = LSM_NOMEM;
   }
   lsm_it_seek_le(it->it, saved(&it->seek_key));
-  find_prev_user_entry(it);
+  valid = merged_at(it, &at);
+  find_prev_user_entry(it, valid, at);
   return finish_move(it);
 }
 
@@ -306,24 +312,28 @@ int lsm_iter_next(lsm_iter *it) {
 }
 
 int lsm_iter_prev(lsm_iter *it) {
+  lsm_slice key;
+  int valid;
   if (it->rc || !it->valid) return it->rc;
   if (it->direction == FORWARD) {
     /* Invariant (1) -> (2): back up before every entry of the current key. */
-    lsm_slice uk = lsm_ikey_user(lsm_it_key(it->it));
-    if (save(&it->saved_key, uk.p, uk.n)) return it->rc = LSM_NOMEM;
+    if (save(&it->saved_key, it->user_key.p, it->user_key.n)) return it->rc = LSM_NOMEM;
     for (;;) {
-      lsm_it_prev(it->it);
-      if (!lsm_it_valid(it->it)) {
+      if (!lsm_it_prev_key(it->it, &key)) {
         it->valid = 0;
         it->saved_key.len = 0;
         it->saved_value.len = 0;
         return finish_move(it);
       }
-      if (lsm_slice_cmp(lsm_ikey_user(lsm_it_key(it->it)), saved(&it->saved_key)) < 0) break;
+      if (lsm_slice_cmp(lsm_ikey_user(key), saved(&it->saved_key)) < 0) break;
     }
     it->direction = REVERSE;
+    valid = 1;
+  } else {
+    valid = it->merged_valid;
+    key = it->merged_key;
   }
-  find_prev_user_entry(it);
+  find_prev_user_entry(it, valid, key);
   return finish_move(it);
 }
 

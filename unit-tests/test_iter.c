@@ -1,7 +1,8 @@
 /*
 ** test_iter.c — unit tests of lsm/iter.c: the merging iterator against a
 ** sorted reference, over random children, in random walks that mix seeks,
-** steps and changes of direction; and its error reporting.
+** steps (plain and fused: next_key/prev_key) and changes of direction; and
+** its error reporting.
 **
 ** Children are block iterators (lsm/block.c) over disjoint random subsets
 ** of a universe of internal keys, so user keys repeat across children with
@@ -120,6 +121,15 @@ static void expect_at(const world *w, lsm_it *m, int pos, const char *op) {
   lsm_buffer_free(&k);
 }
 
+/* After a fused step (next_key/prev_key) that returned valid and key: the
+** same as the iterator says, and the reference position. */
+static void expect_step(const world *w, lsm_it *m, int valid, lsm_slice key, int pos,
+                        const char *op) {
+  ck_assert_int_eq(valid, lsm_it_valid(m));
+  if (valid) ck_assert_int_eq(lsm_slice_cmp(key, lsm_it_key(m)), 0);
+  expect_at(w, m, pos, op);
+}
+
 /* First reference position whose entry is >= e (internal order is entry
 ** order). */
 static int lower_bound(const world *w, int e) {
@@ -161,13 +171,25 @@ static void random_walks(int rounds) {
           expect_at(&w, m, pos, "seek_le");
         }
       } else if (valid && op < 7) {
-        lsm_it_next(m);
         pos++;
-        expect_at(&w, m, pos, "next");
+        if (rnd() % 2) {
+          lsm_slice k;
+          int v = lsm_it_next_key(m, &k);
+          expect_step(&w, m, v, k, pos, "next_key");
+        } else {
+          lsm_it_next(m);
+          expect_at(&w, m, pos, "next");
+        }
       } else if (valid) {
-        lsm_it_prev(m);
         pos--;
-        expect_at(&w, m, pos, "prev");
+        if (rnd() % 2) {
+          lsm_slice k;
+          int v = lsm_it_prev_key(m, &k);
+          expect_step(&w, m, v, k, pos, "prev_key");
+        } else {
+          lsm_it_prev(m);
+          expect_at(&w, m, pos, "prev");
+        }
       }
     }
     lsm_buffer_free(&target);
