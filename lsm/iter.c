@@ -176,11 +176,10 @@ static void rebuild(merge_it *m, int direction) {
   note_runner(m);
 }
 
-/* The current child moved and is settled: replay its matches up to the
-** root. */
+/* The current child moved and is settled, and invariant (5) could not
+** keep it the winner: replay its matches up to the root. */
 static void replay_current(merge_it *m) {
   int winner = m->tree[0], node;
-  if (!m->out[winner] && m->rank[winner] < m->runner) return;   /* (5) */
   for (node = (winner + m->k) >> 1; node >= 1; node >>= 1) {
     int loser = m->tree[node];
     int swap = before(m, loser, winner);
@@ -244,13 +243,22 @@ static void turn(merge_it *m, int direction) {
   rebuild(m, direction);
 }
 
-/* Step the current child with the fused step (iter.h) and settle it. */
+/* Step the current child with the fused step (iter.h), settle it and
+** restore the tree; the direction is already `forward`'s. */
 LSM_HOT_INLINE void step_current(merge_it *m, int forward) {
   int w = m->tree[0];
   lsm_it *c = m->children[w];
   lsm_slice key;
-  if (forward ? lsm_it_next_key(c, &key) : lsm_it_prev_key(c, &key)) settle_key(m, w, key);
-  else settle_out(m, w);
+  if (forward ? lsm_it_next_key(c, &key) : lsm_it_prev_key(c, &key)) {
+    uint64_t p = user_prefix(key);
+    uint64_t rank = forward ? p : ~p;
+    m->keys[w] = key;
+    m->rank[w] = rank;
+    m->out[w] = 0;
+    if (rank < m->runner) return;   /* (5): still the winner */
+  } else {
+    settle_out(m, w);
+  }
   replay_current(m);
 }
 
@@ -268,7 +276,8 @@ static void merge_prev(lsm_it *it) {
 
 static int merge_next_key(lsm_it *it, lsm_slice *key) {
   merge_it *m = (merge_it *)it;
-  merge_next(it);
+  if (m->direction != FORWARD) turn(m, FORWARD);
+  step_current(m, 1);
   if (m->out[m->tree[0]]) return 0;
   *key = m->keys[m->tree[0]];
   return 1;
@@ -276,7 +285,8 @@ static int merge_next_key(lsm_it *it, lsm_slice *key) {
 
 static int merge_prev_key(lsm_it *it, lsm_slice *key) {
   merge_it *m = (merge_it *)it;
-  merge_prev(it);
+  if (m->direction != REVERSE) turn(m, REVERSE);
+  step_current(m, 0);
   if (m->out[m->tree[0]]) return 0;
   *key = m->keys[m->tree[0]];
   return 1;
