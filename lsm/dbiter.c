@@ -157,7 +157,8 @@ static int merged_at(lsm_iter *it, lsm_slice *key) {
 
 /* Forward from the merged position (valid: at key) to the next visible
 ** put; entries of the user key saved_key are hidden when skipping. */
-static void find_next_user_entry(lsm_iter *it, int skipping, int valid, lsm_slice key) {
+LSM_HOT_INLINE void find_next_user_entry(lsm_iter *it, int skipping, int valid,
+                                         lsm_slice key) {
   lsm_ikey k;
   while (valid) {
     if (!lsm_ikey_parse(key, &k)) {

@@ -95,12 +95,16 @@ typedef struct merge_it {
 ** keys (a shorter key padded with zeros sorts no later than any key it is
 ** a prefix of, and a difference inside the 8 bytes decides); only equal
 ** numbers need the whole comparison.  Keys mostly differ early. */
-static uint64_t user_prefix(lsm_slice ikey) {
+static uint64_t short_prefix(lsm_slice ikey) {
   size_t n = ikey.n - LSM_TRAILER_SIZE, i;
   uint64_t v = 0;
-  if (n >= 8) return lsm_get_be64(ikey.p);
   for (i = 0; i < 8; i++) v = (v << 8) | (i < n ? ikey.p[i] : 0);
   return v;
+}
+
+LSM_HOT_INLINE uint64_t user_prefix(lsm_slice ikey) {
+  if (ikey.n - LSM_TRAILER_SIZE >= 8) return lsm_get_be64(ikey.p);
+  return short_prefix(ikey);
 }
 
 /* before() when the cheap test cannot decide: both children out, or equal
