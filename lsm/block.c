@@ -363,7 +363,7 @@ void lsm_block_iter_seek_restart(lsm_block_iter *it, uint32_t i) {
   seek_to_restart(it, i);
 }
 
-static void prev_record(block_iter *it);
+static inline void prev_record(block_iter *it);
 
 static int bi_valid(lsm_it *base) {
   return ((block_iter *)base)->valid;
@@ -434,38 +434,38 @@ LSM_HOT_INLINE void copy_key(unsigned char *dst, const unsigned char *src, size_
   }
 }
 
+/* Room for one more recorded entry.  0 when out of memory. */
+static int prev_grow(block_iter *it) {
+  int cap = it->cap_prev ? 2 * it->cap_prev : 16;
+  lsm_block_prev_entry *p = realloc(it->prev, (size_t)cap * sizeof(*p));
+  if (p == NULL) return 0;
+  it->prev = p;
+  it->cap_prev = cap;
+  return 1;
+}
+
 /* Record the current entry as the next one of the backward record; stops
-** recording (n_prev = -1) when the record would outgrow its bounds. */
-static void prev_record(block_iter *it) {
+** recording (n_prev = -1) when the record would outgrow its bounds or
+** memory runs out (no record: the slow way still works).  Inlined: it runs
+** once per entry of a reverse scan. */
+LSM_HOT_INLINE void prev_record(block_iter *it) {
   lsm_block_prev_entry *e;
   if (it->n_prev < 0) return;
   if (it->n_prev >= PREV_MAX_ENTRIES ||
-      it->prev_keys.len + it->key_len > PREV_MAX_KEY_BYTES) {
+      it->prev_keys.len + it->key_len > PREV_MAX_KEY_BYTES ||
+      (it->n_prev == it->cap_prev && !prev_grow(it)) ||
+      lsm_buffer_reserve(&it->prev_keys, it->key_len)) {
     it->n_prev = -1;
     return;
   }
-  if (it->n_prev == it->cap_prev) {
-    int cap = it->cap_prev ? 2 * it->cap_prev : 16;
-    lsm_block_prev_entry *p = realloc(it->prev, (size_t)cap * sizeof(*p));
-    if (p == NULL) {
-      it->n_prev = -1;   /* no record: the slow way still works */
-      return;
-    }
-    it->prev = p;
-    it->cap_prev = cap;
-  }
-  if (lsm_buffer_reserve(&it->prev_keys, it->key_len)) {
-    it->n_prev = -1;
-    return;
-  }
-  copy_key(it->prev_keys.data + it->prev_keys.len, it->key, it->key_len);
-  it->prev_keys.len += it->key_len;
   e = &it->prev[it->n_prev++];
   e->cur = it->cur;
   e->next = it->next;
-  e->key_off = it->prev_keys.len - it->key_len;
+  e->key_off = it->prev_keys.len;
   e->key_len = it->key_len;
   e->value = it->value;
+  copy_key(it->prev_keys.data + it->prev_keys.len, it->key, it->key_len);
+  it->prev_keys.len += it->key_len;
 }
 
 /* Make recorded entry i the current one. */
