@@ -1071,15 +1071,22 @@ static void si_prev(lsm_it *base) {
   if (!lsm_block_iter_valid(&it->data)) skip_backward(it);
 }
 
+/* A step ran off the data block: on to the following (preceding) blocks;
+** then valid() and the key, as the fused steps return them. */
+static int block_ran_out(sst_iter *it, int forward, lsm_slice *key) {
+  if (forward) skip_forward(it);
+  else skip_backward(it);
+  if (!si_valid(&it->base)) return 0;
+  *key = lsm_block_iter_key(&it->data);
+  return 1;
+}
+
 /* Fused steps (iter.h): most steps stay inside the loaded block. */
 static int si_next_key(lsm_it *base, lsm_slice *key) {
   sst_iter *it = (sst_iter *)base;
   if (!si_valid(base)) return 0;
   lsm_block_iter_next(&it->data);
-  if (!lsm_block_iter_valid(&it->data)) {
-    skip_forward(it);
-    if (!si_valid(base)) return 0;
-  }
+  if (!lsm_block_iter_valid(&it->data)) return block_ran_out(it, 1, key);
   *key = lsm_block_iter_key(&it->data);
   return 1;
 }
@@ -1088,10 +1095,7 @@ static int si_prev_key(lsm_it *base, lsm_slice *key) {
   sst_iter *it = (sst_iter *)base;
   if (!si_valid(base)) return 0;
   lsm_block_iter_prev(&it->data);
-  if (!lsm_block_iter_valid(&it->data)) {
-    skip_backward(it);
-    if (!si_valid(base)) return 0;
-  }
+  if (!lsm_block_iter_valid(&it->data)) return block_ran_out(it, 0, key);
   *key = lsm_block_iter_key(&it->data);
   return 1;
 }
@@ -1154,6 +1158,13 @@ void lsm_sst_iter_prev(lsm_it *it) { si_prev(it); }
 lsm_slice lsm_sst_iter_key(lsm_it *it) { return si_key(it); }
 int lsm_sst_iter_next_key(lsm_it *it, lsm_slice *key) { return si_next_key(it, key); }
 int lsm_sst_iter_prev_key(lsm_it *it, lsm_slice *key) { return si_prev_key(it, key); }
+lsm_block_iter *lsm_sst_iter_block(lsm_it *it) { return &((sst_iter *)it)->data; }
+int lsm_sst_iter_next_block(lsm_it *it, lsm_slice *key) {
+  return block_ran_out((sst_iter *)it, 1, key);
+}
+int lsm_sst_iter_prev_block(lsm_it *it, lsm_slice *key) {
+  return block_ran_out((sst_iter *)it, 0, key);
+}
 lsm_slice lsm_sst_iter_value(lsm_it *it) { return si_value(it); }
 
 static const lsm_it_methods sst_iter_methods = {

@@ -123,6 +123,16 @@ lsm_slice lsm_sst_iter_value(lsm_it *it);
 /* The fused steps of iter.h (next_key, prev_key), direct. */
 int lsm_sst_iter_next_key(lsm_it *it, lsm_slice *key);
 int lsm_sst_iter_prev_key(lsm_it *it, lsm_slice *key);
+/* The data block iterator inside such an iterator (the same one for the
+** iterator's whole life, retargets included).  While the table iterator is
+** valid, its owner may step that block iterator itself (one call less per
+** entry) and, when the step leaves the block iterator invalid, must call
+** lsm_sst_iter_next_block (prev_block) at once: it goes on into the
+** following (preceding) blocks and returns valid() and the key, as the
+** fused steps do. */
+lsm_block_iter *lsm_sst_iter_block(lsm_it *it);
+int lsm_sst_iter_next_block(lsm_it *it, lsm_slice *key);
+int lsm_sst_iter_prev_block(lsm_it *it, lsm_slice *key);
 
 /* Verify every block checksum, key order within and across blocks, that
 ** each index entry is its block's last key, and that every key passes the

@@ -752,7 +752,9 @@ int lsm_version_overlapping(const lsm_version *v, int level, lsm_slice lo,
 /* Iterates the files of one sorted level as one sequence: a binary search
 ** over the files' largest keys picks the file, and a table iterator over
 ** that file runs until it is exhausted, then the next file is opened.  The
-** per-entry calls into the table iterator are direct (lsm_sst_iter_*). */
+** per-entry calls into the table iterator are direct (lsm_sst_iter_*), and
+** a scan's step within a data block moves the table's block iterator
+** itself. */
 typedef struct level_it {
   lsm_it base;
   lsm_version *v;
@@ -760,6 +762,8 @@ typedef struct level_it {
   int level;
   int file;                /* index of the open file, -1 none */
   lsm_it *table_it;
+  lsm_block_iter *blk;     /* table_it's data block iterator
+                              (lsm_sst_iter_block): steps move it directly */
   int rc;
   lsm_buffer err;          /* text of rc, kept when its table iterator goes */
 } level_it;
@@ -811,10 +815,12 @@ static void set_file(level_it *l, int file) {
     }
     lsm_it_free(l->table_it);
     l->table_it = NULL;
+    l->blk = NULL;
   }
   l->file = -1;
   if (t == NULL) return;
   l->table_it = lsm_sst_iter_new_ex(t, 1);   /* takes its own reference */
+  if (l->table_it) l->blk = lsm_sst_iter_block(l->table_it);
   lsm_sst_unref(t);
   if (l->table_it == NULL) {
     if (!l->rc) l->rc = LSM_NOMEM;
@@ -922,7 +928,12 @@ static void level_prev(lsm_it *it) {
 /* Fused steps (iter.h): a step that stays in the file is one direct call. */
 static int level_next_key(lsm_it *it, lsm_slice *key) {
   level_it *l = (level_it *)it;
-  if (lsm_sst_iter_next_key(l->table_it, key)) return 1;
+  lsm_block_iter_next(l->blk);
+  if (lsm_block_iter_valid(l->blk)) {
+    *key = lsm_block_iter_key(l->blk);
+    return 1;
+  }
+  if (lsm_sst_iter_next_block(l->table_it, key)) return 1;
   skip_forward(l);
   if (!level_valid(it)) return 0;
   *key = lsm_sst_iter_key(l->table_it);
@@ -931,7 +942,12 @@ static int level_next_key(lsm_it *it, lsm_slice *key) {
 
 static int level_prev_key(lsm_it *it, lsm_slice *key) {
   level_it *l = (level_it *)it;
-  if (lsm_sst_iter_prev_key(l->table_it, key)) return 1;
+  lsm_block_iter_prev(l->blk);
+  if (lsm_block_iter_valid(l->blk)) {
+    *key = lsm_block_iter_key(l->blk);
+    return 1;
+  }
+  if (lsm_sst_iter_prev_block(l->table_it, key)) return 1;
   skip_backward(l);
   if (!level_valid(it)) return 0;
   *key = lsm_sst_iter_key(l->table_it);
