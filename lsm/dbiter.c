@@ -190,7 +190,7 @@ LSM_HOT_INLINE void find_next_user_entry(lsm_iter *it, int skipping, int valid,
 /* Backward from the merged position (valid: at key): collect the newest
 ** visible entry of the previous user key (invariant 2).  Where the merged
 ** iterator stops is kept in merged_valid/merged_key for the next step. */
-static void find_prev_user_entry(lsm_iter *it, int valid, lsm_slice key) {
+LSM_HOT_INLINE void find_prev_user_entry(lsm_iter *it, int valid, lsm_slice key) {
   int kind = LSM_KIND_DELETE;
   lsm_ikey k;
   while (valid) {
