@@ -232,10 +232,10 @@ LSM_HOT_INLINE void find_prev_user_entry(lsm_iter *it, int valid, lsm_slice key)
 }
 
 int lsm_iter_first(lsm_iter *it) {
+  lsm_slice key;
   if (it->rc) return it->rc;
   it->direction = FORWARD;
   it->saved_value.len = 0;
-  lsm_slice key;
   lsm_it_first(it->it);
   it->valid = 0;
   if (merged_at(it, &key)) find_next_user_entry(it, 0, 1, key);
