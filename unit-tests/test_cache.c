@@ -174,6 +174,44 @@ START_TEST(cache_full_miss_reuses_the_oldest_entrys_memory) {
 }
 END_TEST
 
+/* The table's removals (eviction and replacement) keep every other entry
+** findable: entries of several tables over a window that slides through
+** thousands of keys (a removal shifts the rest of a probe run back), some
+** keys replaced while in the window, and the table growing meanwhile. */
+START_TEST(cache_table_finds_every_entry_after_evictions_and_replacements) {
+  enum { WINDOW = 300, KEYS = 6000 };
+  lsm_cache *c = lsm_cache_new(WINDOW * 8);
+  lsm_cache_stats st;
+  int i, j;
+  for (i = 0; i < KEYS; i++) {
+    uint64_t id = 1 + (uint64_t)(i % 3), off = (uint64_t)(i / 3) * 4096;
+    lsm_cache_release(c, lsm_cache_insert(c, id, off, block(8, i & 0x7f), 8));
+    if (i % 7 == 0 && i >= WINDOW) {
+      /* Replace a key inside the window: it becomes the newest. */
+      int r = i - WINDOW / 2;
+      lsm_cache_release(c, lsm_cache_insert(c, 1 + (uint64_t)(r % 3), (uint64_t)(r / 3) * 4096,
+                                            block(8, r & 0x7f), 8));
+    }
+    if (i % 97 != 0) continue;
+    /* The newest WINDOW / 2 keys are always cached; keys older than
+    ** 2 * WINDOW never are. */
+    for (j = i; j >= 0 && j > i - WINDOW / 2; j--) {
+      lsm_cache_handle *h = lsm_cache_lookup(c, 1 + (uint64_t)(j % 3), (uint64_t)(j / 3) * 4096);
+      ck_assert_ptr_nonnull(h);
+      ck_assert_int_eq(((char *)lsm_cache_data(h))[0], j & 0x7f);
+      lsm_cache_release(c, h);
+    }
+    for (j = i - 2 * WINDOW; j >= 0 && j > i - 3 * WINDOW; j--) {
+      ck_assert_ptr_null(lsm_cache_lookup(c, 1 + (uint64_t)(j % 3), (uint64_t)(j / 3) * 4096));
+    }
+  }
+  lsm_cache_get_stats(c, &st);
+  ck_assert_uint_eq(st.entries, WINDOW);
+  ck_assert_uint_eq(st.usage, WINDOW * 8);
+  lsm_cache_free(c);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("cache");
   TCase *tc = tcase_create("cache");
@@ -185,6 +223,7 @@ int main(void) {
   tcase_add_test(tc, cache_ids_are_distinct_and_table_grows);
   tcase_add_test(tc, cache_buffers_are_charged_rounded_evicted_and_recycled);
   tcase_add_test(tc, cache_full_miss_reuses_the_oldest_entrys_memory);
+  tcase_add_test(tc, cache_table_finds_every_entry_after_evictions_and_replacements);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
