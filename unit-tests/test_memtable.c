@@ -548,6 +548,104 @@ START_TEST(mem_handles_empty_and_binary_keys) {
 }
 END_TEST
 
+/* Keys of 0 to 5 bytes over {00, 01, 7f, 80, ff}, inserted in random
+** order: short keys, keys that are zero-padded versions of each other and
+** keys that agree on their first 4 bytes, where a search must fall back
+** from the node's key prefix to the key bytes.  Iteration gives the sorted
+** order, every key is found by get, seek and seek_le. */
+START_TEST(mem_orders_short_and_zero_padded_keys_like_their_bytes) {
+  static const unsigned char alphabet[5] = {0x00, 0x01, 0x7f, 0x80, 0xff};
+  enum { MAXLEN = 5, N = 1 + 5 + 25 + 125 + 625 + 3125 };
+  uint64_t s = lsm_test_seed("mem_orders_short_and_zero_padded_keys_like_their_bytes");
+  unsigned char (*keys)[MAXLEN] = calloc(N, MAXLEN);
+  size_t *lens = calloc(N, sizeof(size_t));
+  int *order = calloc(N, sizeof(int));
+  lsm_buffer kb = {0};
+  lsm_mem *m;
+  lsm_it *it;
+  int i, n = 0, len;
+  ck_assert_ptr_nonnull(keys);
+  ck_assert_ptr_nonnull(lens);
+  ck_assert_ptr_nonnull(order);
+  /* Enumerate in sorted order: shorter first at each prefix (depth-first). */
+  {
+    int stack[MAXLEN + 1], depth = 0;
+    lens[n++] = 0;
+    stack[0] = 0;
+    while (depth >= 0) {
+      if (stack[depth] == 5) {
+        depth--;
+        if (depth >= 0) stack[depth]++;
+        continue;
+      }
+      memcpy(keys[n], keys[n - 1], MAXLEN);
+      for (len = 0; len <= depth; len++) keys[n][len] = alphabet[stack[len]];
+      lens[n] = (size_t)depth + 1;
+      n++;
+      if (depth + 1 < MAXLEN) {
+        stack[++depth] = 0;
+      } else {
+        stack[depth]++;
+      }
+    }
+  }
+  ck_assert_int_eq(n, N);
+  for (i = 1; i < N; i++) {
+    ck_assert(lsm_slice_cmp(lsm_slice_make(keys[i - 1], lens[i - 1]),
+                            lsm_slice_make(keys[i], lens[i])) < 0);
+  }
+  for (i = 0; i < N; i++) order[i] = i;
+  for (i = N - 1; i > 0; i--) {
+    int j = (int)(lsm_test_next(&s) % (uint64_t)(i + 1)), t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  ck_assert_int_eq(lsm_mem_new(&m), LSM_OK);
+  for (i = 0; i < N; i++) {
+    int k = order[i];
+    ck_assert_int_eq(lsm_mem_add(m, (uint64_t)i + 1, LSM_KIND_PUT,
+                                 lsm_slice_make(keys[k], lens[k]),
+                                 lsm_slice_make(&k, sizeof k)),
+                     LSM_OK);
+  }
+  it = lsm_mem_iter_new(m);
+  ck_assert_ptr_nonnull(it);
+  lsm_it_first(it);
+  for (i = 0; i < N; i++) {
+    ck_assert(lsm_it_valid(it));
+    ck_assert(slice_eq(lsm_ikey_user(lsm_it_key(it)), lsm_slice_make(keys[i], lens[i])));
+    lsm_it_next(it);
+  }
+  ck_assert(!lsm_it_valid(it));
+  for (i = 0; i < N; i++) {
+    lsm_slice uk = lsm_slice_make(keys[i], lens[i]), v;
+    int kind, got;
+    ck_assert_int_eq(lsm_mem_get(m, uk, LSM_SEQ_MAX, &kind, &v), 1);
+    ck_assert_uint_eq(v.n, sizeof got);
+    memcpy(&got, v.p, sizeof got);
+    ck_assert_int_eq(got, i);
+    lsm_it_seek(it, ikey(&kb, uk, LSM_SEQ_MAX, LSM_KIND_PUT));
+    ck_assert(lsm_it_valid(it));
+    ck_assert(slice_eq(lsm_ikey_user(lsm_it_key(it)), uk));
+    lsm_it_seek_le(it, ikey(&kb, uk, 0, LSM_KIND_DELETE));
+    ck_assert(lsm_it_valid(it));
+    ck_assert(slice_eq(lsm_ikey_user(lsm_it_key(it)), uk));
+    if (i > 0) {
+      /* Just before every version of uk: the previous key. */
+      lsm_it_seek_le(it, ikey(&kb, uk, LSM_SEQ_MAX, LSM_KIND_PUT));
+      ck_assert(lsm_it_valid(it));
+      ck_assert(slice_eq(lsm_ikey_user(lsm_it_key(it)), lsm_slice_make(keys[i - 1], lens[i - 1])));
+    }
+  }
+  lsm_it_free(it);
+  lsm_mem_unref(m);
+  lsm_buffer_free(&kb);
+  free(keys);
+  free(lens);
+  free(order);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* One writer, concurrent readers. */
 
@@ -737,6 +835,7 @@ static Suite *memtable_suite(void) {
   tcase_add_test(tc, mem_bytes_grows_with_inserts);
   tcase_add_test(tc, mem_iterator_keeps_memtable_alive_after_unref);
   tcase_add_test(tc, mem_handles_empty_and_binary_keys);
+  tcase_add_test(tc, mem_orders_short_and_zero_padded_keys_like_their_bytes);
   tcase_add_test(tc, mem_readers_see_consistent_list_during_writes);
   tcase_add_test(tc, mem_get_finds_every_key_and_no_absent_one_past_the_filter_size);
   tcase_add_test(tc, mem_get_sees_every_key_published_before_it_during_writes);
