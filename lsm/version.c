@@ -764,6 +764,9 @@ typedef struct level_it {
   lsm_it *table_it;
   lsm_block_iter *blk;     /* table_it's data block iterator
                               (lsm_sst_iter_block): steps move it directly */
+  lsm_it *parked;          /* a healthy table iterator kept while the level
+                              is positioned on no file (see set_file), or
+                              NULL; never at the same time as table_it */
   int rc;
   lsm_buffer err;          /* text of rc, kept when its table iterator goes */
 } level_it;
@@ -783,7 +786,16 @@ static void set_open_error(level_it *l, int rc, lsm_buffer *msg) {
 /* Position on file `file` of the level (-1 or past the end: none).  The
 ** table comes from the table cache; a table that cannot be opened stops the
 ** level with its error, so the table iterator, when there is one, is always
-** a table's (the per-entry calls into it are direct). */
+** a table's (the per-entry calls into it are direct).
+**
+** Positioned on no file, the level keeps its table iterator aside (parked)
+** when it is healthy, and the next file takes it back, re-pointed: a level
+** that covers part of the key space is left on every seek past its last
+** file and entered again on the next seek inside it, and a statement's
+** seek (a cursor's iterator is refreshed and seeks again for the next
+** statement) would otherwise allocate and free a table iterator each time.
+** A parked iterator keeps its table referenced and may hold its last block
+** (both released when it is re-pointed or freed). */
 static void set_file(level_it *l, int file) {
   lsm_sst *t = NULL;
   lsm_buffer msg = {0};
@@ -798,12 +810,25 @@ static void set_file(level_it *l, int file) {
       file = -1;
     }
   }
+  if (t && l->table_it == NULL && l->parked) {
+    l->table_it = l->parked;
+    l->blk = lsm_sst_iter_block(l->table_it);
+    l->parked = NULL;
+  }
   if (t && l->table_it && lsm_it_status(l->table_it) == LSM_OK) {
     /* Another file of the level: the same table iterator, re-pointed (a
     ** seek that changes files costs no allocation). */
     lsm_sst_iter_retarget(l->table_it, t);
     lsm_sst_unref(t);
     l->file = file;
+    return;
+  }
+  if (t == NULL && l->rc == LSM_OK && l->table_it && l->parked == NULL &&
+      lsm_it_status(l->table_it) == LSM_OK) {
+    l->parked = l->table_it;
+    l->table_it = NULL;
+    l->blk = NULL;
+    l->file = -1;
     return;
   }
   if (l->table_it) {
@@ -977,6 +1002,7 @@ static const char *level_errmsg(lsm_it *it) {
 static void level_free(lsm_it *it) {
   level_it *l = (level_it *)it;
   lsm_it_free(l->table_it);
+  lsm_it_free(l->parked);
   lsm_buffer_free(&l->err);
   free(l);
 }

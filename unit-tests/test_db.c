@@ -419,6 +419,89 @@ START_TEST(db_refreshed_iterator_sees_new_commits_until_its_sources_change) {
 }
 END_TEST
 
+/* A level whose files hold only part of the keys: seeks land inside it,
+** past its last file and back, in random order, on one iterator refreshed
+** between seeks as a cursor's is (the level keeps its table iterator aside
+** while it is on no file, version.c set_file); every seek, and the steps
+** forward and backward after it, across files and sources, give the
+** sorted model's keys and values. */
+START_TEST(db_iterator_seeks_in_and_past_a_level_that_holds_part_of_the_keys) {
+  enum { N_A = 600, N_M = 100, N_Z = 10 };
+  static char keys[N_A + N_M + N_Z][8];
+  lsm_options o;
+  lsm_stats st;
+  lsm_db *db;
+  lsm_iter *it;
+  char v[64];
+  int i, n = 0, step, deeper = 0;
+  seed_rng("db_iterator_seeks_in_and_past_a_level_that_holds_part_of_the_keys");
+  lsm_test_small_options(&o);
+  db = lsm_test_open("partlevel", &o);
+  for (i = 0; i < N_A; i++) snprintf(keys[n++], 8, "a%04d", i);
+  for (i = 0; i < N_M; i++) snprintf(keys[n++], 8, "m%04d", i);
+  for (i = 0; i < N_Z; i++) snprintf(keys[n++], 8, "z%04d", i);
+  for (i = 0; i < N_A; i++) {
+    snprintf(v, sizeof v, "value of %.7s ....................................", keys[i]);
+    lsm_test_put(db, keys[i], v);
+  }
+  ck_assert_int_eq(lsm_compact(db), LSM_OK);          /* a....: one level, several files */
+  for (i = N_A; i < N_A + N_M; i++) {
+    snprintf(v, sizeof v, "value of %.7s ....................................", keys[i]);
+    lsm_test_put(db, keys[i], v);
+  }
+  ck_assert_int_eq(lsm_flush(db), LSM_OK);            /* m....: a level-0 table */
+  for (i = N_A + N_M; i < n; i++) {
+    snprintf(v, sizeof v, "value of %.7s ....................................", keys[i]);
+    lsm_test_put(db, keys[i], v);                     /* z....: the memtable */
+  }
+  ck_assert_int_eq(lsm_get_stats(db, &st), LSM_OK);
+  for (i = 1; i < LSM_MAX_LEVELS; i++) deeper += st.level[i].files;
+  ck_assert_int_ge(deeper, 2);
+  ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
+  for (step = 0; step < 600; step++) {
+    char target[8];
+    int want, moves;
+    size_t kl, vl;
+    const char *k, *val;
+    switch (rnd() % 4) {
+      case 0: snprintf(target, sizeof target, "a%04d", (int)(rnd() % (N_A + 50))); break;
+      case 1: snprintf(target, sizeof target, "b"); break;
+      case 2: snprintf(target, sizeof target, "m%04d", (int)(rnd() % (N_M + 5))); break;
+      default: snprintf(target, sizeof target, "z%04d", (int)(rnd() % (N_Z + 2))); break;
+    }
+    if (lsm_iter_refresh(it) != LSM_OK) {             /* a compaction moved files */
+      lsm_iter_free(it);
+      ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
+    }
+    ck_assert_int_eq(lsm_iter_seek(it, target, strlen(target)), LSM_OK);
+    for (want = 0; want < n && strcmp(keys[want], target) < 0; want++) {}
+    for (moves = 0; moves < 4; moves++) {
+      if (want >= n || want < 0) {
+        ck_assert_msg(!lsm_iter_valid(it), "step %d: %s: valid past the end", step, target);
+        break;
+      }
+      ck_assert_msg(lsm_iter_valid(it), "step %d: %s: want %s", step, target, keys[want]);
+      k = lsm_iter_key(it, &kl);
+      ck_assert_msg(kl == strlen(keys[want]) && memcmp(k, keys[want], kl) == 0,
+                    "step %d: %s: want %s, got %.*s", step, target, keys[want], (int)kl, k);
+      val = lsm_iter_value(it, &vl);
+      snprintf(v, sizeof v, "value of %.7s ....................................", keys[want]);
+      ck_assert(vl == strlen(v) && memcmp(val, v, vl) == 0);
+      if (rnd() % 3 == 0) {
+        ck_assert_int_eq(lsm_iter_prev(it), LSM_OK);
+        want--;
+      } else {
+        ck_assert_int_eq(lsm_iter_next(it), LSM_OK);
+        want++;
+      }
+    }
+  }
+  ck_assert_int_eq(lsm_iter_status(it), LSM_OK);
+  lsm_iter_free(it);
+  lsm_close(db);
+}
+END_TEST
+
 START_TEST(db_overlay_batch_reads_its_own_writes) {
   lsm_db *db = lsm_test_open("overlay", NULL);
   lsm_batch *b;
@@ -976,6 +1059,7 @@ static Suite *db_suite(void) {
   tcase_add_test(tc, db_second_open_joins_the_first);
   tcase_add_test(tc, db_batch_is_atomic_and_last_op_wins);
   tcase_add_test(tc, db_refreshed_iterator_sees_new_commits_until_its_sources_change);
+  tcase_add_test(tc, db_iterator_seeks_in_and_past_a_level_that_holds_part_of_the_keys);
   tcase_add_test(tc, db_snapshot_sees_the_past_across_flush_and_compaction);
   tcase_add_test(tc, db_iterator_keeps_its_view_while_files_change);
   tcase_add_test(tc, db_overlay_batch_reads_its_own_writes);
