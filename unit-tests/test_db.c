@@ -427,7 +427,7 @@ END_TEST
 ** sorted model's keys and values. */
 START_TEST(db_iterator_seeks_in_and_past_a_level_that_holds_part_of_the_keys) {
   enum { N_A = 600, N_M = 100, N_Z = 10 };
-  static char keys[N_A + N_M + N_Z][8];
+  static char keys[N_A + N_M + N_Z][16];
   lsm_options o;
   lsm_stats st;
   lsm_db *db;
@@ -437,21 +437,21 @@ START_TEST(db_iterator_seeks_in_and_past_a_level_that_holds_part_of_the_keys) {
   seed_rng("db_iterator_seeks_in_and_past_a_level_that_holds_part_of_the_keys");
   lsm_test_small_options(&o);
   db = lsm_test_open("partlevel", &o);
-  for (i = 0; i < N_A; i++) snprintf(keys[n++], 8, "a%04d", i);
-  for (i = 0; i < N_M; i++) snprintf(keys[n++], 8, "m%04d", i);
-  for (i = 0; i < N_Z; i++) snprintf(keys[n++], 8, "z%04d", i);
+  for (i = 0; i < N_A; i++) snprintf(keys[n++], 16, "a%04d", i);
+  for (i = 0; i < N_M; i++) snprintf(keys[n++], 16, "m%04d", i);
+  for (i = 0; i < N_Z; i++) snprintf(keys[n++], 16, "z%04d", i);
   for (i = 0; i < N_A; i++) {
-    snprintf(v, sizeof v, "value of %.7s ....................................", keys[i]);
+    snprintf(v, sizeof v, "value of %.15s ....................................", keys[i]);
     lsm_test_put(db, keys[i], v);
   }
   ck_assert_int_eq(lsm_compact(db), LSM_OK);          /* a....: one level, several files */
   for (i = N_A; i < N_A + N_M; i++) {
-    snprintf(v, sizeof v, "value of %.7s ....................................", keys[i]);
+    snprintf(v, sizeof v, "value of %.15s ....................................", keys[i]);
     lsm_test_put(db, keys[i], v);
   }
   ck_assert_int_eq(lsm_flush(db), LSM_OK);            /* m....: a level-0 table */
   for (i = N_A + N_M; i < n; i++) {
-    snprintf(v, sizeof v, "value of %.7s ....................................", keys[i]);
+    snprintf(v, sizeof v, "value of %.15s ....................................", keys[i]);
     lsm_test_put(db, keys[i], v);                     /* z....: the memtable */
   }
   ck_assert_int_eq(lsm_get_stats(db, &st), LSM_OK);
@@ -459,7 +459,7 @@ START_TEST(db_iterator_seeks_in_and_past_a_level_that_holds_part_of_the_keys) {
   ck_assert_int_ge(deeper, 2);
   ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
   for (step = 0; step < 600; step++) {
-    char target[8];
+    char target[16];
     int want, moves;
     size_t kl, vl;
     const char *k, *val;
@@ -485,7 +485,7 @@ START_TEST(db_iterator_seeks_in_and_past_a_level_that_holds_part_of_the_keys) {
       ck_assert_msg(kl == strlen(keys[want]) && memcmp(k, keys[want], kl) == 0,
                     "step %d: %s: want %s, got %.*s", step, target, keys[want], (int)kl, k);
       val = lsm_iter_value(it, &vl);
-      snprintf(v, sizeof v, "value of %.7s ....................................", keys[want]);
+      snprintf(v, sizeof v, "value of %.15s ....................................", keys[want]);
       ck_assert(vl == strlen(v) && memcmp(val, v, vl) == 0);
       if (rnd() % 3 == 0) {
         ck_assert_int_eq(lsm_iter_prev(it), LSM_OK);
