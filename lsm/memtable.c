@@ -204,6 +204,14 @@ static int cmp_target(mem_node *n, const mem_target *t) {
   return tr > t->trailer ? -1 : (tr < t->trailer ? 1 : 0);
 }
 
+/* Ask for the node a search at x goes on with if it drops a level, while it
+** compares the node to the right on this one: a search drops a level at
+** every level, and the lower levels' nodes are rarely in the CPU cache.  A
+** hint (never a fault; nodes live as long as the memtable). */
+static void prefetch_below(mem_node *x, int level) {
+  if (level > 0) __builtin_prefetch(__atomic_load_n(&x->next[level - 1], __ATOMIC_RELAXED));
+}
+
 /* First node with key >= target.  If prev is not NULL, prev[i] receives the
 ** last node at level i whose key is < target (possibly the head) for every
 ** level below the current height. */
@@ -212,6 +220,7 @@ static mem_node *find_ge(lsm_mem *m, const mem_target *t, mem_node **prev) {
   int level = current_height(m) - 1;
   for (;;) {
     mem_node *next = node_next(x, level);
+    prefetch_below(x, level);
     if (next && cmp_target(next, t) < 0) {
       x = next;
       continue;
@@ -228,6 +237,7 @@ static mem_node *find_before(lsm_mem *m, const mem_target *t, int or_equal) {
   int level = current_height(m) - 1;
   for (;;) {
     mem_node *next = node_next(x, level);
+    prefetch_below(x, level);
     if (next && cmp_target(next, t) < or_equal) {
       x = next;
       continue;
