@@ -4,24 +4,13 @@
 **
 ** Node layout (one arena allocation per entry):
 **
-**   struct mem_node { key_len, val_len, height, prefix, next[height] }
+**   struct mem_node { key_len, val_len, height, next[height] }
 **   followed by the internal key bytes (user key || 8-byte trailer)
 **   followed by the value bytes
 **
 ** The lengths are stored in the node header in front of the bytes, so an
 ** entry is a length-prefixed key and a length-prefixed value.  The head node
 ** has LSM_MEM_MAX_HEIGHT links and no key; it is never compared.
-**
-** Key prefix: the header also holds the first 4 bytes of the user key as a
-** big-endian number (zero-padded when shorter), in what would otherwise be
-** padding before next[].  A search compares it first: two different
-** numbers order their keys (a shorter key padded with zeros sorts no later
-** than a key it is a prefix of, and a difference within the 4 bytes
-** decides), so only equal numbers need the key bytes.  A search touches
-** each node it passes; with the prefix that is the header alone, without it
-** also the key bytes, which for a node that starts late in a cache line lie
-** in the next line, a second miss that waited for the first (the key's
-** address depends on the height).
 **
 ** Skiplist: level 0 links every node in internal-key order (lsm_ikey_cmp);
 ** each higher level links a subset.  A node's height is drawn from a
@@ -78,7 +67,6 @@ typedef struct mem_node {
   size_t key_len;   /* internal key length (>= LSM_TRAILER_SIZE) */
   size_t val_len;
   int height;       /* number of entries in next[] */
-  uint32_t prefix;  /* key_prefix() of the user key (see Key prefix) */
   struct mem_node *next[];  /* next[i]: successor at level i */
 } mem_node;
 
@@ -172,38 +160,21 @@ static void filter_add(lsm_mem *m, lsm_slice ukey) {
 typedef struct mem_target {
   lsm_slice ukey;
   uint64_t trailer;
-  uint32_t prefix;          /* key_prefix(ukey) */
 } mem_target;
 
-/* The first 4 bytes of a user key as a big-endian number, zero-padded. */
-static uint32_t key_prefix(lsm_slice ukey) {
-  uint32_t v = 0;
-  size_t i;
-  for (i = 0; i < 4; i++) v = (v << 8) | (i < ukey.n ? ukey.p[i] : 0);
-  return v;
-}
-
-static mem_target make_target(lsm_slice ukey, uint64_t trailer) {
-  mem_target t;
-  t.ukey = ukey;
-  t.trailer = trailer;
-  t.prefix = key_prefix(ukey);
-  return t;
-}
-
 static mem_target target_of(lsm_slice ikey) {
+  mem_target t;
   assert(ikey.n >= LSM_TRAILER_SIZE);
-  return make_target(lsm_ikey_user(ikey), lsm_get_u64(ikey.p + ikey.n - LSM_TRAILER_SIZE));
+  t.ukey = lsm_ikey_user(ikey);
+  t.trailer = lsm_get_u64(ikey.p + ikey.n - LSM_TRAILER_SIZE);
+  return t;
 }
 
 /* lsm_ikey_cmp(node's key, target). */
 static int cmp_target(mem_node *n, const mem_target *t) {
-  lsm_slice k;
-  int c;
+  lsm_slice k = node_key(n);
+  int c = lsm_slice_cmp(lsm_ikey_user(k), t->ukey);
   uint64_t tr;
-  if (n->prefix != t->prefix) return n->prefix < t->prefix ? -1 : 1;
-  k = node_key(n);
-  c = lsm_slice_cmp(lsm_ikey_user(k), t->ukey);
   if (c) return c;
   tr = lsm_get_u64(k.p + k.n - LSM_TRAILER_SIZE);
   return tr > t->trailer ? -1 : (tr < t->trailer ? 1 : 0);
@@ -286,7 +257,6 @@ int lsm_mem_new(lsm_mem **out) {
   m->head->key_len = 0;
   m->head->val_len = 0;
   m->head->height = LSM_MEM_MAX_HEIGHT;
-  m->head->prefix = 0;
   for (i = 0; i < LSM_MEM_MAX_HEIGHT; i++) m->head->next[i] = NULL;
   m->max_height = 1;
   /* Any nonzero seed works; a fixed one makes layouts reproducible. */
@@ -362,7 +332,6 @@ int lsm_mem_add(lsm_mem *m, uint64_t seq, int kind, lsm_slice ukey,
   x->key_len = key_len;
   x->val_len = val.n;
   x->height = height;
-  x->prefix = key_prefix(ukey);
   p = node_bytes(x);
   if (ukey.n) memcpy(p, ukey.p, ukey.n);
   lsm_put_u64(p + ukey.n, lsm_pack_trailer(seq, kind));
@@ -418,7 +387,8 @@ int lsm_mem_get_hashed(lsm_mem *m, lsm_slice ukey, uint64_t hash, uint64_t seq,
 
   assert(seq <= LSM_SEQ_MAX);
   if (!filter_may_contain(m, hash)) return 0;
-  t = make_target(ukey, lsm_pack_trailer(seq, LSM_KIND_PUT));
+  t.ukey = ukey;
+  t.trailer = lsm_pack_trailer(seq, LSM_KIND_PUT);
   x = find_ge(m, &t, NULL);
   if (x == NULL || !lsm_ikey_parse(node_key(x), &parsed) ||
       lsm_slice_cmp(parsed.ukey, ukey) != 0) {
