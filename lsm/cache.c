@@ -2,23 +2,11 @@
 ** cache.c — the LRU block cache (see cache.h for the contract and its
 ** invariants).
 **
-** An open-addressing hash table indexes every entry; a circular doubly
-** linked list holds the unreferenced ones, least recently used first.  An
-** entry's refs count its handles plus one for being in the table.  One
-** mutex guards everything: a lookup holds it for a hash probe and a few
-** pointer updates, so contention stays low at our core counts (shard it if
-** that changes).
-**
-** The table.  Each slot holds an entry's pointer and the full 64-bit hash of
-** its key, so a probe compares hashes in the slot array and dereferences
-** only the entry whose hash matches (the one it is looking for, but for a
-** 64-bit collision): a lookup that walked a chain through the entries
-** instead took a cache miss per entry passed, the entries being scattered
-** over the cache's megabytes.  Linear probing; at most half the slots used
-** (the table doubles past that); a removal shifts the following slots of
-** the probe run back (no tombstones).  Invariant: every entry in the table
-** sits in the probe run that starts at its hash's home slot, with no empty
-** slot between home and it.
+** A chained hash table indexes every entry; a circular doubly linked list
+** holds the unreferenced ones, least recently used first.  An entry's refs
+** count its handles plus one for being in the table.  One mutex guards
+** everything: a lookup holds it for a hash probe and a few pointer updates,
+** so contention stays low at our core counts (shard it if that changes).
 */
 #include "cache.h"
 
@@ -36,6 +24,7 @@ struct lsm_cache_handle {
   int refs;                    /* handles + 1 while in the table */
   int in_table;
   int is_inline;               /* data shares this allocation */
+  lsm_cache_handle *next_hash;
   lsm_cache_handle *lru_prev, *lru_next;   /* on the LRU list iff refs == 1 && in_table */
 };
 
@@ -46,12 +35,6 @@ struct lsm_cache_handle {
 #define MAX_SPARES 4
 #define DATA_ROUND 256
 
-/* A slot of the table: e NULL when empty; hash is hash_key(e->id, e->offset). */
-typedef struct cache_slot {
-  uint64_t hash;
-  lsm_cache_handle *e;
-} cache_slot;
-
 struct lsm_cache {
   pthread_mutex_t mu;
   lsm_cache_handle *spares[MAX_SPARES];
@@ -60,24 +43,22 @@ struct lsm_cache {
   size_t reserved;             /* bytes charged by lsm_cache_reserve */
   uint64_t next_id;
   uint64_t hits, misses;
-  cache_slot *slots;
-  size_t n_slots;              /* power of two, >= 2 * n_entries */
+  lsm_cache_handle **buckets;
+  size_t n_buckets;            /* power of two */
   lsm_cache_handle lru;        /* list head: lru.lru_next is the oldest */
 };
 
-#define INITIAL_SLOTS 2048
-
-static uint64_t hash_key(uint64_t id, uint64_t offset) {
+static size_t hash_key(uint64_t id, uint64_t offset) {
   uint64_t h = id * 0x9E3779B97F4A7C15ULL ^ (offset + 0x632BE59BD9B4E019ULL) * 0xBF58476D1CE4E5B9ULL;
-  return h ^ (h >> 31);
+  return (size_t)(h ^ (h >> 31));
 }
 
 lsm_cache *lsm_cache_new(size_t capacity) {
   lsm_cache *c = calloc(1, sizeof *c);
   if (c == NULL) return NULL;
-  c->n_slots = INITIAL_SLOTS;
-  c->slots = calloc(c->n_slots, sizeof(cache_slot));
-  if (c->slots == NULL) {
+  c->n_buckets = 1024;
+  c->buckets = calloc(c->n_buckets, sizeof(lsm_cache_handle *));
+  if (c->buckets == NULL) {
     free(c);
     return NULL;
   }
@@ -106,11 +87,15 @@ static void entry_retire(lsm_cache *c, lsm_cache_handle *e) {
 void lsm_cache_free(lsm_cache *c) {
   size_t i;
   if (c == NULL) return;
-  for (i = 0; i < c->n_slots; i++) {
-    if (c->slots[i].e) entry_free(c->slots[i].e);
+  for (i = 0; i < c->n_buckets; i++) {
+    lsm_cache_handle *e = c->buckets[i], *next;
+    for (; e; e = next) {
+      next = e->next_hash;
+      entry_free(e);
+    }
   }
   while (c->n_spares > 0) entry_free(c->spares[--c->n_spares]);
-  free(c->slots);
+  free(c->buckets);
   pthread_mutex_destroy(&c->mu);
   free(c);
 }
@@ -136,37 +121,10 @@ static void lru_append(lsm_cache *c, lsm_cache_handle *e) {
   c->lru.lru_prev = e;
 }
 
-/* The slot holding (id, offset), or the empty slot ending its probe run. */
-static size_t find_slot(const lsm_cache *c, uint64_t id, uint64_t offset) {
-  uint64_t h = hash_key(id, offset);
-  size_t mask = c->n_slots - 1, i = (size_t)h & mask;
-  for (;;) {
-    const cache_slot *s = &c->slots[i];
-    if (s->e == NULL ||
-        (s->hash == h && s->e->id == id && s->e->offset == offset)) {
-      return i;
-    }
-    i = (i + 1) & mask;
-  }
-}
-
-/* Empty slot i and shift the rest of its probe run back over the hole, so
-** that no entry is cut off from its home slot (the table's invariant). */
-static void slot_clear(lsm_cache *c, size_t i) {
-  size_t mask = c->n_slots - 1, j = i;
-  for (;;) {
-    size_t home;
-    j = (j + 1) & mask;
-    if (c->slots[j].e == NULL) break;
-    home = (size_t)c->slots[j].hash & mask;
-    /* Slot j may move to the hole when the hole lies in [home, j). */
-    if (((j - home) & mask) >= ((j - i) & mask)) {
-      c->slots[i] = c->slots[j];
-      i = j;
-    }
-  }
-  c->slots[i].e = NULL;
-  c->slots[i].hash = 0;
+static lsm_cache_handle **find_slot(lsm_cache *c, uint64_t id, uint64_t offset) {
+  lsm_cache_handle **slot = &c->buckets[hash_key(id, offset) & (c->n_buckets - 1)];
+  while (*slot && ((*slot)->id != id || (*slot)->offset != offset)) slot = &(*slot)->next_hash;
+  return slot;
 }
 
 /* Drop one reference (mutex held).  Invariant (1). */
@@ -181,7 +139,8 @@ static void unref_locked(lsm_cache *c, lsm_cache_handle *e) {
 
 /* Take e out of the table (mutex held; e is in it). */
 static void remove_from_table(lsm_cache *c, lsm_cache_handle *e) {
-  slot_clear(c, find_slot(c, e->id, e->offset));
+  lsm_cache_handle **slot = find_slot(c, e->id, e->offset);
+  *slot = e->next_hash;
   e->in_table = 0;
   c->usage -= e->charge;
   c->n_entries--;
@@ -189,27 +148,28 @@ static void remove_from_table(lsm_cache *c, lsm_cache_handle *e) {
   unref_locked(c, e);
 }
 
-/* Double the slots (mutex held); on no memory the table stays fuller. */
 static void grow_table(lsm_cache *c) {
-  size_t n = c->n_slots * 2, i;
-  cache_slot *slots = calloc(n, sizeof(cache_slot));
-  if (slots == NULL) return;
-  for (i = 0; i < c->n_slots; i++) {
-    size_t j;
-    if (c->slots[i].e == NULL) continue;
-    j = (size_t)c->slots[i].hash & (n - 1);
-    while (slots[j].e) j = (j + 1) & (n - 1);
-    slots[j] = c->slots[i];
+  size_t n = c->n_buckets * 2, i;
+  lsm_cache_handle **b = calloc(n, sizeof(lsm_cache_handle *));
+  if (b == NULL) return;   /* keep the longer chains */
+  for (i = 0; i < c->n_buckets; i++) {
+    lsm_cache_handle *e = c->buckets[i], *next;
+    for (; e; e = next) {
+      size_t j = hash_key(e->id, e->offset) & (n - 1);
+      next = e->next_hash;
+      e->next_hash = b[j];
+      b[j] = e;
+    }
   }
-  free(c->slots);
-  c->slots = slots;
-  c->n_slots = n;
+  free(c->buckets);
+  c->buckets = b;
+  c->n_buckets = n;
 }
 
 lsm_cache_handle *lsm_cache_lookup(lsm_cache *c, uint64_t id, uint64_t offset) {
   lsm_cache_handle *e;
   pthread_mutex_lock(&c->mu);
-  e = c->slots[find_slot(c, id, offset)].e;
+  e = *find_slot(c, id, offset);
   if (e) {
     if (e->refs == 1) lru_remove(e);
     e->refs++;
@@ -224,27 +184,14 @@ lsm_cache_handle *lsm_cache_lookup(lsm_cache *c, uint64_t id, uint64_t offset) {
 /* Put e (refs 2: the table's and the caller's) in the table, replacing an
 ** entry with its key, and evict while over capacity (mutex held). */
 static void insert_locked(lsm_cache *c, lsm_cache_handle *e) {
-  size_t i = find_slot(c, e->id, e->offset);
-  if (c->slots[i].e) {
-    remove_from_table(c, c->slots[i].e);
-    i = find_slot(c, e->id, e->offset);
-  }
-  if (2 * (c->n_entries + 1) > c->n_slots) {
-    grow_table(c);
-    i = find_slot(c, e->id, e->offset);
-  }
-  if (c->n_entries + 2 > c->n_slots) {
-    /* The table could not grow and has no slot to spare (an empty slot
-    ** must end every probe run): the block is not cached, the caller's
-    ** handle is its only reference. */
-    e->in_table = 0;
-    e->refs = 1;
-    return;
-  }
-  c->slots[i].hash = hash_key(e->id, e->offset);
-  c->slots[i].e = e;
+  lsm_cache_handle **slot = find_slot(c, e->id, e->offset);
+  if (*slot) remove_from_table(c, *slot);
+  slot = find_slot(c, e->id, e->offset);
+  e->next_hash = *slot;
+  *slot = e;
   c->usage += e->charge;
   c->n_entries++;
+  if (c->n_entries > c->n_buckets) grow_table(c);
   /* Evict unreferenced entries, oldest first, while over capacity. */
   while (c->usage > c->capacity && c->lru.lru_next != &c->lru) {
     remove_from_table(c, c->lru.lru_next);
@@ -259,6 +206,7 @@ static void entry_init(lsm_cache_handle *e, lsm_cache *c, uint64_t id,
   e->size = size;
   e->refs = 2;             /* the table's and the caller's */
   e->in_table = 1;
+  e->next_hash = NULL;
   e->lru_prev = e->lru_next = NULL;
 }
 
