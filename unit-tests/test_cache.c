@@ -176,7 +176,7 @@ END_TEST
 
 /* The table's removals (eviction and replacement) keep every other entry
 ** findable: entries of several tables over a window that slides through
-** thousands of keys (a removal shifts the rest of a probe run back), some
+** thousands of keys (a removal unlinks an entry from its chain), some
 ** keys replaced while in the window, and the table growing meanwhile. */
 START_TEST(cache_table_finds_every_entry_after_evictions_and_replacements) {
   enum { WINDOW = 300, KEYS = 6000 };
