@@ -550,8 +550,8 @@ END_TEST
 
 /* Keys of 0 to 5 bytes over {00, 01, 7f, 80, ff}, inserted in random
 ** order: short keys, keys that are zero-padded versions of each other and
-** keys that agree on their first 4 bytes, where a search must fall back
-** from the node's key prefix to the key bytes.  Iteration gives the sorted
+** keys that agree on all but their last byte, which a comparison must
+** order by their bytes and lengths alone.  Iteration gives the sorted
 ** order, every key is found by get, seek and seek_le. */
 START_TEST(mem_orders_short_and_zero_padded_keys_like_their_bytes) {
   static const unsigned char alphabet[5] = {0x00, 0x01, 0x7f, 0x80, 0xff};
