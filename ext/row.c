@@ -107,28 +107,9 @@ int lsmx_row_encode_sqlite(lsm_buffer *out, sqlite3_uint64 real_mask,
   return rc;
 }
 
-int lsmx_row_parse(lsmx_row *row, const unsigned char *p, size_t n) {
-  const unsigned char *end;
-  uint64_t mask, n_cols;
-
-  memset(row, 0, sizeof *row);
-  if (p == NULL) return n == 0 ? LSM_CORRUPT : LSM_MISUSE;
-  end = p + n;
-  p = lsm_varint_get(p, end, &mask);
-  if (p == NULL) return LSM_CORRUPT;
-  p = lsm_varint_get(p, end, &n_cols);
-  if (p == NULL) return LSM_CORRUPT;
-  /* Every column takes at least its type byte. */
-  if (n_cols > (uint64_t)(end - p) || n_cols > INT_MAX) return LSM_CORRUPT;
-  row->p = p;
-  row->end = end;
-  row->real_mask = mask;
-  row->n_cols = (int)n_cols;
-  return LSM_OK;
-}
-
-/* Read (decode != 0) or step over one column at *pp. */
-static int read_column(const unsigned char **pp, const unsigned char *end,
+/* Read (decode != 0) or step over one column at *pp.  Inline: it is the
+** whole per-column cost of a scan, and a call would be a good part of it. */
+LSM_HOT_INLINE int read_column(const unsigned char **pp, const unsigned char *end,
                        int decode, lsmx_value *out) {
   const unsigned char *p = *pp;
   uint64_t u;

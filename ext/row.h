@@ -18,7 +18,10 @@
 #ifndef LSMX_ROW_H
 #define LSMX_ROW_H
 
+#include <limits.h>
+
 #include "key.h"
+#include "coding.h"
 
 /* Encode: out is reset first. */
 int lsmx_row_encode(lsm_buffer *out, sqlite3_uint64 real_mask,
@@ -34,8 +37,29 @@ typedef struct lsmx_row {
   int n_cols;                /* columns present in the encoding */
 } lsmx_row;
 
-/* LSM_CORRUPT if the header is malformed. */
-int lsmx_row_parse(lsmx_row *row, const unsigned char *p, size_t n);
+/* LSM_CORRUPT if the header is malformed.  Inline: a scan parses every
+** row's header, and the two varints cost less than a call. */
+static inline int lsmx_row_parse(lsmx_row *row, const unsigned char *p, size_t n) {
+  const unsigned char *end;
+  uint64_t mask, n_cols;
+
+  row->p = row->end = NULL;
+  row->real_mask = 0;
+  row->n_cols = 0;
+  if (p == NULL) return n == 0 ? LSM_CORRUPT : LSM_MISUSE;
+  end = p + n;
+  p = lsm_varint_get(p, end, &mask);
+  if (p == NULL) return LSM_CORRUPT;
+  p = lsm_varint_get(p, end, &n_cols);
+  if (p == NULL) return LSM_CORRUPT;
+  /* Every column takes at least its type byte. */
+  if (n_cols > (uint64_t)(end - p) || n_cols > INT_MAX) return LSM_CORRUPT;
+  row->p = p;
+  row->end = end;
+  row->real_mask = mask;
+  row->n_cols = (int)n_cols;
+  return LSM_OK;
+}
 /* Column i (0-based among non-key columns); a column past n_cols is NULL.
 ** Walks from the start: callers wanting several columns use
 ** lsmx_row_columns.  LSM_CORRUPT if malformed. */
