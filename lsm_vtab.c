@@ -1882,11 +1882,11 @@ static int seek_interval(lsm_cursor *cur) {
 HOT_INLINE int iter_in_interval(lsm_cursor *cur, int move_rc, int *in) {
   const unsigned char *k;
   size_t nk;
-  int rc = move_rc;
+  int rc = move_rc, valid = rc == LSM_OK && lsm_iter_valid(cur->it);
   *in = 0;
-  if (rc == LSM_OK && !lsm_iter_valid(cur->it)) rc = lsm_iter_status(cur->it);
+  if (rc == LSM_OK && !valid) rc = lsm_iter_status(cur->it);
   if (rc != LSM_OK) return vtab_fail_iter((lsm_vtab *)cur->base.pVtab, rc, cur->it);
-  if (!lsm_iter_valid(cur->it)) return SQLITE_OK;
+  if (!valid) return SQLITE_OK;
   k = lsm_iter_key(cur->it, &nk);
   if (!cur->desc) {
     if (cur->has_upper && key_cmp(k, nk, cur->upper.data, cur->upper.len) >= 0)

@@ -355,7 +355,17 @@ static int decode_bytes(const unsigned char **pp, const unsigned char *end,
   /* The unescaped bytes are fewer than what is left of the input. */
   scratch->len = 0;
   if (lsm_buffer_reserve(scratch, (size_t)(end - p)) != LSM_OK) return LSM_NOMEM;
-  memcpy(scratch->data, p, run);
+  if (run <= 16 && end - p >= 16) {
+    /* A short run (most keys): two words, whatever run is; the bytes
+    ** past it are overwritten below, and both sides have the room. */
+    uint64_t a, b;
+    memcpy(&a, p, sizeof a);
+    memcpy(&b, p + 8, sizeof b);
+    memcpy(scratch->data, &a, sizeof a);
+    memcpy(scratch->data + 8, &b, sizeof b);
+  } else {
+    memcpy(scratch->data, p, run);
+  }
   z = unescape(z, end, scratch->data + run, &n);
   if (z == NULL) return LSM_CORRUPT;
   scratch->len = v->n = run + n;
