@@ -267,20 +267,33 @@ static inline size_t first_zero(const unsigned char *p, uint64_t mask) {
 
 /* The first 0x00 in [p, end), or NULL.  Keys are mostly short: a look at
 ** the first few words inline costs less than a call to memchr, which takes
-** over for anything longer. */
+** over past 32 bytes.  A span that ends within those words is finished
+** with one word ending at `end`: it overlaps bytes already seen to hold no
+** zero, so its first zero is the one sought. */
 static inline const unsigned char *find_zero(const unsigned char *p,
                                              const unsigned char *end) {
-  const unsigned char *stop = end - p > 32 ? p + 32 : end;
+  const unsigned char *stop;
   uint64_t x, m;
+  if (end - p < 8) {
+    for (; p < end; p++) {
+      if (*p == 0x00) return p;
+    }
+    return NULL;
+  }
+  stop = end - p > 32 ? p + 32 : end;
   for (; stop - p >= 8; p += 8) {
     memcpy(&x, p, sizeof x);
     m = zero_bytes(x);
     if (m) return p + first_zero(p, m);
   }
-  for (; p < stop; p++) {
-    if (*p == 0x00) return p;
+  if (stop == end) {
+    if (p == end) return NULL;
+    p = end - 8;
+    memcpy(&x, p, sizeof x);
+    m = zero_bytes(x);
+    return m ? p + first_zero(p, m) : NULL;
   }
-  return p < end ? memchr(p, 0x00, (size_t)(end - p)) : NULL;
+  return memchr(p, 0x00, (size_t)(end - p));
 }
 
 /* Unescape from p (which starts with an escaped zero, 0x00 0xFF) up to the
