@@ -329,7 +329,8 @@ static const unsigned char *unescape(const unsigned char *p,
 /* Decode the escaped bytes at *pp..end (after the tag) and advance *pp past
 ** their terminator.  v->n gets the unescaped length; with scratch, v->p
 ** gets the bytes: the input's own when nothing is escaped (no copy), else
-** their unescaped copy in scratch, made in the same pass that finds the
+** their unescaped copy in scratch: the bytes before the first zero are
+** copied whole, the rest unescaped by one pass that also finds the
 ** terminator. */
 static int decode_bytes(const unsigned char **pp, const unsigned char *end,
                         lsmx_value *v, lsm_buffer *scratch) {
@@ -369,8 +370,9 @@ static int decode_bytes(const unsigned char **pp, const unsigned char *end,
   scratch->len = 0;
   if (lsm_buffer_reserve(scratch, (size_t)(end - p)) != LSM_OK) return LSM_NOMEM;
   if (run <= 16 && end - p >= 16) {
-    /* A short run (most keys): two words, whatever run is; the bytes
-    ** past it are overwritten below, and both sides have the room. */
+    /* A short run (most keys): two words, whatever run is (both sides
+    ** have the room); bytes copied past the run are overwritten by the
+    ** unescaping or lie past the decoded length. */
     uint64_t a, b;
     memcpy(&a, p, sizeof a);
     memcpy(&b, p + 8, sizeof b);
