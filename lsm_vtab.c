@@ -275,6 +275,14 @@ struct lsm_cursor {
 
 static void cursor_free(lsm_cursor *cur, int n_key);
 
+/* For the small helpers on the per-row path of a scan (xNext, xColumn),
+** where a call costs as much as the work. */
+#if defined(__GNUC__)
+#define HOT_INLINE static inline __attribute__((always_inline))
+#else
+#define HOT_INLINE static inline
+#endif
+
 /* ------------------------------------------------------------------ */
 /* Small helpers. */
 
@@ -1867,21 +1875,23 @@ static int seek_interval(lsm_cursor *cur) {
 }
 
 /* After an iterator move: is it on a key of the current interval?  Sets
-** the current row if so. */
-static int iter_in_interval(lsm_cursor *cur, int move_rc, int *in) {
-  lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
+** the current row if so.  A move returns the iterator's status, and an
+** iterator that met an error is not valid, so the status is looked at
+** again only at the end of the data, not per row.  An empty lower bound
+** (a scan down to the first key) needs no comparison. */
+HOT_INLINE int iter_in_interval(lsm_cursor *cur, int move_rc, int *in) {
   const unsigned char *k;
   size_t nk;
-  int rc = move_rc;
+  int rc = move_rc, valid = rc == LSM_OK && lsm_iter_valid(cur->it);
   *in = 0;
-  if (rc == LSM_OK) rc = lsm_iter_status(cur->it);
-  if (rc != LSM_OK) return vtab_fail_iter(tab, rc, cur->it);
-  if (!lsm_iter_valid(cur->it)) return SQLITE_OK;
+  if (rc == LSM_OK && !valid) rc = lsm_iter_status(cur->it);
+  if (rc != LSM_OK) return vtab_fail_iter((lsm_vtab *)cur->base.pVtab, rc, cur->it);
+  if (!valid) return SQLITE_OK;
   k = lsm_iter_key(cur->it, &nk);
   if (!cur->desc) {
     if (cur->has_upper && key_cmp(k, nk, cur->upper.data, cur->upper.len) >= 0)
       return SQLITE_OK;
-  } else {
+  } else if (cur->lower.len > 0) {
     if (key_cmp(k, nk, cur->lower.data, cur->lower.len) < 0) return SQLITE_OK;
   }
   cur->kp = k;
@@ -2249,13 +2259,29 @@ static int xFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
 
 static int xNext(sqlite3_vtab_cursor *pCur) {
   lsm_cursor *cur = (lsm_cursor *)pCur;
-  int rc;
+  int rc, in;
   if (cur->eof) return SQLITE_OK;
   if (cur->max_rows >= 0 && cur->n_returned >= cur->max_rows) {
     cur->eof = 1;
     return SQLITE_OK;
   }
-  rc = cursor_seek_row(cur, 0);
+  if (!cur->target_is_point && cur->skip == 0) {
+    /* The common case, a scan: the next key of the current interval,
+    ** without the target loop of cursor_seek_row (entered only when the
+    ** interval runs out). */
+    cursor_row_reset(cur);
+    rc = iter_in_interval(cur, cur->desc ? lsm_iter_prev(cur->it)
+                                         : lsm_iter_next(cur->it), &in);
+    if (rc == SQLITE_OK && !in) {
+      if (odometer_step(cur)) {
+        rc = cursor_seek_row(cur, 1);
+      } else {
+        cur->eof = 1;
+      }
+    }
+  } else {
+    rc = cursor_seek_row(cur, 0);
+  }
   if (rc != SQLITE_OK) {
     cur->eof = 1;
     return rc;
@@ -2279,12 +2305,20 @@ static int cursor_corrupt(lsm_cursor *cur, int rc) {
   return lsmx_rc_to_sqlite(rc);
 }
 
-/* Decode the key columns the statement uses (skip the others). */
-static int cursor_decode_key(lsm_cursor *cur) {
+/* Decode the key columns the statement uses (skip the others), once per
+** row.  A one-column key (the common case) is decoded without the loop. */
+HOT_INLINE int cursor_decode_key(lsm_cursor *cur) {
   lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
   const unsigned char *p = cur->kp, *end = cur->kp + cur->kn;
   int k, rc;
   if (cur->key_decoded) return LSM_OK;
+  if (tab->n_key == 1 && (cur->wanted_keys & 1)) {
+    rc = lsmx_key_decode(&p, end, &cur->keyv[0], &cur->key_scratch[0]);
+    if (rc != LSM_OK) return rc;
+    if (p != end) return LSM_CORRUPT;
+    cur->key_decoded = 1;
+    return LSM_OK;
+  }
   for (k = 0; k < tab->n_key; k++) {
     if (k >= 64 || ((cur->wanted_keys >> k) & 1)) {
       rc = lsmx_key_decode(&p, end, &cur->keyv[k], &cur->key_scratch[k]);
@@ -2301,7 +2335,7 @@ static int cursor_decode_key(lsm_cursor *cur) {
   return LSM_OK;
 }
 
-static int cursor_parse_row(lsm_cursor *cur) {
+HOT_INLINE int cursor_parse_row(lsm_cursor *cur) {
   int rc;
   if (cur->row_parsed) return LSM_OK;
   rc = lsmx_row_parse(&cur->row, cur->vp, cur->vn);
@@ -2319,65 +2353,106 @@ static int cursor_rowid(lsm_cursor *cur, sqlite3_int64 *out) {
   return LSM_OK;
 }
 
-static int xColumn(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int i) {
-  lsm_cursor *cur = (lsm_cursor *)pCur;
-  lsm_vtab *tab = (lsm_vtab *)pCur->pVtab;
-  int rc, j, k;
-
-  if (cur->eof) return SQLITE_OK;
-  if (i == tab->hkey_col) {
-    sqlite3_result_blob(ctx, cur->kp, (int)cur->kn, SQLITE_TRANSIENT);
-    return SQLITE_OK;
+/* Hand SQLite one value of the current row.  A non-empty BLOB or TEXT, what
+** scans return most, is set here directly, with the int-length calls (the
+** 64-bit ones cost a little more per row); SQLite copies the bytes
+** (SQLITE_TRANSIENT: they live only until the cursor moves, and SQLite may
+** keep a result across rows). */
+HOT_INLINE void column_result(sqlite3_context *ctx, const lsmx_value *v) {
+  if (v->p != NULL && v->n > 0 && v->n <= INT_MAX) {
+    if (v->type == SQLITE_BLOB) {
+      sqlite3_result_blob(ctx, v->p, (int)v->n, SQLITE_TRANSIENT);
+      return;
+    }
+    if (v->type == SQLITE_TEXT) {
+      sqlite3_result_text(ctx, (const char *)v->p, (int)v->n, SQLITE_TRANSIENT);
+      return;
+    }
   }
-  if (i < 0 || i >= tab->def.n_cols) return SQLITE_OK;    /* command: NULL */
-  k = tab->key_pos[i];
-  if (k >= 0) {
-    lsmx_value v;
-    if (k < 64 && !((cur->wanted_keys >> k) & 1)) {
-      /* Not announced in colUsed: decode everything from now on. */
-      cur->wanted_keys = ~(sqlite3_uint64)0;
-      cur->key_decoded = 0;
-    }
-    rc = cursor_decode_key(cur);
-    if (rc == LSM_OK && tab->kind == KIND_KEYED) rc = cursor_parse_row(cur);
+  lsmx_value_result(ctx, v);
+}
+
+/* Key position k of the current row. */
+static int key_column(lsm_cursor *cur, sqlite3_context *ctx, int k) {
+  lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
+  lsmx_value v;
+  int rc;
+  if (k < 64 && !((cur->wanted_keys >> k) & 1)) {
+    /* Not announced in colUsed: decode everything from now on. */
+    cur->wanted_keys = ~(sqlite3_uint64)0;
+    cur->key_decoded = 0;
+  }
+  rc = cursor_decode_key(cur);
+  if (rc != LSM_OK) return cursor_corrupt(cur, rc);
+  if (tab->orig_idx[k] >= 0) {
+    /* A folded TEXT key: the row has the text as written. */
+    rc = cursor_parse_row(cur);
+    if (rc == LSM_OK) rc = lsmx_row_column(&cur->row, tab->orig_idx[k], &v);
     if (rc != LSM_OK) return cursor_corrupt(cur, rc);
-    if (tab->orig_idx[k] >= 0) {
-      /* A folded TEXT key: the row has the text as written. */
-      rc = lsmx_row_column(&cur->row, tab->orig_idx[k], &v);
-      if (rc != LSM_OK) return cursor_corrupt(cur, rc);
-      if (v.type == SQLITE_TEXT) {
-        lsmx_value_result(ctx, &v);
-        return SQLITE_OK;
-      }
+    if (v.type == SQLITE_TEXT) {
+      column_result(ctx, &v);
+      return SQLITE_OK;
     }
-    v = cur->keyv[k];
-    if (tab->kind == KIND_KEYED && ((cur->row.real_mask >> k) & 1) &&
-        v.type == SQLITE_INTEGER) {
+  }
+  if (tab->kind == KIND_KEYED) {
+    /* The row header says which keys hold a REAL (3.0 encodes as 3); it
+    ** is read even when no key is a number, to validate the row as the
+    ** value columns would. */
+    rc = cursor_parse_row(cur);
+    if (rc != LSM_OK) return cursor_corrupt(cur, rc);
+    if (((cur->row.real_mask >> k) & 1) && cur->keyv[k].type == SQLITE_INTEGER) {
+      v = cur->keyv[k];
       v.type = SQLITE_FLOAT;
       v.r = (double)v.i;
       if ((cur->row.real_mask >> (NEGZERO_SHIFT + k)) & 1) v.r = -0.0;
+      lsmx_value_result(ctx, &v);
+      return SQLITE_OK;
     }
-    lsmx_value_result(ctx, &v);
+  }
+  column_result(ctx, &cur->keyv[k]);
+  return SQLITE_OK;
+}
+
+/* Non-key column j (index in the row value) of the current row.  With one
+** column wanted it is read straight from the row; with several, the row is
+** walked once and the values kept for the other xColumn calls. */
+static int value_column(lsm_cursor *cur, sqlite3_context *ctx, int j) {
+  lsm_vtab *tab = (lsm_vtab *)cur->base.pVtab;
+  sqlite3_uint64 w = cur->wanted_cols;
+  lsmx_value v;
+  int rc = cursor_parse_row(cur);
+  if (rc != LSM_OK) return cursor_corrupt(cur, rc);
+  if (!((w >> (j < 63 ? j : 63)) & 1) || (w & (w - 1)) == 0) {
+    /* Not announced in colUsed, or the only column wanted. */
+    rc = lsmx_row_column(&cur->row, j, &v);
+    if (rc != LSM_OK) return cursor_corrupt(cur, rc);
+    column_result(ctx, &v);
     return SQLITE_OK;
   }
-  j = tab->nonkey_idx[i];
-  rc = cursor_parse_row(cur);
-  if (rc != LSM_OK) return cursor_corrupt(cur, rc);
   if (!cur->cols_decoded) {
-    rc = lsmx_row_columns(&cur->row, cur->cols, tab->n_nonkey,
-                          cur->wanted_cols);
+    rc = lsmx_row_columns(&cur->row, cur->cols, tab->n_nonkey, w);
     if (rc != LSM_OK) return cursor_corrupt(cur, rc);
     cur->cols_decoded = 1;
   }
-  if (!((cur->wanted_cols >> (j < 63 ? j : 63)) & 1)) {
-    lsmx_value v;
-    rc = lsmx_row_column(&cur->row, j, &v);
-    if (rc != LSM_OK) return cursor_corrupt(cur, rc);
-    lsmx_value_result(ctx, &v);
-    return SQLITE_OK;
-  }
-  lsmx_value_result(ctx, &cur->cols[j]);
+  column_result(ctx, &cur->cols[j]);
   return SQLITE_OK;
+}
+
+static int xColumn(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int i) {
+  lsm_cursor *cur = (lsm_cursor *)pCur;
+  lsm_vtab *tab = (lsm_vtab *)pCur->pVtab;
+  int k;
+
+  if (cur->eof) return SQLITE_OK;
+  if (i < 0 || i >= tab->def.n_cols) {
+    if (i == tab->hkey_col && i >= 0) {
+      sqlite3_result_blob(ctx, cur->kp, (int)cur->kn, SQLITE_TRANSIENT);
+    }
+    return SQLITE_OK;                                    /* command: NULL */
+  }
+  k = tab->key_pos[i];
+  if (k >= 0) return key_column(cur, ctx, k);
+  return value_column(cur, ctx, tab->nonkey_idx[i]);
 }
 
 static int xRowid(sqlite3_vtab_cursor *pCur, sqlite3_int64 *pRowid) {

@@ -243,57 +243,149 @@ static int decode_number(const unsigned char **pp, const unsigned char *end,
   return LSM_OK;
 }
 
+/* Bit 7 of byte i set when byte i of x (in memory order) is 0x00; bits
+** above the first zero byte may be set spuriously (a borrow), never below
+** it, so the lowest set bit marks the first zero exactly. */
+static inline uint64_t zero_bytes(uint64_t x) {
+  return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+}
+
+/* Index in memory order of the first zero byte of the word at p, given
+** its nonzero zero_bytes() mask. */
+static inline size_t first_zero(const unsigned char *p, uint64_t mask) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  (void)p;
+  return (size_t)__builtin_ctzll(mask) >> 3;
+#else
+  size_t i = 0;
+  (void)mask;
+  while (p[i] != 0x00) i++;
+  return i;
+#endif
+}
+
+/* The first 0x00 in [p, end), or NULL.  Keys are mostly short: a look at
+** the first few words inline costs less than a call to memchr, which takes
+** over past 32 bytes.  A span that ends within those words is finished
+** with one word ending at `end`: it overlaps bytes already seen to hold no
+** zero, so its first zero is the one sought. */
+static inline const unsigned char *find_zero(const unsigned char *p,
+                                             const unsigned char *end) {
+  const unsigned char *stop;
+  uint64_t x, m;
+  if (end - p < 8) {
+    for (; p < end; p++) {
+      if (*p == 0x00) return p;
+    }
+    return NULL;
+  }
+  stop = end - p > 32 ? p + 32 : end;
+  for (; stop - p >= 8; p += 8) {
+    memcpy(&x, p, sizeof x);
+    m = zero_bytes(x);
+    if (m) return p + first_zero(p, m);
+  }
+  if (stop == end) {
+    if (p == end) return NULL;
+    p = end - 8;
+    memcpy(&x, p, sizeof x);
+    m = zero_bytes(x);
+    return m ? p + first_zero(p, m) : NULL;
+  }
+  return memchr(p, 0x00, (size_t)(end - p));
+}
+
+/* Unescape from p (which starts with an escaped zero, 0x00 0xFF) up to the
+** terminator, writing at w; returns the byte after the terminator, or NULL
+** if malformed.  *wn gets the bytes written.  Runs of ordinary bytes move a
+** word at a time.  w has room for end - p bytes: the output never outgrows
+** the input read so far, so each word written fits. */
+static const unsigned char *unescape(const unsigned char *p,
+                                     const unsigned char *end,
+                                     unsigned char *w, size_t *wn) {
+  unsigned char *o = w;
+  uint64_t x;
+  for (;;) {
+    /* p is at a 0x00 with at least one byte after it, or returns. */
+    if (p[1] == 0x00) break;
+    if (p[1] != 0xFF) return NULL;        /* 0x00 must be escaped */
+    *o++ = 0x00;
+    p += 2;
+    while (end - p >= 8) {
+      memcpy(&x, p, sizeof x);
+      if (zero_bytes(x)) break;
+      memcpy(o, &x, sizeof x);
+      o += 8;
+      p += 8;
+    }
+    while (p < end && *p != 0x00) *o++ = *p++;
+    if (end - p < 2) return NULL;         /* no terminator */
+  }
+  *wn = (size_t)(o - w);
+  return p + 2;
+}
+
 /* Decode the escaped bytes at *pp..end (after the tag) and advance *pp past
 ** their terminator.  v->n gets the unescaped length; with scratch, v->p
-** gets the bytes: the input's own when nothing is escaped (the common
-** case: no copy), else their unescaped copy in scratch.  Zero bytes are
-** found with memchr, so a run of ordinary bytes costs no loop of ours. */
+** gets the bytes: the input's own when nothing is escaped (no copy), else
+** their unescaped copy in scratch: the bytes before the first zero are
+** copied whole, the rest unescaped by one pass that also finds the
+** terminator. */
 static int decode_bytes(const unsigned char **pp, const unsigned char *end,
                         lsmx_value *v, lsm_buffer *scratch) {
   const unsigned char *p = *pp;
-  const unsigned char *z = memchr(p, 0x00, (size_t)(end - p));
-  unsigned char *w = NULL;
-  size_t n = 0, run;
+  const unsigned char *z = find_zero(p, end);
+  size_t run, n;
   if (z == NULL || end - z < 2) return LSM_CORRUPT;   /* no terminator */
+  run = (size_t)(z - p);
   if (z[1] == 0x00) {
     /* Nothing escaped.  TEXT always gets a non-NULL pointer (see the
     ** convention above). */
-    v->n = (size_t)(z - p);
+    v->n = run;
     if (scratch != NULL) {
       scratch->len = 0;
-      v->p = v->n > 0 ? p : scratch->data ? scratch->data : (const unsigned char *)"";
+      v->p = run > 0 ? p : scratch->data ? scratch->data : (const unsigned char *)"";
     }
     *pp = z + 2;
     return LSM_OK;
   }
-  if (scratch != NULL) {
-    /* The unescaped bytes are fewer than what is left of the input. */
-    scratch->len = 0;
-    if (lsm_buffer_reserve(scratch, (size_t)(end - p)) != LSM_OK) return LSM_NOMEM;
-    w = scratch->data;
-  }
-  for (;;) {
-    /* z is a 0x00 in [p, end) with a byte after it. */
-    run = (size_t)(z - p);
-    if (z[1] == 0x00) break;
-    if (z[1] != 0xFF) return LSM_CORRUPT;             /* 0x00 must be escaped */
-    if (w) {
-      memcpy(w + n, p, run);
-      w[n + run] = 0x00;
+  if (scratch == NULL) {
+    /* Validate and measure only. */
+    n = run;
+    for (;;) {
+      /* z is a 0x00 in [p, end) with a byte after it. */
+      if (z[1] == 0x00) break;
+      if (z[1] != 0xFF) return LSM_CORRUPT;           /* 0x00 must be escaped */
+      p = z + 2;
+      z = find_zero(p, end);
+      if (z == NULL || end - z < 2) return LSM_CORRUPT;
+      n += 1 + (size_t)(z - p);
     }
-    n += run + 1;
-    p = z + 2;
-    z = memchr(p, 0x00, (size_t)(end - p));
-    if (z == NULL || end - z < 2) return LSM_CORRUPT; /* no terminator */
+    v->n = n;
+    *pp = z + 2;
+    return LSM_OK;
   }
-  if (w && run) memcpy(w + n, p, run);
-  n += run;
-  v->n = n;
-  if (scratch != NULL) {
-    scratch->len = n;
-    v->p = scratch->data;
+  /* The unescaped bytes are fewer than what is left of the input. */
+  scratch->len = 0;
+  if (lsm_buffer_reserve(scratch, (size_t)(end - p)) != LSM_OK) return LSM_NOMEM;
+  if (run <= 16 && end - p >= 16) {
+    /* A short run (most keys): two words, whatever run is (both sides
+    ** have the room); bytes copied past the run are overwritten by the
+    ** unescaping or lie past the decoded length. */
+    uint64_t a, b;
+    memcpy(&a, p, sizeof a);
+    memcpy(&b, p + 8, sizeof b);
+    memcpy(scratch->data, &a, sizeof a);
+    memcpy(scratch->data + 8, &b, sizeof b);
+  } else {
+    memcpy(scratch->data, p, run);
   }
-  *pp = z + 2;
+  z = unescape(z, end, scratch->data + run, &n);
+  if (z == NULL) return LSM_CORRUPT;
+  scratch->len = v->n = run + n;
+  v->p = scratch->data;
+  *pp = z;
   return LSM_OK;
 }
 

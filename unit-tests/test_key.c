@@ -632,6 +632,65 @@ START_TEST(key_every_truncation_is_rejected) {
 }
 END_TEST
 
+/* Byte strings of every length up to 80 with zero bytes here and there
+** (none, one, runs of them, at either end), alone and followed by a second
+** column: the decoder reads several bytes at a time, so every position of
+** a zero relative to a word, and a column that ends mid-word with more key
+** after it, must come out exactly.  A damaged escape in a long string is
+** still caught. */
+START_TEST(key_long_bytes_with_zeros_round_trip_alone_and_composite) {
+  uint64_t s = g_seed ^ 0x5555;
+  unsigned char raw[80];
+  int iter;
+  for (iter = 0; iter < 20000; iter++) {
+    size_t n = (size_t)rng_int(&s, 81), i, cut, first_len;
+    int zeros = rng_int(&s, 4), type = rng_int(&s, 2) ? SQLITE_TEXT : SQLITE_BLOB;
+    lsm_buffer b = {0}, scratch = {0};
+    lsmx_value v, out, second;
+    const unsigned char *p, *end;
+    for (i = 0; i < n; i++) {
+      raw[i] = (unsigned char)(1 + rng_int(&s, 255));
+      if (zeros == 1 && rng_int(&s, 16) == 0) raw[i] = 0x00;
+      if (zeros == 2 && rng_int(&s, 3) == 0) raw[i] = 0x00;
+    }
+    if (zeros == 3 && n > 0) raw[rng_int(&s, 2) ? 0 : n - 1] = 0x00;
+    v = v_bytes(type, n ? (const char *)raw : "", n);
+    ck_assert_int_eq(lsmx_key_append(&b, &v), LSM_OK);
+    first_len = b.len;
+    if (iter % 2) ck_assert_int_eq(lsmx_key_append_int(&b, iter), LSM_OK);
+    p = b.data;
+    end = b.data + b.len;
+    ck_assert_int_eq(lsmx_key_decode(&p, end, &out, &scratch), LSM_OK);
+    ck_assert_int_eq(out.type, type);
+    ck_assert_uint_eq(out.n, n);
+    ck_assert_ptr_nonnull(out.p);
+    if (n) ck_assert_mem_eq(out.p, raw, n);
+    if (iter % 2) {
+      ck_assert_int_eq(lsmx_key_decode(&p, end, &second, NULL), LSM_OK);
+      ck_assert_int_eq(second.i, iter);
+    }
+    ck_assert_ptr_eq(p, end);
+    /* Without scratch: same length, same end. */
+    p = b.data;
+    ck_assert_int_eq(lsmx_key_decode(&p, end, &out, NULL), LSM_OK);
+    ck_assert_uint_eq(out.n, n);
+    /* Every escape damaged in turn is corrupt, with or without scratch. */
+    for (cut = 1; cut + 3 < first_len; cut++) {
+      if (b.data[cut] == 0x00 && b.data[cut + 1] == 0xFF) {
+        b.data[cut + 1] = 0xFE;
+        p = b.data;
+        ck_assert_int_eq(lsmx_key_decode(&p, end, &out, &scratch), LSM_CORRUPT);
+        ck_assert_int_eq(lsmx_key_skip(b.data, end), 0);
+        b.data[cut + 1] = 0xFF;
+        cut++;
+      }
+    }
+    lsm_buffer_free(&b);
+    lsm_buffer_free(&scratch);
+  }
+}
+END_TEST
+
 START_TEST(key_composite_decodes_column_by_column) {
   lsm_buffer b = {0}, s1 = {0}, s2 = {0};
   lsmx_value a = v_bytes(SQLITE_TEXT, "x\0y", 3), c = v_int(-7), d = v_null();
@@ -711,6 +770,7 @@ static Suite *key_suite(void) {
   tcase_add_test(tc, key_decode_rejects_malformed_input);
   tcase_add_test(tc, key_every_truncation_is_rejected);
   tcase_add_test(tc, key_composite_decodes_column_by_column);
+  tcase_add_test(tc, key_long_bytes_with_zeros_round_trip_alone_and_composite);
   tcase_add_test(tc, key_sqlite_helpers_round_trip_through_sql);
   tcase_add_test(tc, key_text_without_bytes_reports_nomem);
   suite_add_tcase(s, tc);
