@@ -85,8 +85,15 @@ build/asan/%.o: %.c $(HDRS) | build/.setup-ok
 LIB_OBJS      := $(call objs,build)
 ASAN_LIB_OBJS := $(call objs,build/asan)
 
-lsm_vtab.so: build/lsm_vtab.o $(LIB_OBJS)
-	$(CC) -shared -o $@ $^ -lxxhash -lpthread -lm
+# The extension is compiled as one link-time-optimised unit: the module's
+# per-row calls into the engine (iterator steps, key and value accessors)
+# are then inlined across files, about 90 fewer instructions per scanned row
+# (README "Performance").  The unit tests link the plain objects above.
+# LTO= turns it off.
+LTO ?= -flto=auto
+lsm_vtab.so: lsm_vtab.c $(LSM_SRC) $(EXT_SRC) $(HDRS) | build/.setup-ok
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LTO) -shared -o $@ lsm_vtab.c $(LSM_SRC) $(EXT_SRC) \
+	  -lxxhash -lpthread -lm
 
 build/asan/lsm_vtab.so: build/asan/lsm_vtab.o $(ASAN_LIB_OBJS)
 	$(CC) -shared $(SAN) -o $@ $^ -lxxhash -lpthread -lm

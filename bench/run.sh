@@ -115,6 +115,7 @@ fi
 
 CC=${CC:-cc}
 CFLAGS=${CFLAGS:--O2 -g}
+LTO=${LTO--flto=auto}       # the extension is built as the Makefile builds it
 WARN="-Wall -Wextra -Wno-unused-parameter"
 mkdir -p build/bench "$dir" || exit 2
 
@@ -164,11 +165,11 @@ fi
 case " $targets " in *" vtab "*) ;; *) ext=${ext:-./lsm_vtab.so} ;; esac   # not used
 if [ -z "$ext" ]; then
   ext=build/bench/lsm_vtab.so
-  line="$CC -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -shared $CFLAGS $WARN -Ilsm -Iext -I. lsm_vtab.c ext/*.c lsm/*.c -lxxhash -lpthread -lm"
+  line="$CC -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -shared $CFLAGS $LTO $WARN -Ilsm -Iext -I. lsm_vtab.c ext/*.c lsm/*.c -lxxhash -lpthread -lm"
   if stale "$ext" "$line" lsm ext lsm_vtab.c; then
     echo "building $ext" >&2
     # shellcheck disable=SC2086
-    $CC -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -shared $CFLAGS $WARN -Ilsm -Iext -I. lsm_vtab.c \
+    $CC -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -shared $CFLAGS $LTO $WARN -Ilsm -Iext -I. lsm_vtab.c \
         ext/*.c lsm/*.c -lxxhash -lpthread -lm -o "$ext" || exit 2
     echo "$line" > "$ext.cmd"
   fi
