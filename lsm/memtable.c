@@ -33,6 +33,18 @@
 ** a huge memtable_size) just gets more false positives, which cost the
 ** search it would have done anyway.
 **
+** Finger: the engine inserts a commit's operations in key order (the batch
+** encoding sorts them, and so does recovery's replay of that encoding), so
+** an insert's key usually follows the previous one closely.  The writer
+** keeps the previous insert's search path, finger[i] = the last node at
+** level i whose key is <= the previously inserted key (the head above the
+** levels in use), and when the new key sorts after the previous one it
+** climbs from finger[0] to the lowest level whose successor is >= the new
+** key and searches down from there: about log_3(gap) levels instead of
+** log_3(count) from the head.  A key that sorts before the previous one
+** (the next commit's first key, a random-order insert) costs one compare
+** and the search from the head.
+**
 ** Concurrency (one writer, many readers):
 **  - A node is completely written (lengths, bytes, its own next pointers)
 **    before it becomes reachable.  It is published level by level from the
@@ -47,6 +59,7 @@
 **    level.  Either way every link followed is NULL or a published node.
 **  - The arena itself is touched only by the writer.
 **  - refs is changed with atomic read-modify-write operations.
+**  - The finger (below) is the writer's alone.
 **  - The filter pointer is published (release) before the first node, and
 **    a key's filter bits are set (relaxed atomic OR) before its node is
 **    published; a reader that may see the node (its sequence number was
@@ -80,6 +93,9 @@ struct lsm_mem {
   int refs;             /* atomic */
   uint64_t *filter;     /* FILTER_WORDS words or NULL; atomic pointer and
                            words (see Key filter) */
+  mem_node *last;       /* the previous insert's node, NULL before the
+                           first; writer only */
+  mem_node *finger[LSM_MEM_MAX_HEIGHT];  /* see Finger; writer only */
 };
 
 /* ------------------------------------------------------------------ */
@@ -207,6 +223,42 @@ static mem_node *find_ge(lsm_mem *m, const mem_target *t, mem_node **prev) {
   }
 }
 
+/* find_ge for an insert: the first node >= target, with prev[] filled for
+** every level below LSM_MEM_MAX_HEIGHT (the head above the levels in use),
+** starting from the finger when the target sorts after the previous
+** insert (see Finger).  Writer only. */
+static mem_node *find_ge_for_insert(lsm_mem *m, const mem_target *t,
+                                    mem_node **prev) {
+  int height = current_height(m), level, i;
+  mem_node *x, *next;
+
+  if (m->last == NULL || cmp_target(m->last, t) >= 0) {
+    for (i = height; i < LSM_MEM_MAX_HEIGHT; i++) prev[i] = m->head;
+    return find_ge(m, t, prev);
+  }
+  /* Every finger[i] is < target.  Climb to the lowest level whose
+  ** successor is >= target (or the top level in use).  Above it the
+  ** finger is already the answer: a node at a higher level that is after
+  ** the previous key is also at this level, so it is >= target too. */
+  for (level = 0; level < height - 1; level++) {
+    next = node_next(m->finger[level], level);
+    if (next == NULL || cmp_target(next, t) >= 0) break;
+  }
+  for (i = level + 1; i < LSM_MEM_MAX_HEIGHT; i++) prev[i] = m->finger[i];
+  x = m->finger[level];
+  for (;;) {
+    next = node_next(x, level);
+    prefetch_below(x, level);
+    if (next && cmp_target(next, t) < 0) {
+      x = next;
+      continue;
+    }
+    prev[level] = x;
+    if (level == 0) return next;
+    level--;
+  }
+}
+
 /* Last node with key < target (or_equal == 0) or <= target (or_equal). */
 static mem_node *find_before(lsm_mem *m, const mem_target *t, int or_equal) {
   mem_node *x = m->head;
@@ -257,7 +309,11 @@ int lsm_mem_new(lsm_mem **out) {
   m->head->key_len = 0;
   m->head->val_len = 0;
   m->head->height = LSM_MEM_MAX_HEIGHT;
-  for (i = 0; i < LSM_MEM_MAX_HEIGHT; i++) m->head->next[i] = NULL;
+  for (i = 0; i < LSM_MEM_MAX_HEIGHT; i++) {
+    m->head->next[i] = NULL;
+    m->finger[i] = m->head;
+  }
+  m->last = NULL;
   m->max_height = 1;
   /* Any nonzero seed works; a fixed one makes layouts reproducible. */
   m->rng = 0x9e3779b97f4a7c15ull;
@@ -342,14 +398,11 @@ int lsm_mem_add(lsm_mem *m, uint64_t seq, int kind, lsm_slice ukey,
   if (m->filter != NULL || m->count == 0) filter_add(m, ukey);
 
   t = target_of(node_key(x));
-  succ = find_ge(m, &t, prev);
+  succ = find_ge_for_insert(m, &t, prev);
   assert(succ == NULL || cmp_target(succ, &t) != 0);  /* (ukey, seq) is new */
   (void)succ;
 
   cur_height = current_height(m);
-  if (height > cur_height) {
-    for (i = cur_height; i < height; i++) prev[i] = m->head;
-  }
   /* Link the node's own pointers (not yet visible), then publish it bottom
   ** up so that a reader finding it at level i can follow it at level i. */
   for (i = 0; i < height; i++) {
@@ -361,6 +414,10 @@ int lsm_mem_add(lsm_mem *m, uint64_t seq, int kind, lsm_slice ukey,
   if (height > cur_height) {
     __atomic_store_n(&m->max_height, height, __ATOMIC_RELAXED);
   }
+  /* The new finger: x itself where x has links, its predecessors above. */
+  for (i = 0; i < height; i++) m->finger[i] = x;
+  for (; i < LSM_MEM_MAX_HEIGHT; i++) m->finger[i] = prev[i];
+  m->last = x;
   __atomic_store_n(&m->count, m->count + 1, __ATOMIC_RELAXED);
   __atomic_store_n(&m->bytes, lsm_arena_bytes(m->arena) + sizeof(*m),
                    __ATOMIC_RELAXED);
