@@ -98,6 +98,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 /* How often an instance looks at SHM for other instances' progress: while
 ** it waits for maintenance, and in the background thread while other
@@ -107,6 +110,8 @@
 #define IDLE_POLL_MS 250
 /* Minimum time between two scans of the reader slots for deletable files. */
 #define COLLECT_INTERVAL_US 100000
+/* Background thread: heap trims at most this often (bg_trim_heap). */
+#define TRIM_INTERVAL_US 1000000
 /* A catch-up that keeps meeting a moving target gives up (LSM_BUSY). */
 #define CATCH_UP_ATTEMPTS 1000
 /* catch_up_once: start again. */
@@ -124,8 +129,8 @@ void lsm_options_init(lsm_options *o) {
   o->target_file_size = 8u << 20;
   o->cache_size = 32u << 20;
   o->max_open_files = 1000;
-  o->l0_slowdown_trigger = 8;
-  o->l0_stop_trigger = 12;
+  o->l0_slowdown_trigger = 20;
+  o->l0_stop_trigger = 36;
   o->create_if_missing = 1;
   o->background = 1;
   o->env = NULL;
@@ -1113,6 +1118,28 @@ static int bg_collect(lsm_db *db) {
   return 1;
 }
 
+/* Hand the heap's free pages back to the system after a flush or a
+** compaction, at most every TRIM_INTERVAL_US (mutex held; released around
+** the trim).  A compaction allocates and frees megabytes of block and
+** output buffers on this thread, in glibc's arena for it; glibc returns
+** only free memory at the top of a heap, so those pages stayed resident,
+** and with level-0 merges of up to l0_stop_trigger tables the process's
+** peak RSS rose with them (vtab, 10M-row fill, 4 MiB memtable, 32 MiB
+** cache: 69.1 and 70.4 MiB without the trim, 55.4 and 55.6 with it).
+** Other C libraries: nothing to do here. */
+static void bg_trim_heap(lsm_db *db) {
+#ifdef __GLIBC__
+  uint64_t now = now_micros();
+  if (now - db->last_trim < TRIM_INTERVAL_US) return;
+  db->last_trim = now;
+  pthread_mutex_unlock(&db->mu);
+  malloc_trim(0);
+  pthread_mutex_lock(&db->mu);
+#else
+  (void)db;
+#endif
+}
+
 static void *bg_main(void *arg) {
   lsm_db *db = arg;
   pthread_mutex_lock(&db->mu);
@@ -1136,12 +1163,14 @@ static void *bg_main(void *arg) {
       maint_acquire(db, 0);
       rc = lsm_db_flush_imm(db);
       maint_release(db, rc);
+      bg_trim_heap(db);
     } else if (bg_wants_next_log(db)) {
       prepare_next_log(db);
     } else if (bg_has_work(db)) {
       maint_acquire(db, 0);
       rc = lsm_db_compact_once(db);
       maint_release(db, rc);
+      bg_trim_heap(db);
     } else if (!bg_collect(db)) {
       bg_sleep(db);
     }

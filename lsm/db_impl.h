@@ -153,6 +153,7 @@ struct lsm_db {
   int replay_broken;         /* a catch-up half applied a record: this
                                 instance can no longer follow the logs */
   uint64_t last_collect;     /* now_micros() of the last slot scan */
+  uint64_t last_trim;        /* now_micros() of the last bg_trim_heap */
   int write_locked;          /* WRITER held between lsm_write_begin and
                                 lsm_write_end */
   int write_verified;        /* ... and the log's end looked at since it

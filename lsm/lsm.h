@@ -190,9 +190,9 @@ typedef struct lsm_options {
   int sync_mode;             /* LSM_SYNC_*; LSM_SYNC_NORMAL */
   int l0_compaction_trigger; /* level-0 files that start a compaction; 4 */
   int l0_slowdown_trigger;   /* level-0 files from which each write sleeps
-                                ~1 ms to let compaction catch up; 8 */
+                                ~1 ms to let compaction catch up; 20 */
   int l0_stop_trigger;       /* level-0 files from which writes wait for a
-                                compaction; 12.  Must hold: compaction
+                                compaction; 36.  Must hold: compaction
                                 trigger <= slowdown <= stop */
   uint64_t l1_target_bytes;  /* target size of level 1; 10 MiB */
   int level_multiplier;      /* each deeper level is this much larger; 10 */
