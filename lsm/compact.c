@@ -23,7 +23,9 @@
 ** score >= 1 wins (the shallower level on a tie).  Level 0 compacts all of
 ** its files plus the overlapping level-1 files; a deeper level one file,
 ** the one whose overlap in L+1 is smallest relative to its own size
-** (lsm_compact_pick_file), plus that overlap.  Inputs
+** (lsm_compact_pick_file), plus that overlap.  When no level scores >= 1,
+** level 0 is still compacted if reads asked for it (the current version's
+** l0_read_compact, see "Read-triggered compaction" in db.c).  Inputs
 ** that share no user key with each other nor with the level below (a lone
 ** file; level-0 files of a sequential load) move down without being
 ** rewritten.
@@ -363,7 +365,8 @@ static double level_score(const lsm_db *db, const lsm_version *v, int level) {
   return (double)level_bytes(v, level) / (double)level_target(db, level);
 }
 
-/* The level with the highest score >= 1 (the shallower on a tie), or -1. */
+/* The level with the highest score >= 1 (the shallower on a tie); else 0
+** if reads asked for level 0's tables to be merged down; else -1. */
 static int best_level(const lsm_db *db, const lsm_version *v) {
   double best_score = 1.0;
   int level, best = -1;
@@ -373,6 +376,9 @@ static int best_level(const lsm_db *db, const lsm_version *v) {
       best_score = score;
       best = level;
     }
+  }
+  if (best < 0 && v->n_files[0] > 0 && __atomic_load_n(&v->l0_read_compact, __ATOMIC_RELAXED)) {
+    best = 0;
   }
   return best;
 }

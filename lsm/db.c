@@ -2124,6 +2124,51 @@ void lsm_db_iter_release(lsm_db *db, lsm_mem *mem, lsm_mem *imm, lsm_version *v)
   view_release(db, &rv);
 }
 
+/* Read-triggered compaction.  Level 0 is compacted when it holds
+** l0_compaction_trigger tables, so after a burst of writes it keeps up to
+** trigger - 1 of them for as long as nothing else is written; point reads
+** hardly notice (a table's bloom filter answers for it), but every seek
+** and scan positions an iterator in each of them: with two level-0 tables
+** after a 1M-row fill, a seek merges five tables instead of three.
+** LevelDB's answer is the seek-triggered compaction: a file that reads
+** keep paying for is compacted once they have paid about what compacting
+** it costs.  Here every positioning of an iterator charges its version
+** one unit per level-0 table, and when the charge reaches the budget
+** below the version asks for level 0 to be merged into level 1, which the
+** background thread does when no level needs compaction on its own.  The
+** budget is the break-even point: one iterator positioning in a table costs
+** about 1 us of CPU (2k instructions and a few cache misses per table
+** seek), merging costs about 1 us per KiB of input (the compaction
+** thread's CPU over the bytes it wrote in a 10M-row fill), and the merge's
+** input is level 0 plus the level-1 tables it overlaps (taken as all of
+** level 1: level-0 tables of random keys span it).  A new version (every
+** flush and compaction) starts a new charge.  Only iterator positionings
+** count, never point reads; only with the background thread. */
+#define L0_READ_BYTES_PER_UNIT 1024
+
+static uint64_t l0_read_budget(const lsm_version *v) {
+  uint64_t bytes = 0;
+  int level, i;
+  for (level = 0; level <= 1 && level < LSM_MAX_LEVELS; level++) {
+    for (i = 0; i < v->n_files[level]; i++) bytes += v->files[level][i]->size;
+  }
+  return bytes / L0_READ_BYTES_PER_UNIT;
+}
+
+void lsm_db_charge_l0_read(lsm_db *db, lsm_version *v) {
+  uint64_t n = (uint64_t)v->n_files[0], budget, after;
+  if (n == 0 || !db->opts.background) return;
+  after = __atomic_add_fetch(&v->l0_read_charge, n, __ATOMIC_RELAXED);
+  if (after < n) return;   /* cannot happen: 2^64 positionings */
+  budget = l0_read_budget(v);
+  /* Exactly one positioning crosses the budget. */
+  if (after - n >= budget || after < budget) return;
+  __atomic_store_n(&v->l0_read_compact, 1, __ATOMIC_RELAXED);
+  pthread_mutex_lock(&db->mu);
+  pthread_cond_signal(&db->bg_cv);
+  pthread_mutex_unlock(&db->mu);
+}
+
 /* ---------------------------------------------------------------- maintenance */
 
 /* Switch the memtable if it holds anything and wait until every memtable

@@ -267,5 +267,8 @@ int lsm_db_iter_rebase(lsm_iter *it, lsm_mem *mem, lsm_mem *imm, lsm_version *v,
 lsm_db *lsm_db_iter_db(const lsm_iter *it);
 /* db.c: drop the references an iterator held (takes the mutex). */
 void lsm_db_iter_release(lsm_db *db, lsm_mem *mem, lsm_mem *imm, lsm_version *v);
+/* db.c: an iterator reading v positioned itself (seek or first/last):
+** charge it to v's level-0 tables (read-triggered compaction). */
+void lsm_db_charge_l0_read(lsm_db *db, lsm_version *v);
 
 #endif /* LSM_DB_IMPL_H */

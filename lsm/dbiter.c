@@ -234,6 +234,7 @@ LSM_HOT_INLINE void find_prev_user_entry(lsm_iter *it, int valid, lsm_slice key)
 int lsm_iter_first(lsm_iter *it) {
   lsm_slice key;
   if (it->rc) return it->rc;
+  if (it->v) lsm_db_charge_l0_read(it->db, it->v);
   it->direction = FORWARD;
   it->saved_value.len = 0;
   lsm_it_first(it->it);
@@ -246,6 +247,7 @@ int lsm_iter_last(lsm_iter *it) {
   lsm_slice key;
   int valid;
   if (it->rc) return it->rc;
+  if (it->v) lsm_db_charge_l0_read(it->db, it->v);
   it->direction = REVERSE;
   it->saved_value.len = 0;
   lsm_it_last(it->it);
@@ -260,6 +262,7 @@ int lsm_iter_seek(lsm_iter *it, const void *key, size_t key_len) {
   uint64_t seq = it->has_overlay ? LSM_SEQ_MAX : it->seq;
   lsm_slice at;
   if (it->rc) return it->rc;
+  if (it->v) lsm_db_charge_l0_read(it->db, it->v);
   it->direction = FORWARD;
   it->saved_value.len = 0;
   it->seek_key.len = 0;
@@ -276,6 +279,7 @@ int lsm_iter_seek_le(lsm_iter *it, const void *key, size_t key_len) {
   lsm_slice at;
   int valid;
   if (it->rc) return it->rc;
+  if (it->v) lsm_db_charge_l0_read(it->db, it->v);
   it->direction = REVERSE;
   it->seek_key.len = 0;
   /* (key, 0, DELETE) sorts after every version of key. */

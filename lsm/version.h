@@ -66,6 +66,11 @@ struct lsm_version {
   uint64_t gen;              /* generation of the manifest describing it */
   int linked;                /* in the vset's list of live versions */
   lsm_version *older, *newer;
+  uint64_t l0_read_charge;   /* atomic: level-0 table positionings made by
+                                iterators reading this version (read-
+                                triggered compaction, db.c) */
+  int l0_read_compact;       /* atomic: that charge reached its budget:
+                                compact level 0 below its trigger */
 };
 
 /* A file no version lists any more, waiting to be deleted (version.h

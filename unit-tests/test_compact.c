@@ -168,6 +168,86 @@ START_TEST(compact_random_fill_keeps_every_level_within_its_target) {
 }
 END_TEST
 
+/* Level 0 below its trigger stays as it is under point reads, and is
+** merged into level 1 by the background thread once iterator positionings
+** have charged its tables their compaction's cost (db.c, "Read-triggered
+** compaction"); every row is still there afterwards. */
+static void fill_range(lsm_db *db, int from, int to) {
+  lsm_batch *b;
+  int i;
+  ck_assert_int_eq(lsm_batch_new(&b), LSM_OK);
+  for (i = from; i < to; i++) {
+    char k[32], v[64];
+    /* interleaved ranges: each level-0 table spans the whole key space */
+    snprintf(k, sizeof k, "key%08d", (i * 7919) % 4000);
+    snprintf(v, sizeof v, "value-%d", i);
+    ck_assert_int_eq(lsm_batch_put(b, k, strlen(k), v, strlen(v)), LSM_OK);
+  }
+  ck_assert_int_eq(lsm_write(db, b, 0), LSM_OK);
+  lsm_batch_free(b);
+  ck_assert_int_eq(lsm_flush(db), LSM_OK);
+}
+
+static int level0_files(lsm_db *db) {
+  lsm_stats st;
+  ck_assert_int_eq(lsm_get_stats(db, &st), LSM_OK);
+  return st.level[0].files;
+}
+
+START_TEST(compact_iterator_seeks_merge_level0_down_point_reads_do_not) {
+  char dir[] = "/tmp/lsm_test_compact_XXXXXX";
+  lsm_options o;
+  lsm_db *db = NULL;
+  lsm_iter *it = NULL;
+  int i, n, waited;
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  lsm_options_init(&o);
+  o.memtable_size = 1 << 20;   /* only lsm_flush makes tables */
+  o.block_size = 1024;
+  o.sync_mode = LSM_SYNC_OFF;
+  o.background = 1;
+  ck_assert_int_eq(lsm_open(dir, &o, &db), LSM_OK);
+  fill_range(db, 0, 2000);
+  fill_range(db, 2000, 4000);
+  ck_assert_int_eq(level0_files(db), 2);   /* below the trigger (4) */
+
+  for (i = 0; i < 20000; i++) {
+    char k[32];
+    snprintf(k, sizeof k, "key%08d", i % 4000);
+    ck_assert_int_eq(lsm_get(db, NULL, k, strlen(k), NULL), LSM_OK);
+  }
+  usleep(200 * 1000);
+  ck_assert_int_eq(level0_files(db), 2);
+
+  /* Two tables of about 60 KiB over an empty level 1: a budget of about
+  ** 120 units, two per seek. */
+  ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
+  for (i = 0; i < 200; i++) {
+    char k[32];
+    snprintf(k, sizeof k, "key%08d", (i * 31) % 4000);
+    ck_assert_int_eq(lsm_iter_seek(it, k, strlen(k)), LSM_OK);
+    ck_assert(lsm_iter_valid(it));
+  }
+  lsm_iter_free(it);
+  for (waited = 0; level0_files(db) > 0 && waited < 10000; waited += 10) usleep(10 * 1000);
+  ck_assert_int_eq(level0_files(db), 0);
+
+  ck_assert_int_eq(lsm_iter_new(db, NULL, NULL, &it), LSM_OK);
+  n = 0;
+  ck_assert_int_eq(lsm_iter_first(it), LSM_OK);
+  while (lsm_iter_valid(it)) {
+    n++;
+    ck_assert_int_eq(lsm_iter_next(it), LSM_OK);
+  }
+  ck_assert_int_eq(lsm_iter_status(it), LSM_OK);
+  ck_assert_int_eq(n, 4000);
+  lsm_iter_free(it);
+  ck_assert_int_eq(lsm_check(db), LSM_OK);
+  ck_assert_int_eq(lsm_close(db), LSM_OK);
+  ck_assert_int_eq(lsm_destroy(dir, NULL), LSM_OK);
+}
+END_TEST
+
 static Suite *compact_suite(void) {
   Suite *s = suite_create("compact");
   TCase *tc = tcase_create("compact");
@@ -175,6 +255,7 @@ static Suite *compact_suite(void) {
   tcase_add_test(tc, compact_picks_the_file_with_the_least_overlap_per_byte);
   tcase_add_test(tc, compact_overlap_counts_files_touching_the_edges);
   tcase_add_test(tc, compact_random_fill_keeps_every_level_within_its_target);
+  tcase_add_test(tc, compact_iterator_seeks_merge_level0_down_point_reads_do_not);
   suite_add_tcase(s, tc);
   return s;
 }
