@@ -1,12 +1,26 @@
 /*
-** cache.c — the LRU block cache (see cache.h for the contract and its
-** invariants).
+** cache.c — the block cache (see cache.h for the contract and its
+** invariants): a segmented LRU.
 **
-** A chained hash table indexes every entry; a circular doubly linked list
-** holds the unreferenced ones, least recently used first.  An entry's refs
-** count its handles plus one for being in the table.  One mutex guards
-** everything: a lookup holds it for a hash probe and a few pointer updates,
-** so contention stays low at our core counts (shard it if that changes).
+** A chained hash table indexes every entry.  The unreferenced entries sit
+** on one of two circular doubly linked lists, least recently used first:
+** probation holds entries not used since they were inserted, protected
+** those used again while cached.  A new block enters probation; a hit
+** promotes it to protected, whose entries may take up to PROTECTED_FIFTHS
+** fifths of the bytes the cache has for blocks (the capacity less what
+** tables reserve), the oldest moving back to probation beyond that.
+** Eviction takes probation's oldest first, protected's only when probation
+** is empty.  So blocks read once -- a scan's, or a seek's into the bottom
+** level, of whose blocks any one seek needs one in tens of thousands -- push
+** out only each other, while the blocks reads keep coming back to (the
+** upper levels, which every seek passes through) stay.  Plain LRU evicts
+** by recency alone: every seek's bottom-level block pushed out a block of
+** the upper levels, and a full scan flushed the whole cache.
+**
+** An entry's refs count its handles plus one for being in the table.  One
+** mutex guards everything: a lookup holds it for a hash probe and a few
+** pointer updates, so contention stays low at our core counts (shard it if
+** that changes).
 */
 #include "cache.h"
 
@@ -24,8 +38,11 @@ struct lsm_cache_handle {
   int refs;                    /* handles + 1 while in the table */
   int in_table;
   int is_inline;               /* data shares this allocation */
+  int reused;                  /* looked up since it was inserted */
+  int is_protected;            /* counted in protected_usage; on the
+                                  protected list when unreferenced */
   lsm_cache_handle *next_hash;
-  lsm_cache_handle *lru_prev, *lru_next;   /* on the LRU list iff refs == 1 && in_table */
+  lsm_cache_handle *lru_prev, *lru_next;   /* on a segment's list iff refs == 1 && in_table */
 };
 
 /* Evicted inline entries kept for reuse (invariant 4); inline data areas
@@ -34,6 +51,8 @@ struct lsm_cache_handle {
 ** each other's spares. */
 #define MAX_SPARES 4
 #define DATA_ROUND 256
+/* The protected segment's share of the bytes for blocks, in fifths. */
+#define PROTECTED_FIFTHS 4
 
 struct lsm_cache {
   pthread_mutex_t mu;
@@ -45,7 +64,9 @@ struct lsm_cache {
   uint64_t hits, misses;
   lsm_cache_handle **buckets;
   size_t n_buckets;            /* power of two */
-  lsm_cache_handle lru;        /* list head: lru.lru_next is the oldest */
+  size_t protected_usage;      /* charges of the protected entries */
+  lsm_cache_handle probation;  /* list heads: .lru_next is the oldest */
+  lsm_cache_handle protected_lru;
 };
 
 static size_t hash_key(uint64_t id, uint64_t offset) {
@@ -65,7 +86,8 @@ lsm_cache *lsm_cache_new(size_t capacity) {
   pthread_mutex_init(&c->mu, NULL);
   c->capacity = capacity;
   c->next_id = 1;
-  c->lru.lru_next = c->lru.lru_prev = &c->lru;
+  c->probation.lru_next = c->probation.lru_prev = &c->probation;
+  c->protected_lru.lru_next = c->protected_lru.lru_prev = &c->protected_lru;
   return c;
 }
 
@@ -114,11 +136,46 @@ static void lru_remove(lsm_cache_handle *e) {
   e->lru_next = e->lru_prev = NULL;
 }
 
-static void lru_append(lsm_cache *c, lsm_cache_handle *e) {
-  e->lru_next = &c->lru;
-  e->lru_prev = c->lru.lru_prev;
+static void lru_append(lsm_cache_handle *list, lsm_cache_handle *e) {
+  e->lru_next = list;
+  e->lru_prev = list->lru_prev;
   e->lru_prev->lru_next = e;
-  c->lru.lru_prev = e;
+  list->lru_prev = e;
+}
+
+static size_t protected_capacity(const lsm_cache *c) {
+  size_t blocks = c->capacity > c->reserved ? c->capacity - c->reserved : 0;
+  return blocks / 5 * PROTECTED_FIFTHS;
+}
+
+/* e just became unreferenced but for the table (mutex held): onto the
+** list of its segment, a reused entry promoted; protected entries beyond
+** the segment's share move back to probation, oldest first. */
+static void segment_append(lsm_cache *c, lsm_cache_handle *e) {
+  if (!e->reused) {
+    lru_append(&c->probation, e);
+    return;
+  }
+  if (!e->is_protected) {
+    e->is_protected = 1;
+    c->protected_usage += e->charge;
+  }
+  lru_append(&c->protected_lru, e);
+  while (c->protected_usage > protected_capacity(c) &&
+         c->protected_lru.lru_next != &c->protected_lru) {
+    lsm_cache_handle *old = c->protected_lru.lru_next;
+    lru_remove(old);
+    old->is_protected = 0;
+    c->protected_usage -= old->charge;
+    lru_append(&c->probation, old);
+  }
+}
+
+/* The unreferenced entry eviction takes next, or NULL (mutex held). */
+static lsm_cache_handle *victim(lsm_cache *c) {
+  if (c->probation.lru_next != &c->probation) return c->probation.lru_next;
+  if (c->protected_lru.lru_next != &c->protected_lru) return c->protected_lru.lru_next;
+  return NULL;
 }
 
 static lsm_cache_handle **find_slot(lsm_cache *c, uint64_t id, uint64_t offset) {
@@ -133,7 +190,7 @@ static void unref_locked(lsm_cache *c, lsm_cache_handle *e) {
   if (e->refs == 0) {
     entry_retire(c, e);
   } else if (e->refs == 1 && e->in_table) {
-    lru_append(c, e);
+    segment_append(c, e);
   }
 }
 
@@ -144,8 +201,18 @@ static void remove_from_table(lsm_cache *c, lsm_cache_handle *e) {
   e->in_table = 0;
   c->usage -= e->charge;
   c->n_entries--;
+  if (e->is_protected) {
+    e->is_protected = 0;
+    c->protected_usage -= e->charge;
+  }
   if (e->lru_next) lru_remove(e);
   unref_locked(c, e);
+}
+
+/* Evict unreferenced entries while over capacity (mutex held). */
+static void evict_over_capacity(lsm_cache *c) {
+  lsm_cache_handle *e;
+  while (c->usage > c->capacity && (e = victim(c)) != NULL) remove_from_table(c, e);
 }
 
 static void grow_table(lsm_cache *c) {
@@ -173,6 +240,7 @@ lsm_cache_handle *lsm_cache_lookup(lsm_cache *c, uint64_t id, uint64_t offset) {
   if (e) {
     if (e->refs == 1) lru_remove(e);
     e->refs++;
+    e->reused = 1;
     c->hits++;
   } else {
     c->misses++;
@@ -192,10 +260,7 @@ static void insert_locked(lsm_cache *c, lsm_cache_handle *e) {
   c->usage += e->charge;
   c->n_entries++;
   if (c->n_entries > c->n_buckets) grow_table(c);
-  /* Evict unreferenced entries, oldest first, while over capacity. */
-  while (c->usage > c->capacity && c->lru.lru_next != &c->lru) {
-    remove_from_table(c, c->lru.lru_next);
-  }
+  evict_over_capacity(c);
 }
 
 static void entry_init(lsm_cache_handle *e, lsm_cache *c, uint64_t id,
@@ -206,6 +271,8 @@ static void entry_init(lsm_cache_handle *e, lsm_cache *c, uint64_t id,
   e->size = size;
   e->refs = 2;             /* the table's and the caller's */
   e->in_table = 1;
+  e->reused = 0;
+  e->is_protected = 0;
   e->next_hash = NULL;
   e->lru_prev = e->lru_next = NULL;
 }
@@ -267,9 +334,9 @@ void *lsm_cache_buffer_new(lsm_cache *c, size_t size) {
   ** second one ends up holding the budget's worth of memory in each
   ** (measured: 74 MiB peak RSS with a 32 MiB cache once a second thread
   ** had read, 43 MiB with this). */
-  oldest = c->lru.lru_next;
-  /* (An entry on the LRU list is referenced only by the table.) */
-  if (e == NULL && c->usage + cap > c->capacity && oldest != &c->lru && fits(oldest, size, cap)) {
+  oldest = victim(c);
+  /* (An entry on a list is referenced only by the table.) */
+  if (e == NULL && c->usage + cap > c->capacity && oldest != NULL && fits(oldest, size, cap)) {
     if (c->n_spares == MAX_SPARES) entry_free(c->spares[--c->n_spares]);
     remove_from_table(c, oldest);   /* its last reference: retired to the spares */
     e = take_spare(c, size, cap);
@@ -314,9 +381,7 @@ void lsm_cache_release(lsm_cache *c, lsm_cache_handle *h) {
   pthread_mutex_lock(&c->mu);
   unref_locked(c, h);
   /* A released entry may let an over-full cache shrink. */
-  while (c->usage > c->capacity && c->lru.lru_next != &c->lru) {
-    remove_from_table(c, c->lru.lru_next);
-  }
+  evict_over_capacity(c);
   pthread_mutex_unlock(&c->mu);
 }
 
@@ -329,9 +394,7 @@ void lsm_cache_reserve(lsm_cache *c, size_t n) {
   pthread_mutex_lock(&c->mu);
   c->reserved += n;
   c->usage += n;
-  while (c->usage > c->capacity && c->lru.lru_next != &c->lru) {
-    remove_from_table(c, c->lru.lru_next);
-  }
+  evict_over_capacity(c);
   pthread_mutex_unlock(&c->mu);
 }
 

@@ -1,12 +1,15 @@
 /*
-** cache.h — a thread-safe LRU cache of byte blocks with reference-counted
-** handles: the block cache of SSTable data blocks.
+** cache.h — a thread-safe cache of byte blocks with reference-counted
+** handles: the block cache of SSTable data blocks.  Eviction is a
+** segmented LRU (cache.c): blocks used again while cached are kept over
+** blocks used once.
 **
 ** Entries are keyed by (id, offset): id is a number the cache hands out per
 ** opened table (lsm_cache_new_id), offset the block's offset in the file, so
 ** a reopened or renumbered file never sees another file's blocks.  Each
-** entry is charged its size; when the total charge exceeds the capacity the
-** least recently used entries that no handle references are evicted.
+** entry is charged its size; when the total charge exceeds the capacity
+** entries that no handle references are evicted, the least recently used
+** of those not used since their insert first.
 **
 ** Memory held elsewhere can be charged to the same budget: the table cache
 ** (tcache.h) reserves the bytes of each open table's index and filter, so
@@ -20,7 +23,7 @@
 **      has been evicted (or replaced) and its last handle is released.
 **  (2) usage = sum of the charges of the entries in the table (referenced or
 **      not) plus the bytes reserved (lsm_cache_reserve); only unreferenced
-**      entries sit on the LRU list.
+**      entries sit on the lists (probation or protected, see cache.c).
 **  (3) The cache owns an entry's data from a successful insert on; it frees
 **      it with free() (lsm_cache_insert) or with the entry, whose allocation
 **      it shares (lsm_cache_insert_buffer).

@@ -1,6 +1,8 @@
 /*
-** test_cache.c — the LRU block cache (lsm/cache.h): hits and misses,
-** eviction in least-recently-used order, entries pinned by handles, and
+** test_cache.c — the block cache (lsm/cache.h): hits and misses,
+** eviction in least-recently-used order within the segmented LRU's
+** segments, blocks used again kept over blocks read once, entries pinned
+** by handles, and
 ** replacement of an entry that is still referenced (invariant (1)).
 */
 #include <check.h>
@@ -90,6 +92,65 @@ START_TEST(cache_ids_are_distinct_and_table_grows) {
     ck_assert_ptr_nonnull(h);
     lsm_cache_release(c, h);
   }
+  lsm_cache_free(c);
+}
+END_TEST
+
+static int cached(lsm_cache *c, uint64_t id, uint64_t off) {
+  lsm_cache_handle *h = lsm_cache_lookup(c, id, off);
+  if (h) lsm_cache_release(c, h);
+  return h != NULL;
+}
+
+/* Segmented LRU: blocks used again while cached survive any number of
+** blocks read once (a scan), which evict each other. */
+START_TEST(cache_reused_blocks_outlive_a_scan_of_blocks_read_once) {
+  lsm_cache *c = lsm_cache_new(1000);
+  int i;
+  for (i = 0; i < 5; i++) lsm_cache_release(c, lsm_cache_insert(c, 1, (uint64_t)i, block(100, i), 100));
+  for (i = 0; i < 5; i++) ck_assert(cached(c, 1, (uint64_t)i));   /* reused: protected */
+  for (i = 0; i < 50; i++) lsm_cache_release(c, lsm_cache_insert(c, 2, (uint64_t)i, block(100, i), 100));
+  for (i = 0; i < 5; i++) ck_assert_msg(cached(c, 1, (uint64_t)i), "reused block %d evicted", i);
+  /* The scan's last five blocks fill the rest; its earlier ones are gone. */
+  for (i = 0; i < 45; i++) ck_assert(!cached(c, 2, (uint64_t)i));
+  for (i = 45; i < 50; i++) ck_assert(cached(c, 2, (uint64_t)i));
+  lsm_cache_free(c);
+}
+END_TEST
+
+/* The protected segment holds at most four fifths of the bytes for blocks
+** (capacity less reservations): beyond that its least recently used
+** entries go back to probation, and a reservation shrinks the share. */
+START_TEST(cache_protected_share_is_bounded_and_shrinks_with_reservations) {
+  lsm_cache *c = lsm_cache_new(1000);
+  lsm_cache_stats st;
+  int i;
+  for (i = 0; i < 10; i++) lsm_cache_release(c, lsm_cache_insert(c, 1, (uint64_t)i, block(100, i), 100));
+  for (i = 0; i < 10; i++) ck_assert(cached(c, 1, (uint64_t)i));   /* 0 and 1 demoted */
+  for (i = 0; i < 2; i++) lsm_cache_release(c, lsm_cache_insert(c, 2, (uint64_t)i, block(100, i), 100));
+  ck_assert(!cached(c, 1, 0));
+  ck_assert(!cached(c, 1, 1));
+  for (i = 2; i < 10; i++) ck_assert(cached(c, 1, (uint64_t)i));
+  /* 500 reserved: blocks get 500 bytes, protected 400. */
+  lsm_cache_reserve(c, 500);
+  lsm_cache_get_stats(c, &st);
+  ck_assert_uint_le(st.usage, 1000);
+  /* Over capacity, probation empty: protected's oldest (1:2-1:4) went.  A
+  ** scan of five blocks then takes protected's oldest once (1:5) and after
+  ** that only its own blocks. */
+  for (i = 0; i < 5; i++) lsm_cache_release(c, lsm_cache_insert(c, 3, (uint64_t)i, block(100, i), 100));
+  lsm_cache_get_stats(c, &st);
+  ck_assert_uint_le(st.usage, 1000);
+  ck_assert(!cached(c, 1, 5));
+  for (i = 0; i < 4; i++) ck_assert(!cached(c, 3, (uint64_t)i));
+  /* Promoting 3:4 puts protected over its new share of 400: its oldest,
+  ** 1:6, goes back to probation, where the next insert evicts it. */
+  ck_assert(cached(c, 3, 4));
+  lsm_cache_release(c, lsm_cache_insert(c, 4, 0, block(100, 0), 100));
+  ck_assert(!cached(c, 1, 6));
+  for (i = 7; i < 10; i++) ck_assert(cached(c, 1, (uint64_t)i));
+  ck_assert(cached(c, 3, 4));
+  lsm_cache_unreserve(c, 500);
   lsm_cache_free(c);
 }
 END_TEST
@@ -193,15 +254,17 @@ START_TEST(cache_table_finds_every_entry_after_evictions_and_replacements) {
                                             block(8, r & 0x7f), 8));
     }
     if (i % 97 != 0) continue;
-    /* The newest WINDOW / 2 keys are always cached; keys older than
-    ** 2 * WINDOW never are. */
-    for (j = i; j >= 0 && j > i - WINDOW / 2; j--) {
+    /* The newest WINDOW / 10 keys are always cached (probation keeps a
+    ** fifth of the capacity).  These lookups promote them, and protected
+    ** holds four fifths, the keys of the last 8 checks (776 inserts):
+    ** keys older than 4 * WINDOW are never cached. */
+    for (j = i; j >= 0 && j > i - WINDOW / 10; j--) {
       lsm_cache_handle *h = lsm_cache_lookup(c, 1 + (uint64_t)(j % 3), (uint64_t)(j / 3) * 4096);
       ck_assert_ptr_nonnull(h);
       ck_assert_int_eq(((char *)lsm_cache_data(h))[0], j & 0x7f);
       lsm_cache_release(c, h);
     }
-    for (j = i - 2 * WINDOW; j >= 0 && j > i - 3 * WINDOW; j--) {
+    for (j = i - 4 * WINDOW; j >= 0 && j > i - 5 * WINDOW; j--) {
       ck_assert_ptr_null(lsm_cache_lookup(c, 1 + (uint64_t)(j % 3), (uint64_t)(j / 3) * 4096));
     }
   }
@@ -219,6 +282,8 @@ int main(void) {
   int failed;
   tcase_add_test(tc, cache_hit_after_insert_miss_before);
   tcase_add_test(tc, cache_evicts_least_recently_used_first);
+  tcase_add_test(tc, cache_reused_blocks_outlive_a_scan_of_blocks_read_once);
+  tcase_add_test(tc, cache_protected_share_is_bounded_and_shrinks_with_reservations);
   tcase_add_test(tc, cache_referenced_entry_survives_eviction_and_replacement);
   tcase_add_test(tc, cache_ids_are_distinct_and_table_grows);
   tcase_add_test(tc, cache_buffers_are_charged_rounded_evicted_and_recycled);
