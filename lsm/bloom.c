@@ -180,6 +180,14 @@ static int legacy_may_contain(lsm_slice filter, uint64_t hash) {
   return 1;
 }
 
+void lsm_bloom_prefetch(lsm_slice filter, uint64_t hash) {
+  int k;
+  uint64_t n_lines;
+  if (filter.n == 0 || filter.p[filter.n - 1] != BLOCKED_KIND) return;
+  n_lines = blocked_lines(filter, &k);
+  if (n_lines > 0) __builtin_prefetch(filter.p + line_offset(hash, n_lines));
+}
+
 int lsm_bloom_may_contain(lsm_slice filter, uint64_t hash) {
   int kind;
   if (filter.n == 0) return 1;

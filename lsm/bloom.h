@@ -34,4 +34,10 @@ uint64_t lsm_bloom_size_bound(uint64_t n, int bits_per_key);
 ** (also for a malformed filter or one of an unknown kind). */
 int lsm_bloom_may_contain(lsm_slice filter, uint64_t hash);
 
+/* Ask the CPU to fetch the cache line lsm_bloom_may_contain(filter, hash)
+** will read (blocked filters; a hint, nothing for other kinds).  A lookup
+** that will probe several filters asks for all their lines first, so their
+** cache misses overlap instead of following one another. */
+void lsm_bloom_prefetch(lsm_slice filter, uint64_t hash);
+
 #endif /* LSM_BLOOM_H */

@@ -2011,6 +2011,11 @@ int lsm_get(lsm_db *db, const lsm_snapshot *snap, const void *key, size_t key_le
     n = candidates(rv.v, k, files);
     for (i = 0; i < n; i++) numbers[i] = files[i]->number;
     lsm_tcache_lookup_many(db->vset.tables, numbers, n, open);
+    /* Each filter probe is a cache miss (a line per table, random within
+    ** its filter): ask for them all at once, so they overlap. */
+    for (i = 0; i < n; i++) {
+      if (open[i]) lsm_sst_prefetch_filter(open[i], hash);
+    }
     for (i = 0; !found && rc == LSM_OK && i < n; i++) {
       rc = table_lookup(db, files[i], open[i], k, hash, rv.seq, val, &found, &pc);
     }

@@ -734,6 +734,10 @@ int lsm_sst_has_filter(lsm_sst *t) {
   return t->filter.n > 0;
 }
 
+void lsm_sst_prefetch_filter(lsm_sst *t, uint64_t hash) {
+  lsm_bloom_prefetch(t->filter, hash);
+}
+
 int lsm_sst_may_contain(lsm_sst *t, lsm_slice ukey) {
   if (t->filter.n == 0) return 1;
   return lsm_bloom_may_contain(t->filter, lsm_bloom_hash(ukey));

@@ -86,6 +86,10 @@ void lsm_sst_unref(lsm_sst *t);
 /* 0 if the bloom filter rules ukey out, 1 otherwise (also with no filter). */
 int lsm_sst_may_contain(lsm_sst *t, lsm_slice ukey);
 int lsm_sst_has_filter(lsm_sst *t);
+/* Prefetch the filter line a lookup of the key with this hash will read
+** (lsm_bloom_prefetch): a lookup probing several tables asks for all of
+** them before probing the first. */
+void lsm_sst_prefetch_filter(lsm_sst *t, uint64_t hash);
 
 /* Newest version of ukey with sequence number <= seq.  Consults the bloom
 ** filter first (*bloom_negative = 1 when it ruled the key out, else 0).
