@@ -136,19 +136,24 @@ static uint64_t blocked_lines(lsm_slice filter, int *k) {
   return (uint64_t)(n_bytes / LINE_BYTES);
 }
 
-static int blocked_may_contain(lsm_slice filter, uint64_t hash) {
-  int k, j;
-  uint64_t n_lines = blocked_lines(filter, &k);
-  const unsigned char *line;
+/* Are all k probe bits of hash set in its line of lines? */
+static int probe_line(const unsigned char *lines, uint64_t n_lines, int k, uint64_t hash) {
+  const unsigned char *line = lines + line_offset(hash, n_lines);
   uint32_t a = (uint32_t)(hash >> 32);
-  if (n_lines == 0) return 1;
-  line = filter.p + line_offset(hash, n_lines);
+  int j;
   for (j = 0; j < k; j++) {
     unsigned b = a >> 23;
     if ((line[b / 8] & (1u << (b % 8))) == 0) return 0;
     a *= PROBE_MUL;
   }
   return 1;
+}
+
+static int blocked_may_contain(lsm_slice filter, uint64_t hash) {
+  int k;
+  uint64_t n_lines = blocked_lines(filter, &k);
+  if (n_lines == 0) return 1;
+  return probe_line(filter.p, n_lines, k, hash);
 }
 
 /* ------------------------------------------------------------- legacy */
@@ -180,12 +185,26 @@ static int legacy_may_contain(lsm_slice filter, uint64_t hash) {
   return 1;
 }
 
-void lsm_bloom_prefetch(lsm_slice filter, uint64_t hash) {
-  int k;
-  uint64_t n_lines;
+void lsm_bloom_reader_init(lsm_bloom_reader *r, lsm_slice filter) {
+  int k = 0;
+  r->filter = filter;
+  r->lines = NULL;
+  r->n_lines = 0;
+  r->k = 0;
   if (filter.n == 0 || filter.p[filter.n - 1] != BLOCKED_KIND) return;
-  n_lines = blocked_lines(filter, &k);
-  if (n_lines > 0) __builtin_prefetch(filter.p + line_offset(hash, n_lines));
+  r->n_lines = blocked_lines(filter, &k);
+  if (r->n_lines == 0) return;   /* malformed: lsm_bloom_may_contain says 1 */
+  r->lines = filter.p;
+  r->k = k;
+}
+
+int lsm_bloom_reader_may_contain(const lsm_bloom_reader *r, uint64_t hash) {
+  if (r->lines == NULL) return lsm_bloom_may_contain(r->filter, hash);
+  return probe_line(r->lines, r->n_lines, r->k, hash);
+}
+
+void lsm_bloom_reader_prefetch(const lsm_bloom_reader *r, uint64_t hash) {
+  if (r->lines) __builtin_prefetch(r->lines + line_offset(hash, r->n_lines));
 }
 
 int lsm_bloom_may_contain(lsm_slice filter, uint64_t hash) {

@@ -34,10 +34,24 @@ uint64_t lsm_bloom_size_bound(uint64_t n, int bits_per_key);
 ** (also for a malformed filter or one of an unknown kind). */
 int lsm_bloom_may_contain(lsm_slice filter, uint64_t hash);
 
-/* Ask the CPU to fetch the cache line lsm_bloom_may_contain(filter, hash)
-** will read (blocked filters; a hint, nothing for other kinds).  A lookup
-** that will probe several filters asks for all their lines first, so their
-** cache misses overlap instead of following one another. */
-void lsm_bloom_prefetch(lsm_slice filter, uint64_t hash);
+/* A filter checked once for many probes: a table keeps one, so a probe
+** neither re-reads the filter's trailer nor re-validates its size.  The
+** fields are the reader's own (set by lsm_bloom_reader_init). */
+typedef struct lsm_bloom_reader {
+  lsm_slice filter;            /* as given */
+  const unsigned char *lines;  /* a well-formed blocked filter's lines, else NULL */
+  uint64_t n_lines;
+  int k;
+} lsm_bloom_reader;
+
+/* filter must outlive the reader. */
+void lsm_bloom_reader_init(lsm_bloom_reader *r, lsm_slice filter);
+/* lsm_bloom_may_contain(r's filter, hash). */
+int lsm_bloom_reader_may_contain(const lsm_bloom_reader *r, uint64_t hash);
+/* Ask the CPU to fetch the cache line a probe of hash will read (blocked
+** filters; a hint, nothing for other kinds).  A lookup that will probe
+** several filters asks for all their lines first, so their cache misses
+** overlap instead of following one another. */
+void lsm_bloom_reader_prefetch(const lsm_bloom_reader *r, uint64_t hash);
 
 #endif /* LSM_BLOOM_H */

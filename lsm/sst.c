@@ -314,6 +314,7 @@ struct lsm_sst {
   uint64_t index_off;        /* for messages */
   unsigned char *filter_buf; /* filter contents + trailer */
   lsm_slice filter;          /* empty: no filter */
+  lsm_bloom_reader bloom;    /* over filter */
   uint64_t data_end;         /* data blocks lie in [0, data_end) */
   lsm_cache *cache;          /* block cache of data blocks, or NULL */
   uint64_t cache_id;         /* this table's key space in the cache */
@@ -688,6 +689,7 @@ int lsm_sst_open(lsm_env *env, const char *path, uint64_t file_size,
   rc = read_raw(t, fh, ih.offset, &t->filter_buf, errmsg);
   if (rc) goto done;
   t->filter = lsm_slice_make(t->filter_buf, (size_t)fh.size);
+  lsm_bloom_reader_init(&t->bloom, t->filter);
   t->data_end = fh.offset;
 
   /* The index is used on every lookup: check its restart array now. */
@@ -735,12 +737,12 @@ int lsm_sst_has_filter(lsm_sst *t) {
 }
 
 void lsm_sst_prefetch_filter(lsm_sst *t, uint64_t hash) {
-  lsm_bloom_prefetch(t->filter, hash);
+  lsm_bloom_reader_prefetch(&t->bloom, hash);
 }
 
 int lsm_sst_may_contain(lsm_sst *t, lsm_slice ukey) {
   if (t->filter.n == 0) return 1;
-  return lsm_bloom_may_contain(t->filter, lsm_bloom_hash(ukey));
+  return lsm_bloom_reader_may_contain(&t->bloom, lsm_bloom_hash(ukey));
 }
 
 /* Lookup keys up to this long are built on the stack. */
@@ -767,7 +769,7 @@ int lsm_sst_get_hashed(lsm_sst *t, lsm_slice ukey, uint64_t hash, uint64_t seq,
 
   *found = 0;
   if (bloom_negative) *bloom_negative = 0;
-  if (t->filter.n > 0 && !lsm_bloom_may_contain(t->filter, hash)) {
+  if (t->filter.n > 0 && !lsm_bloom_reader_may_contain(&t->bloom, hash)) {
     if (bloom_negative) *bloom_negative = 1;
     return LSM_OK;
   }

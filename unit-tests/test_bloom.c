@@ -327,6 +327,40 @@ START_TEST(checksums_are_xxh3_at_every_length_and_alignment) {
 }
 END_TEST
 
+/* A reader (a filter checked once, as tables keep it) answers every
+** probe as lsm_bloom_may_contain does: blocked, legacy, empty and
+** malformed filters, present and absent keys; its prefetch is only a
+** hint (it must not fault on any of them). */
+START_TEST(bloom_reader_agrees_with_may_contain_on_every_kind) {
+  lsm_buffer blocked = {0}, legacy = {0}, broken = {0};
+  uint64_t *h = build(2000, 10, &blocked), hashes[2000];
+  lsm_slice filters[5];
+  size_t i, f;
+  for (i = 0; i < 2000; i++) hashes[i] = h[i];
+  ck_assert_int_eq(legacy_bloom_build(hashes, 2000, 10, &legacy), LSM_OK);
+  ck_assert_int_eq(lsm_buffer_set(&broken, blocked.data, blocked.len), LSM_OK);
+  broken.data[broken.len - 2] = 0;   /* k = 0: malformed */
+  filters[0] = lsm_slice_make(blocked.data, blocked.len);
+  filters[1] = lsm_slice_make(legacy.data, legacy.len);
+  filters[2] = lsm_slice_make(NULL, 0);
+  filters[3] = lsm_slice_make(broken.data, broken.len);
+  filters[4] = lsm_slice_make(blocked.data, 40);   /* shorter than a line */
+  for (f = 0; f < 5; f++) {
+    lsm_bloom_reader r;
+    lsm_bloom_reader_init(&r, filters[f]);
+    for (i = 0; i < 4000; i++) {
+      uint64_t x = i < 2000 ? hashes[i] : key_hash("absent", i);
+      lsm_bloom_reader_prefetch(&r, x);
+      ck_assert_int_eq(lsm_bloom_reader_may_contain(&r, x), lsm_bloom_may_contain(filters[f], x));
+    }
+  }
+  free(h);
+  lsm_buffer_free(&blocked);
+  lsm_buffer_free(&legacy);
+  lsm_buffer_free(&broken);
+}
+END_TEST
+
 static Suite *bloom_suite(void) {
   Suite *s = suite_create("bloom");
   TCase *tc = tcase_create("core");
@@ -339,6 +373,7 @@ static Suite *bloom_suite(void) {
   tcase_add_test(tc, blocked_malformed_filter_answers_may_contain);
   tcase_add_test(tc, legacy_filters_are_still_read);
   tcase_add_test(tc, legacy_malformed_filter_answers_may_contain);
+  tcase_add_test(tc, bloom_reader_agrees_with_may_contain_on_every_kind);
   tcase_add_test(tc, bloom_hash_is_checksum64_of_the_user_key);
   tcase_add_test(tc, blocked_bits_follow_the_documented_probe_formula);
   tcase_add_test(tc, checksums_are_xxh3_at_every_length_and_alignment);
