@@ -2177,7 +2177,6 @@ void lsm_db_charge_l0_read(lsm_db *db, lsm_version *v) {
   uint64_t n = (uint64_t)v->n_files[0], budget, after;
   if (n == 0 || !db->opts.background) return;
   after = __atomic_add_fetch(&v->l0_read_charge, n, __ATOMIC_RELAXED);
-  if (after < n) return;   /* cannot happen: 2^64 positionings */
   budget = l0_read_budget(v);
   /* Exactly one positioning crosses the budget. */
   if (after - n >= budget || after < budget) return;

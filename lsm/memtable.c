@@ -93,9 +93,9 @@ struct lsm_mem {
   int refs;             /* atomic */
   uint64_t *filter;     /* FILTER_WORDS words or NULL; atomic pointer and
                            words (see Key filter) */
-  mem_node *last;       /* the previous insert's node, NULL before the
-                           first; writer only */
-  mem_node *finger[LSM_MEM_MAX_HEIGHT];  /* see Finger; writer only */
+  mem_node *finger[LSM_MEM_MAX_HEIGHT];  /* see Finger; writer only.
+                           finger[0] is the previous insert's node (every
+                           node is at level 0), the head before the first */
 };
 
 /* ------------------------------------------------------------------ */
@@ -204,12 +204,11 @@ static void prefetch_below(mem_node *x, int level) {
   if (level > 0) __builtin_prefetch(__atomic_load_n(&x->next[level - 1], __ATOMIC_RELAXED));
 }
 
-/* First node with key >= target.  If prev is not NULL, prev[i] receives the
-** last node at level i whose key is < target (possibly the head) for every
-** level below the current height. */
-static mem_node *find_ge(lsm_mem *m, const mem_target *t, mem_node **prev) {
-  mem_node *x = m->head;
-  int level = current_height(m) - 1;
+/* First node with key >= target, searching down from node x (< target, or
+** the head) at level.  If prev is not NULL, prev[i] receives the last node
+** at level i whose key is < target for every level <= level. */
+static mem_node *find_ge_from(mem_node *x, int level, const mem_target *t,
+                              mem_node **prev) {
   for (;;) {
     mem_node *next = node_next(x, level);
     prefetch_below(x, level);
@@ -223,6 +222,13 @@ static mem_node *find_ge(lsm_mem *m, const mem_target *t, mem_node **prev) {
   }
 }
 
+/* First node with key >= target.  If prev is not NULL, prev[i] receives the
+** last node at level i whose key is < target (possibly the head) for every
+** level below the current height. */
+static mem_node *find_ge(lsm_mem *m, const mem_target *t, mem_node **prev) {
+  return find_ge_from(m->head, current_height(m) - 1, t, prev);
+}
+
 /* find_ge for an insert: the first node >= target, with prev[] filled for
 ** every level below LSM_MEM_MAX_HEIGHT (the head above the levels in use),
 ** starting from the finger when the target sorts after the previous
@@ -230,9 +236,10 @@ static mem_node *find_ge(lsm_mem *m, const mem_target *t, mem_node **prev) {
 static mem_node *find_ge_for_insert(lsm_mem *m, const mem_target *t,
                                     mem_node **prev) {
   int height = current_height(m), level, i;
-  mem_node *x, *next;
+  mem_node *next;
 
-  if (m->last == NULL || cmp_target(m->last, t) >= 0) {
+  /* finger[0] is the previous insert's node (the head before the first). */
+  if (m->finger[0] == m->head || cmp_target(m->finger[0], t) >= 0) {
     for (i = height; i < LSM_MEM_MAX_HEIGHT; i++) prev[i] = m->head;
     return find_ge(m, t, prev);
   }
@@ -245,18 +252,7 @@ static mem_node *find_ge_for_insert(lsm_mem *m, const mem_target *t,
     if (next == NULL || cmp_target(next, t) >= 0) break;
   }
   for (i = level + 1; i < LSM_MEM_MAX_HEIGHT; i++) prev[i] = m->finger[i];
-  x = m->finger[level];
-  for (;;) {
-    next = node_next(x, level);
-    prefetch_below(x, level);
-    if (next && cmp_target(next, t) < 0) {
-      x = next;
-      continue;
-    }
-    prev[level] = x;
-    if (level == 0) return next;
-    level--;
-  }
+  return find_ge_from(m->finger[level], level, t, prev);
 }
 
 /* Last node with key < target (or_equal == 0) or <= target (or_equal). */
@@ -313,7 +309,6 @@ int lsm_mem_new(lsm_mem **out) {
     m->head->next[i] = NULL;
     m->finger[i] = m->head;
   }
-  m->last = NULL;
   m->max_height = 1;
   /* Any nonzero seed works; a fixed one makes layouts reproducible. */
   m->rng = 0x9e3779b97f4a7c15ull;
@@ -417,7 +412,6 @@ int lsm_mem_add(lsm_mem *m, uint64_t seq, int kind, lsm_slice ukey,
   /* The new finger: x itself where x has links, its predecessors above. */
   for (i = 0; i < height; i++) m->finger[i] = x;
   for (; i < LSM_MEM_MAX_HEIGHT; i++) m->finger[i] = prev[i];
-  m->last = x;
   __atomic_store_n(&m->count, m->count + 1, __ATOMIC_RELAXED);
   __atomic_store_n(&m->bytes, lsm_arena_bytes(m->arena) + sizeof(*m),
                    __ATOMIC_RELAXED);
