@@ -100,6 +100,24 @@ static void assert_at(lsm_it *it, const entry *e) {
   ck_assert_int_eq(lsm_slice_cmp(lsm_it_value(it), buf_slice(&e->val)), 0);
 }
 
+/* A whole pass forward from first() and one backward from last() each
+** visit e[0..n) in order, and each ends not valid. */
+static void assert_both_directions(lsm_it *it, const entry *e, size_t n) {
+  size_t i;
+  lsm_it_first(it);
+  for (i = 0; i < n; i++) {
+    assert_at(it, &e[i]);
+    lsm_it_next(it);
+  }
+  ck_assert(!lsm_it_valid(it));
+  lsm_it_last(it);
+  for (i = n; i-- > 0;) {
+    assert_at(it, &e[i]);
+    lsm_it_prev(it);
+  }
+  ck_assert(!lsm_it_valid(it));
+}
+
 /* ---- tests ---- */
 
 START_TEST(block_round_trip_forward_and_backward) {
@@ -111,18 +129,7 @@ START_TEST(block_round_trip_forward_and_backward) {
     lsm_it *it = lsm_block_iter_new(lsm_slice_make(blk, len), free, blk);
     ck_assert_ptr_nonnull(it);
     ck_assert(!lsm_it_valid(it));
-    lsm_it_first(it);
-    for (i = 0; i < n; i++) {
-      assert_at(it, &e[i]);
-      lsm_it_next(it);
-    }
-    ck_assert(!lsm_it_valid(it));
-    lsm_it_last(it);
-    for (i = n; i-- > 0;) {
-      assert_at(it, &e[i]);
-      lsm_it_prev(it);
-    }
-    ck_assert(!lsm_it_valid(it));
+    assert_both_directions(it, e, n);
     /* direction changes in the middle */
     lsm_it_first(it);
     for (i = 0; i < 40; i++) lsm_it_next(it);
@@ -530,18 +537,7 @@ START_TEST(block_entries_of_mixed_sizes_round_trip) {
     unsigned char *blk = build_block(e, n, intervals[k], &len);
     lsm_it *it = lsm_block_iter_new(lsm_slice_make(blk, len), free, blk);
     ck_assert_ptr_nonnull(it);
-    lsm_it_first(it);
-    for (i = 0; i < n; i++) {
-      assert_at(it, &e[i]);
-      lsm_it_next(it);
-    }
-    ck_assert(!lsm_it_valid(it));
-    lsm_it_last(it);
-    for (i = n; i-- > 0;) {
-      assert_at(it, &e[i]);
-      lsm_it_prev(it);
-    }
-    ck_assert(!lsm_it_valid(it));
+    assert_both_directions(it, e, n);
     lsm_it_seek(it, buf_slice(&e[n / 2].key));
     lsm_it_prev(it);
     assert_at(it, &e[n / 2 - 1]);
